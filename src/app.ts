@@ -1,0 +1,72 @@
+/**
+ * The whole API, mounted in one place: a reader finds every path here. Each module is a
+ * chained sub-app; errors from anywhere become problem+json in `onError`.
+ */
+import { HTTPException } from "hono/http-exception";
+import { bodyLimit } from "hono/body-limit";
+import { sql } from "drizzle-orm";
+import { authRoutes } from "./auth/routes";
+import type { AppEnv } from "./context";
+import { docsPage } from "./http/docs";
+import { requestContext } from "./http/middleware";
+import { createRouter } from "./http/router";
+import { AppError, problemResponse, type ErrorCode } from "./lib/errors";
+
+const HTTP_CODES: Record<number, ErrorCode> = {
+  400: "invalid_json",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+};
+
+/** JSON bodies are small; the bulk import is the one route that takes more. */
+const BODY_LIMIT = 64 * 1024;
+const tooLarge = () => {
+  throw new AppError("payload_too_large", `Request bodies are limited to ${BODY_LIMIT} bytes.`);
+};
+
+export function buildApp() {
+  const app = createRouter();
+  app.use("*", requestContext);
+  app.use("/v1/*", async (c, next) => {
+    if (c.req.path === "/v1/users/import") return next();
+    return bodyLimit({ maxSize: BODY_LIMIT, onError: tooLarge })(c, next);
+  });
+
+  app.get("/health", async (c) => {
+    await c.get("ctx").db.run(sql`SELECT 1`);
+    return c.json({ status: "ok" });
+  });
+
+  app.route("/v1/auth", authRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An access token from /v1/auth/login, or an API token (tok_…)",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "User Management API", version: "1.0.0", description: "Users, groups, capacity and activity for device and content accounts." },
+  });
+  app.get("/docs", (c) => c.html(docsPage(app.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "User Management API", version: "1.0.0" } }))));
+
+  app.notFound(() => {
+    throw new AppError("not_found", "No such route.");
+  });
+  app.onError((err, c) => {
+    const requestId = c.get("requestId");
+    if (err instanceof AppError) return problemResponse(err, requestId);
+    if (err instanceof HTTPException && HTTP_CODES[err.status]) {
+      return problemResponse(new AppError(HTTP_CODES[err.status]!, err.message), requestId);
+    }
+    console.error(JSON.stringify({ msg: "unhandled error", request_id: requestId, err: String(err), stack: (err as Error).stack }));
+    return problemResponse(new AppError("internal_error", "Something went wrong. Quote the request id when reporting it."), requestId);
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof buildApp>;

@@ -1,0 +1,48 @@
+/** Short-lived access tokens (15 minutes, HS256) carrying the user, account and session ids. */
+import { jwtVerify, SignJWT } from "jose";
+
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+const ISSUER = "user-management";
+const AUDIENCE = "user-management-api";
+
+const keys = new Map<string, Uint8Array>();
+function keyFor(secret: string): Uint8Array {
+  let key = keys.get(secret);
+  if (!key) keys.set(secret, (key = new TextEncoder().encode(secret)));
+  return key;
+}
+
+export interface AccessClaims {
+  sub: string;
+  acct: string;
+  sid: string;
+}
+
+export function signAccessToken(secret: string, claims: AccessClaims, nowMs: number): Promise<string> {
+  const iat = Math.floor(nowMs / 1000);
+  return new SignJWT({ acct: claims.acct, sid: claims.sid })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(claims.sub)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
+    .sign(keyFor(secret));
+}
+
+/** Returns the claims, or null for any token that is not ours, altered or expired. */
+export async function verifyAccessToken(secret: string, token: string, nowMs: number): Promise<AccessClaims | null> {
+  try {
+    const { payload } = await jwtVerify(token, keyFor(secret), {
+      algorithms: ["HS256"],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      currentDate: new Date(nowMs),
+    });
+    const { sub, acct, sid } = payload;
+    if (typeof sub !== "string" || typeof acct !== "string" || typeof sid !== "string") return null;
+    return { sub, acct, sid };
+  } catch {
+    return null;
+  }
+}

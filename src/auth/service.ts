@@ -1,0 +1,181 @@
+/** Login, refresh and logout (API.md, "Auth"). */
+import type { BatchItem } from "drizzle-orm/batch";
+import { sql } from "drizzle-orm";
+import { buildEvent, insertEvent, publish, type EventRow } from "../activity/record";
+import type { AuthMethod, Ctx, UserRow } from "../context";
+import { guard, runBatch } from "../db/batch";
+import { randomSecret, sha256Hex } from "../lib/crypto";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
+import { toUserDto, type UserDto } from "../users/dto";
+import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "./jwt";
+import * as repo from "./session-repo";
+import { retryAfterSeconds, throttleKeys } from "./throttle";
+
+const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  user: UserDto;
+  must_change_password: boolean;
+}
+
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+/**
+ * Starts a session for `user`: the session, refresh-token, last-login and event rows go
+ * in one batch together with `extra` (the rows of whatever made the login possible, such
+ * as an accepted invitation), so either all of it happens or none.
+ */
+export async function startSession(
+  ctx: Ctx,
+  user: UserRow,
+  groupIds: string[],
+  method: AuthMethod,
+  extra: { before?: BatchItem<"sqlite">[]; events?: EventRow[]; after?: BatchItem<"sqlite">[]; passwordHash?: string } = {},
+): Promise<TokenPair> {
+  const { db, now } = ctx;
+  const sessionId = newId("session");
+  const refresh = randomSecret();
+  const loginEvent = buildEvent(ctx, {
+    type: method === "sso" ? "auth.sso.succeeded" : "auth.login.succeeded",
+    accountId: user.accountId,
+    actor: { type: "user", id: user.id },
+    subject: { type: "user", id: user.id },
+    method,
+  });
+  const events = [...(extra.events ?? []), loginEvent];
+  await runBatch(db, [
+    ...(extra.before ?? []),
+    repo.insertSession(db, {
+      id: sessionId, accountId: user.accountId, userId: user.id, method,
+      ip: ctx.meta.ip, userAgent: ctx.meta.userAgent, createdAt: now, expiresAt: now + SESSION_TTL_MS,
+    }),
+    repo.insertRefreshToken(db, {
+      id: newId("refreshToken"), accountId: user.accountId, sessionId,
+      tokenHash: await sha256Hex(refresh), createdAt: now, expiresAt: now + SESSION_TTL_MS,
+    }),
+    repo.recordLogin(db, user.accountId, user.id, now, ctx.meta.ip, method, extra.passwordHash),
+    ...events.map((e) => insertEvent(db, e)),
+    ...(extra.after ?? []),
+  ] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  publish(ctx, events);
+  const loggedIn = { ...user, lastLoginAt: now, lastLoginIp: ctx.meta.ip, lastLoginMethod: method };
+  return {
+    access_token: await signAccessToken(ctx.env.JWT_SIGNING_KEY, { sub: user.id, acct: user.accountId, sid: sessionId }, now),
+    refresh_token: refresh,
+    token_type: "Bearer",
+    expires_in: ACCESS_TOKEN_TTL_SECONDS,
+    user: toUserDto(loggedIn, groupIds),
+    must_change_password: user.mustChangePassword,
+  };
+}
+
+export async function login(ctx: Ctx, input: { email: string; password: string }): Promise<TokenPair> {
+  const { db, now, env } = ctx;
+  const email = normalizeEmail(input.email);
+  const keys = throttleKeys(email, ctx.meta.ip);
+  const { throttle, found, groupIds } = await repo.loadLoginState(db, email, keys);
+
+  const wait = retryAfterSeconds(keys, throttle, now);
+  if (wait > 0) {
+    throw new AppError("too_many_attempts", "Too many failed logins. Try again later.", { retryAfter: wait });
+  }
+
+  // Unknown emails and SSO-only users cost the same hashing time as a wrong password.
+  const stored = found?.user.passwordHash ?? (await decoyHash(env.PASSWORD_PEPPER));
+  const valid = (await verifyPassword(input.password, stored, env.PASSWORD_PEPPER)) && !!found?.user.passwordHash;
+
+  if (!valid || !found) {
+    const failure = found
+      ? buildEvent(ctx, {
+          type: "auth.login.failed",
+          accountId: found.user.accountId,
+          actor: { type: "anonymous", id: null },
+          subject: { type: "user", id: found.user.id },
+          method: "password",
+          metadata: { reason: found.user.passwordHash ? "invalid_password" : "no_password" },
+        })
+      : null;
+    await runBatch(db, [
+      repo.countFailure(db, keys[0]!.key, now),
+      ...keys.slice(1).map((k) => repo.countFailure(db, k.key, now)),
+      ...(failure ? [insertEvent(db, failure)] : []),
+    ]);
+    if (failure) publish(ctx, [failure]);
+    throw new AppError("invalid_credentials", "The email or password is incorrect.");
+  }
+
+  const { user } = found;
+  if (user.status !== "active") throw new AppError("user_disabled", "This user has been disabled.");
+  const rehash = needsRehash(stored) ? await hashPassword(input.password, env.PASSWORD_PEPPER) : undefined;
+  return startSession(ctx, user, groupIds, "password", {
+    before: [repo.clearThrottle(db, keys[0]!.key)],
+    passwordHash: rehash,
+  });
+}
+
+export async function refresh(ctx: Ctx, presented: string): Promise<Omit<TokenPair, "user" | "must_change_password">> {
+  const { db, now } = ctx;
+  const found = await repo.findRefreshToken(db, await sha256Hex(presented));
+  const invalid = () => new AppError("invalid_refresh_token", "The refresh token is invalid, expired or already used.");
+  if (!found) throw invalid();
+  const { token, session, user } = found;
+  const reuse = async () => {
+    // A used token presented again means it leaked: end the whole session.
+    await runBatch(db, [repo.revokeSession(db, token.accountId, session.id, now)]);
+    return invalid();
+  };
+  if (token.replacedBy !== null) throw await reuse();
+  if (session.revokedAt !== null || token.expiresAt <= now || session.expiresAt <= now || user.status !== "active") {
+    throw invalid();
+  }
+  const next = randomSecret();
+  const nextId = newId("refreshToken");
+  const event = buildEvent(ctx, {
+    type: "auth.token_refreshed",
+    accountId: user.accountId,
+    actor: { type: "user", id: user.id },
+    subject: { type: "user", id: user.id },
+    method: session.method as AuthMethod,
+  });
+  try {
+    await runBatch(db, [
+      guard(db, "invalid_refresh_token", sql`EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${token.id} AND replaced_by IS NULL)`),
+      repo.markRefreshTokenUsed(db, token.accountId, token.id, nextId),
+      repo.insertRefreshToken(db, {
+        id: nextId, accountId: token.accountId, sessionId: session.id,
+        tokenHash: await sha256Hex(next), createdAt: now, expiresAt: session.expiresAt,
+      }),
+      insertEvent(db, event),
+    ]);
+  } catch (err) {
+    // A concurrent refresh with the same token won the race: that is reuse too.
+    if (err instanceof AppError && err.code === "invalid_refresh_token") throw await reuse();
+    throw err;
+  }
+  publish(ctx, [event]);
+  return {
+    access_token: await signAccessToken(ctx.env.JWT_SIGNING_KEY, { sub: user.id, acct: user.accountId, sid: session.id }, now),
+    refresh_token: next,
+    token_type: "Bearer",
+    expires_in: ACCESS_TOKEN_TTL_SECONDS,
+  };
+}
+
+export async function logout(ctx: Ctx, principal: { accountId: string; userId: string; sessionId: string | null; method: AuthMethod }) {
+  if (!principal.sessionId) throw new AppError("forbidden", "Only a login session can log out; revoke API tokens instead.");
+  const event = buildEvent(ctx, {
+    type: "auth.logout",
+    accountId: principal.accountId,
+    actor: { type: "user", id: principal.userId },
+    subject: { type: "user", id: principal.userId },
+    method: principal.method,
+  });
+  await runBatch(ctx.db, [repo.revokeSession(ctx.db, principal.accountId, principal.sessionId, ctx.now), insertEvent(ctx.db, event)]);
+  publish(ctx, [event]);
+}

@@ -1,0 +1,96 @@
+/** Data access for logins: throttle counters, sessions and refresh tokens. */
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { accounts, groupMemberships, loginThrottle, plans, refreshTokens, sessions, users } from "../db/schema";
+import { THROTTLE_WINDOW_MS, type ThrottleKey } from "./throttle";
+
+/** One round trip: the throttle counters, the user with its account, and its groups. */
+export async function loadLoginState(db: Database, email: string, keys: ThrottleKey[]) {
+  const [throttle, found, memberships] = await db.batch([
+    db.select().from(loginThrottle).where(inArray(loginThrottle.key, keys.map((k) => k.key))),
+    db
+      .select({ user: users, account: accounts, plan: plans })
+      .from(users)
+      .innerJoin(accounts, eq(accounts.id, users.accountId))
+      .innerJoin(plans, eq(plans.id, accounts.planId))
+      .where(eq(users.email, email)),
+    db
+      .select({ groupId: groupMemberships.groupId })
+      .from(groupMemberships)
+      .where(eq(groupMemberships.userId, sql`(SELECT id FROM users WHERE email = ${email})`)),
+  ]);
+  return { throttle, found: found[0] ?? null, groupIds: memberships.map((m) => m.groupId) };
+}
+
+export function countFailure(db: Database, key: string, now: number) {
+  const expired = now - THROTTLE_WINDOW_MS;
+  return db
+    .insert(loginThrottle)
+    .values({ key, failures: 1, windowStartedAt: now })
+    .onConflictDoUpdate({
+      target: loginThrottle.key,
+      set: {
+        failures: sql`CASE WHEN ${loginThrottle.windowStartedAt} <= ${expired} THEN 1 ELSE ${loginThrottle.failures} + 1 END`,
+        windowStartedAt: sql`CASE WHEN ${loginThrottle.windowStartedAt} <= ${expired} THEN ${now} ELSE ${loginThrottle.windowStartedAt} END`,
+      },
+    });
+}
+
+export function clearThrottle(db: Database, key: string) {
+  return db.delete(loginThrottle).where(eq(loginThrottle.key, key));
+}
+
+export function insertSession(db: Database, row: typeof sessions.$inferInsert) {
+  return db.insert(sessions).values(row);
+}
+
+export function insertRefreshToken(db: Database, row: typeof refreshTokens.$inferInsert) {
+  return db.insert(refreshTokens).values(row);
+}
+
+/** The refresh token with its session and user, found by the digest of its secret. */
+export async function findRefreshToken(db: Database, tokenHash: string) {
+  const rows = await db
+    .select({ token: refreshTokens, session: sessions, user: users })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(refreshTokens.tokenHash, tokenHash));
+  return rows[0] ?? null;
+}
+
+export function markRefreshTokenUsed(db: Database, accountId: string, id: string, replacedBy: string) {
+  return db
+    .update(refreshTokens)
+    .set({ replacedBy })
+    .where(and(eq(refreshTokens.accountId, accountId), eq(refreshTokens.id, id), isNull(refreshTokens.replacedBy)));
+}
+
+export function revokeSession(db: Database, accountId: string, sessionId: string, now: number) {
+  return db
+    .update(sessions)
+    .set({ revokedAt: now })
+    .where(and(eq(sessions.accountId, accountId), eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
+/** Ends every session of a user, optionally but one (after a password change). */
+export function revokeUserSessions(db: Database, accountId: string, userId: string, now: number, exceptSessionId?: string) {
+  return db
+    .update(sessions)
+    .set({ revokedAt: now })
+    .where(
+      and(
+        eq(sessions.accountId, accountId),
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        exceptSessionId ? sql`${sessions.id} <> ${exceptSessionId}` : undefined,
+      ),
+    );
+}
+
+export function recordLogin(db: Database, accountId: string, userId: string, at: number, ip: string | null, method: string, passwordHash?: string) {
+  return db
+    .update(users)
+    .set({ lastLoginAt: at, lastLoginIp: ip, lastLoginMethod: method, ...(passwordHash ? { passwordHash } : {}) })
+    .where(and(eq(users.accountId, accountId), eq(users.id, userId)));
+}

@@ -1,0 +1,55 @@
+/** Types shared by every module: bindings, the authenticated principal and the domain context. */
+import type { EffectiveGrant } from "./authz/authorize";
+import type { Database } from "./db/client";
+import type { accounts, plans, users } from "./db/schema";
+
+export type Bindings = Env & {
+  /** Secrets, absent in development. */
+  POSTMARK_SERVER_TOKEN?: string;
+  PASSWORD_PEPPER?: string;
+};
+
+export type UserRow = typeof users.$inferSelect;
+export type AccountRow = typeof accounts.$inferSelect;
+export type PlanRow = typeof plans.$inferSelect;
+
+export type AuthMethod = "password" | "sso" | "api_token" | "scim";
+
+export interface Principal {
+  kind: "session" | "api_token";
+  accountId: string;
+  userId: string;
+  sessionId: string | null;
+  tokenId: string | null;
+  method: AuthMethod;
+  user: UserRow;
+  account: AccountRow;
+  plan: PlanRow;
+  groupIds: string[];
+  grants: EffectiveGrant[];
+}
+
+export interface RequestMeta {
+  requestId: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** What a domain function needs: no HTTP, so it can be called from a queue, a cron or a test. */
+export interface Ctx {
+  db: Database;
+  env: Bindings;
+  now: number;
+  meta: RequestMeta;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** A domain context acting for an authenticated principal. */
+export interface AuthedCtx extends Ctx {
+  principal: Principal;
+}
+
+export type AppEnv = {
+  Bindings: Bindings;
+  Variables: { requestId: string; principal: Principal; ctx: Ctx };
+};

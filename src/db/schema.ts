@@ -1,0 +1,194 @@
+/**
+ * The whole data model (DESIGN.md, "Model"). Every tenant row carries `account_id`, so
+ * each query can be scoped to one account and accounts can later be sharded across
+ * databases. Times are integer milliseconds since the epoch; the API shows ISO strings.
+ * The SQL in `migrations/` is the source of truth for the database; keep both in step.
+ */
+import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+const ms = (name: string) => integer(name);
+const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
+
+export const plans = sqliteTable("plans", {
+  id: text("id").primaryKey(),
+  userLimit: integer("user_limit").notNull(),
+  deviceLimit: integer("device_limit").notNull(),
+  features: json<string[]>("features").notNull(),
+});
+
+export const resellers = sqliteTable("resellers", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  tokenHash: text("token_hash").notNull(),
+  createdAt: ms("created_at").notNull(),
+});
+
+export interface AccountSettings {
+  invitation_ttl_hours: number;
+}
+
+export const accounts = sqliteTable("accounts", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  planId: text("plan_id").notNull(),
+  userLimit: integer("user_limit"),
+  deviceLimit: integer("device_limit"),
+  resellerId: text("reseller_id"),
+  settings: json<AccountSettings>("settings").notNull(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export type UserStatus = "active" | "disabled";
+export type CreatedVia = "invitation" | "manual" | "sso" | "scim" | "import" | "bootstrap";
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  email: text("email").notNull(),
+  pendingEmail: text("pending_email"),
+  firstName: text("first_name").notNull(),
+  lastName: text("last_name").notNull(),
+  passwordHash: text("password_hash"),
+  mustChangePassword: integer("must_change_password", { mode: "boolean" }).notNull(),
+  status: text("status").$type<UserStatus>().notNull(),
+  createdVia: text("created_via").$type<CreatedVia>().notNull(),
+  createdBy: text("created_by"),
+  emailVerifiedAt: ms("email_verified_at"),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+  lastLoginAt: ms("last_login_at"),
+  lastLoginIp: text("last_login_ip"),
+  lastLoginMethod: text("last_login_method"),
+});
+
+export const groups = sqliteTable("groups", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  name: text("name").notNull(),
+  description: text("description"),
+  builtin: text("builtin").$type<"administrators" | "members">(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export interface GrantScope {
+  device_organization_ids?: string[];
+  content_types?: string[];
+}
+
+export const grants = sqliteTable("grants", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  groupId: text("group_id").notNull(),
+  permission: text("permission").notNull(),
+  scope: json<GrantScope>("scope"),
+});
+
+export const groupMemberships = sqliteTable(
+  "group_memberships",
+  {
+    accountId: text("account_id").notNull(),
+    groupId: text("group_id").notNull(),
+    userId: text("user_id").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] })],
+);
+
+export const sessions = sqliteTable("sessions", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  userId: text("user_id").notNull(),
+  method: text("method").notNull(),
+  ip: text("ip"),
+  userAgent: text("user_agent"),
+  createdAt: ms("created_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  revokedAt: ms("revoked_at"),
+});
+
+export const refreshTokens = sqliteTable("refresh_tokens", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  sessionId: text("session_id").notNull(),
+  tokenHash: text("token_hash").notNull(),
+  createdAt: ms("created_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  replacedBy: text("replaced_by"),
+});
+
+export const apiTokens = sqliteTable("api_tokens", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  userId: text("user_id").notNull(),
+  name: text("name").notNull(),
+  secretHash: text("secret_hash").notNull(),
+  permissions: json<string[]>("permissions").notNull(),
+  expiresAt: ms("expires_at"),
+  lastUsedAt: ms("last_used_at"),
+  createdAt: ms("created_at").notNull(),
+  revokedAt: ms("revoked_at"),
+});
+
+export const deviceOrganizations = sqliteTable("device_organizations", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  name: text("name").notNull(),
+  createdAt: ms("created_at").notNull(),
+});
+
+export const devices = sqliteTable("devices", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  deviceOrganizationId: text("device_organization_id").notNull(),
+  name: text("name").notNull(),
+  status: text("status").notNull(),
+  createdVia: text("created_via").$type<"provisioned" | "paired">().notNull(),
+  createdAt: ms("created_at").notNull(),
+});
+
+export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
+
+export const invitations = sqliteTable("invitations", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  email: text("email").notNull(),
+  groupIds: json<string[]>("group_ids").notNull(),
+  status: text("status").$type<InvitationStatus>().notNull(),
+  tokenHash: text("token_hash").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  invitedBy: text("invited_by"),
+  createdAt: ms("created_at").notNull(),
+  acceptedAt: ms("accepted_at"),
+  revokedAt: ms("revoked_at"),
+  userId: text("user_id"),
+});
+
+export const activityEvents = sqliteTable("activity_events", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  type: text("type").notNull(),
+  occurredAt: ms("occurred_at").notNull(),
+  actorType: text("actor_type").notNull(),
+  actorId: text("actor_id"),
+  subjectType: text("subject_type"),
+  subjectId: text("subject_id"),
+  method: text("method"),
+  ip: text("ip"),
+  userAgent: text("user_agent"),
+  metadata: json<Record<string, unknown>>("metadata").notNull(),
+  streamedAt: ms("streamed_at"),
+});
+
+/** Failed-login counters, one fixed window per key (`pair:`, `email:`, `ip:`). */
+export const loginThrottle = sqliteTable("login_throttle", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull(),
+  windowStartedAt: ms("window_started_at").notNull(),
+});
+
+/** Inserting a row aborts the surrounding batch with `guard:<code>` (see the trigger). */
+export const batchGuards = sqliteTable("batch_guards", {
+  code: text("code").notNull(),
+});

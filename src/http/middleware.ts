@@ -1,0 +1,57 @@
+/** The request path: request id and domain context, then authentication, then permission checks. */
+import { createMiddleware } from "hono/factory";
+import { authenticateRequest } from "../auth/authenticate";
+import { authorize } from "../authz/authorize";
+import type { Permission } from "../authz/catalog";
+import type { AppEnv, AuthedCtx } from "../context";
+import { database } from "../db/client";
+import { clock } from "../lib/clock";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+
+export const requestContext = createMiddleware<AppEnv>(async function requestContext(c, next) {
+  const requestId = newId("request");
+  c.set("requestId", requestId);
+  c.set("ctx", {
+    db: database(c.env.DB),
+    env: c.env,
+    now: clock.now(),
+    meta: {
+      requestId,
+      ip: c.req.header("cf-connecting-ip") ?? null,
+      userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
+    },
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  });
+  await next();
+  c.header("x-request-id", requestId);
+});
+
+/** While a password change is required, only these answer (API.md). */
+const GATE_ALLOWED = new Set(["/v1/me", "/v1/me/password", "/v1/auth/logout"]);
+
+/** Bearer access token or API token; anything else is 401. */
+export const authenticate = createMiddleware<AppEnv>(async function authenticate(c, next) {
+  const principal = await authenticateRequest(c.get("ctx"), c.req.header("authorization"));
+  if (principal.user.mustChangePassword && !GATE_ALLOWED.has(c.req.path)) {
+    throw new AppError("password_change_required", "Change your password with POST /v1/me/password first.");
+  }
+  c.set("principal", principal);
+  await next();
+});
+
+/** Route guard: authenticates, then requires every listed permission. */
+export function requires(...permissions: Permission[]) {
+  const check = createMiddleware<AppEnv>(async function requirePermission(c, next) {
+    const { grants } = c.get("principal");
+    const missing = permissions.find((p) => !authorize(grants, p).allowed);
+    if (missing) throw new AppError("forbidden", `Requires the ${missing} permission.`);
+    await next();
+  });
+  return [authenticate, check] as const;
+}
+
+/** The domain context of an authenticated request. */
+export function authed(c: { get(key: "ctx"): AppEnv["Variables"]["ctx"]; get(key: "principal"): AppEnv["Variables"]["principal"] }): AuthedCtx {
+  return { ...c.get("ctx"), principal: c.get("principal") };
+}

@@ -1,0 +1,85 @@
+/**
+ * Password hashing and policy (DESIGN.md, "Authentication"). scrypt from node:crypto is
+ * native, so it fits a Worker's CPU budget; hashes are self-describing
+ * (`scrypt$N$r$p$salt$hash`) so the parameters can be raised later with a rehash at login.
+ */
+import { createHmac, scrypt as scryptCb, timingSafeEqual } from "node:crypto";
+import { AppError } from "./errors";
+
+const PARAMS = { N: 16384, r: 8, p: 5 } as const;
+const KEY_LENGTH = 32;
+export const PASSWORD_MIN = 15;
+export const PASSWORD_MAX = 256;
+
+function derive(password: string, salt: Buffer, N: number, r: number, p: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scryptCb(password, salt, KEY_LENGTH, { N, r, p, maxmem: 256 * N * r }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
+  );
+}
+
+/** With a pepper configured, the password is HMAC-ed first, so a stolen database alone cannot be cracked. */
+function pepper(password: string, secret?: string): string {
+  return secret ? createHmac("sha256", secret).update(password).digest("base64") : password;
+}
+
+export async function hashPassword(password: string, pepperSecret?: string): Promise<string> {
+  const salt = Buffer.from(crypto.getRandomValues(new Uint8Array(16)));
+  const key = await derive(pepper(password, pepperSecret), salt, PARAMS.N, PARAMS.r, PARAMS.p);
+  return ["scrypt", PARAMS.N, PARAMS.r, PARAMS.p, salt.toString("base64"), key.toString("base64")].join("$");
+}
+
+export async function verifyPassword(password: string, stored: string, pepperSecret?: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split("$");
+  if (scheme !== "scrypt" || !salt || !hash) return false;
+  const expected = Buffer.from(hash, "base64");
+  const key = await derive(pepper(password, pepperSecret), Buffer.from(salt, "base64"), Number(n), Number(r), Number(p));
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/** True when a stored hash was made with weaker parameters than today's. */
+export function needsRehash(stored: string): boolean {
+  const [, n, r, p] = stored.split("$");
+  return Number(n) < PARAMS.N || Number(r) < PARAMS.r || Number(p) < PARAMS.p;
+}
+
+/**
+ * A hash of a random password, computed once per isolate: verifying against it for an
+ * unknown email costs the same time as for a known one.
+ */
+let decoy: Promise<string> | undefined;
+export function decoyHash(pepperSecret?: string): Promise<string> {
+  decoy ??= hashPassword(crypto.randomUUID(), pepperSecret);
+  return decoy;
+}
+
+// Common passwords that pass the length rule; shorter ones fail it anyway.
+const COMMON = new Set([
+  "passwordpassword", "password1234567", "password12345678", "123456789012345", "1234567890123456",
+  "qwertyuiopasdfgh", "qwertyuiopasdfghjkl", "qwertyuiop123456", "iloveyouiloveyou", "letmeinletmein1",
+  "aaaaaaaaaaaaaaa", "abcdefghijklmno", "abcdefghijklmnop", "abc123abc123abc", "welcome12345678",
+  "changemechangeme", "adminadminadmin", "administrator123", "correcthorsebatterystaple",
+  "trustno1trustno1", "football12345678", "baseball12345678", "superman12345678", "monkeymonkeymonkey",
+]);
+
+/**
+ * NIST SP 800-63B rev. 4: length 15–256, no composition rules, reject common passwords and
+ * ones built from the context (the user's email, the account's name).
+ */
+export function checkPasswordPolicy(password: string, context: { email?: string; accountName?: string } = {}): void {
+  const fail = (detail: string) => {
+    throw new AppError("weak_password", detail, { errors: [{ path: "password", code: "weak_password", message: detail }] });
+  };
+  const length = [...password].length;
+  if (length < PASSWORD_MIN) fail(`Password must be at least ${PASSWORD_MIN} characters.`);
+  if (length > PASSWORD_MAX) fail(`Password must be at most ${PASSWORD_MAX} characters.`);
+  const lower = password.toLowerCase();
+  if (COMMON.has(lower) || new Set(lower).size <= 2) fail("Password is too common or too easy to guess.");
+  const words = [context.email, context.email?.split("@")[0], context.accountName]
+    .filter((w): w is string => !!w && w.length >= 4)
+    .map((w) => w.toLowerCase());
+  if (words.some((w) => lower.includes(w) && w.length >= lower.length / 2)) {
+    fail("Password must not be based on your email or the account name.");
+  }
+}
