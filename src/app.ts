@@ -5,7 +5,15 @@
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { sql } from "drizzle-orm";
+import { accountRoutes } from "./accounts/routes";
+import { apiTokenRoutes } from "./api-tokens/routes";
 import { authRoutes } from "./auth/routes";
+import { authzRoutes } from "./authz/check";
+import { deviceRoutes } from "./devices/routes";
+import { groupRoutes } from "./groups/routes";
+import { meRoutes } from "./me/routes";
+import { platformRoutes } from "./platform/routes";
+import { userRoutes } from "./users/routes";
 import type { AppEnv } from "./context";
 import { docsPage } from "./http/docs";
 import { requestContext } from "./http/middleware";
@@ -41,7 +49,16 @@ export function buildApp() {
     return c.json({ status: "ok" });
   });
 
-  app.route("/v1/auth", authRoutes);
+  app
+    .route("/v1/auth", authRoutes)
+    .route("/v1/me", meRoutes)
+    .route("/v1/users", userRoutes)
+    .route("/v1/groups", groupRoutes)
+    .route("/v1/authz", authzRoutes)
+    .route("/v1/account", accountRoutes)
+    .route("/v1/api-tokens", apiTokenRoutes)
+    .route("/v1", deviceRoutes)
+    .route("/v1/platform", platformRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

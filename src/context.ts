@@ -26,6 +26,7 @@ export interface Principal {
   account: AccountRow;
   plan: PlanRow;
   groupIds: string[];
+  groups: { id: string; name: string }[];
   grants: EffectiveGrant[];
 }
 

@@ -19,7 +19,7 @@ export const EVENT_TYPES = [
   "invitation.created", "invitation.resent", "invitation.revoked", "invitation.accepted", "invitation.expired",
   "group.created", "group.updated", "group.deleted",
   "account.created", "account.updated", "account.plan_changed", "account.capacity_changed", "capacity.limit_reached",
-  "device.added", "device.removed", "api_token.created", "api_token.revoked",
+  "device.added", "device.removed", "device_organization.created", "api_token.created", "api_token.revoked",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -64,12 +64,12 @@ export function buildEvent(ctx: Ctx, input: EventInput): EventRow {
 /** The insert to put in the change's batch; `when` makes it conditional on the same batch's state. */
 export function insertEvent(db: Database, event: EventRow, when?: SQL) {
   if (!when) return db.insert(activityEvents).values(event);
-  return db.run(sql`INSERT INTO activity_events
+  return sql`INSERT INTO activity_events
     (id, account_id, type, occurred_at, actor_type, actor_id, subject_type, subject_id, method, ip, user_agent, metadata)
     SELECT ${event.id}, ${event.accountId}, ${event.type}, ${event.occurredAt}, ${event.actorType}, ${event.actorId},
       ${event.subjectType}, ${event.subjectId}, ${event.method}, ${event.ip}, ${event.userAgent},
       ${JSON.stringify(event.metadata ?? {})}
-    WHERE ${when}`);
+    WHERE ${when}`;
 }
 
 /** After commit: hand the events to the stream. Failure is fine; the cron re-sends unstreamed rows. */

@@ -2,6 +2,7 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { buildEvent, insertEvent, publish } from "../activity/record";
 import type { Ctx } from "../context";
+import { runBatch } from "../db/batch";
 import { apiTokens } from "../db/schema";
 
 const EVENT_EVERY_MS = 60_000;
@@ -23,7 +24,7 @@ export function touchApiToken(ctx: Ctx, token: typeof apiTokens.$inferSelect): v
   const write = async () => {
     if (event) {
       // Conditional on the row still being stale, so concurrent requests write one event.
-      await db.batch([
+      await runBatch(db, [
         insertEvent(db, event, sql`EXISTS (SELECT 1 FROM ${apiTokens} WHERE ${apiTokens.id} = ${token.id} AND ${stale})`),
         db.update(apiTokens).set({ lastUsedAt: now }).where(and(eq(apiTokens.accountId, token.accountId), eq(apiTokens.id, token.id))),
       ]);

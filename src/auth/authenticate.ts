@@ -36,6 +36,7 @@ async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
     account: found.account,
     plan: found.plan,
     groupIds: found.groupIds,
+    groups: found.groups,
     grants: found.grants,
   };
 }
@@ -65,6 +66,7 @@ async function fromApiToken(ctx: Ctx, parsed: { id: string; secret: string }): P
     account: found.account,
     plan: found.plan,
     groupIds: found.groupIds,
+    groups: found.groups,
     // The token acts as its creator, narrowed to the permissions it was given.
     grants: found.grants.filter((g) => allowed.has(g.permission)),
   };

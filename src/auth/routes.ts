@@ -43,7 +43,7 @@ const logoutRoute = createRoute({
   tags: ["Auth"],
   summary: "End the current session; its access token stops working at once",
   security: bearer,
-  middleware: [authenticate] as const,
+  middleware: [authenticate],
   responses: { 204: { description: "Logged out" }, ...errors("unauthorized", "forbidden") },
 });
 

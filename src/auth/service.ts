@@ -1,9 +1,8 @@
 /** Login, refresh and logout (API.md, "Auth"). */
-import type { BatchItem } from "drizzle-orm/batch";
 import { sql } from "drizzle-orm";
 import { buildEvent, insertEvent, publish, type EventRow } from "../activity/record";
 import type { AuthMethod, Ctx, UserRow } from "../context";
-import { guard, runBatch } from "../db/batch";
+import { guard, runBatch, type Statement } from "../db/batch";
 import { randomSecret, sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -36,7 +35,7 @@ export async function startSession(
   user: UserRow,
   groupIds: string[],
   method: AuthMethod,
-  extra: { before?: BatchItem<"sqlite">[]; events?: EventRow[]; after?: BatchItem<"sqlite">[]; passwordHash?: string } = {},
+  extra: { before?: Statement[]; events?: EventRow[]; after?: Statement[]; passwordHash?: string } = {},
 ): Promise<TokenPair> {
   const { db, now } = ctx;
   const sessionId = newId("session");
@@ -62,7 +61,7 @@ export async function startSession(
     repo.recordLogin(db, user.accountId, user.id, now, ctx.meta.ip, method, extra.passwordHash),
     ...events.map((e) => insertEvent(db, e)),
     ...(extra.after ?? []),
-  ] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  ]);
   publish(ctx, events);
   const loggedIn = { ...user, lastLoginAt: now, lastLoginIp: ctx.meta.ip, lastLoginMethod: method };
   return {
@@ -145,7 +144,7 @@ export async function refresh(ctx: Ctx, presented: string): Promise<Omit<TokenPa
   });
   try {
     await runBatch(db, [
-      guard(db, "invalid_refresh_token", sql`EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${token.id} AND replaced_by IS NULL)`),
+      guard("invalid_refresh_token", sql`EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${token.id} AND replaced_by IS NULL)`),
       repo.markRefreshTokenUsed(db, token.accountId, token.id, nextId),
       repo.insertRefreshToken(db, {
         id: nextId, accountId: token.accountId, sessionId: session.id,

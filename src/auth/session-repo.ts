@@ -1,25 +1,27 @@
 /** Data access for logins: throttle counters, sessions and refresh tokens. */
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { accounts, groupMemberships, loginThrottle, plans, refreshTokens, sessions, users } from "../db/schema";
+import { accounts, loginThrottle, plans, refreshTokens, sessions, users } from "../db/schema";
 import { THROTTLE_WINDOW_MS, type ThrottleKey } from "./throttle";
 
-/** One round trip: the throttle counters, the user with its account, and its groups. */
+/**
+ * One query, one round trip: the throttle counters, and the user (if any) with its
+ * account, plan and groups. Starting from a one-row table keeps the counters even when
+ * no user has the email.
+ */
 export async function loadLoginState(db: Database, email: string, keys: ThrottleKey[]) {
-  const [throttle, found, memberships] = await db.batch([
-    db.select().from(loginThrottle).where(inArray(loginThrottle.key, keys.map((k) => k.key))),
-    db
-      .select({ user: users, account: accounts, plan: plans })
-      .from(users)
-      .innerJoin(accounts, eq(accounts.id, users.accountId))
-      .innerJoin(plans, eq(plans.id, accounts.planId))
-      .where(eq(users.email, email)),
-    db
-      .select({ groupId: groupMemberships.groupId })
-      .from(groupMemberships)
-      .where(eq(groupMemberships.userId, sql`(SELECT id FROM users WHERE email = ${email})`)),
-  ]);
-  return { throttle, found: found[0] ?? null, groupIds: memberships.map((m) => m.groupId) };
+  const throttleJson = sql<string>`(SELECT json_group_array(json_object('key', key, 'failures', failures, 'windowStartedAt', window_started_at))
+    FROM login_throttle WHERE ${inArray(loginThrottle.key, keys.map((k) => k.key))})`;
+  const groupIdsJson = sql<string>`(SELECT json_group_array(group_id) FROM group_memberships WHERE user_id = ${users.id})`;
+  const [row] = await db
+    .select({ throttle: throttleJson, user: users, account: accounts, plan: plans, groupIds: groupIdsJson })
+    .from(sql`(SELECT 1) AS one`)
+    .leftJoin(users, eq(users.email, email))
+    .leftJoin(accounts, eq(accounts.id, users.accountId))
+    .leftJoin(plans, eq(plans.id, accounts.planId));
+  const throttle = JSON.parse(row!.throttle) as { key: string; failures: number; windowStartedAt: number }[];
+  const found = row?.user && row.account && row.plan ? { user: row.user, account: row.account, plan: row.plan } : null;
+  return { throttle, found, groupIds: found ? (JSON.parse(row!.groupIds) as string[]) : [] };
 }
 
 export function countFailure(db: Database, key: string, now: number) {

@@ -1,16 +1,24 @@
 /**
- * Every multi-row write is one `db.batch()` (one SQLite transaction). Preconditions go in
- * as guard statements that abort the batch (see `batch_guards` in the first migration), so
- * check-and-write is atomic without interactive transactions, which D1 lacks.
+ * Every multi-row write is one D1 batch (one SQLite transaction, one round trip).
+ * Preconditions go in as guard statements that abort the batch (see `batch_guards` in the
+ * first migration), so check-and-write is atomic without interactive transactions, which
+ * D1 lacks.
+ *
+ * Statements are drizzle query builders or raw `sql` fragments, compiled here and sent
+ * with the D1 client directly: drizzle's own batch cannot carry raw SQL with parameters.
  */
-import { sql, type SQL } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { sql, SQL } from "drizzle-orm";
+import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { AppError, type ErrorCode } from "../lib/errors";
 import type { Database } from "./client";
 
+export type Statement = SQL | { toSQL(): { sql: string; params: unknown[] } };
+
+const dialect = new SQLiteSyncDialect();
+
 /** A statement that aborts the batch with `code` unless `condition` holds. */
-export function guard(db: Database, code: ErrorCode, condition: SQL) {
-  return db.run(sql`INSERT INTO batch_guards (code) SELECT ${code} WHERE NOT (${condition})`);
+export function guard(code: ErrorCode, condition: SQL): SQL {
+  return sql`INSERT INTO batch_guards (code) SELECT ${code} WHERE NOT (${condition})`;
 }
 
 const UNIQUE_ERRORS: [RegExp, ErrorCode][] = [
@@ -27,9 +35,20 @@ export function mapDbError(err: unknown): AppError | null {
   return null;
 }
 
-export async function runBatch<T extends [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>(db: Database, queries: T) {
+function compile(statement: Statement) {
+  return statement instanceof SQL ? dialect.sqlToQuery(statement) : statement.toSQL();
+}
+
+/** Runs the statements as one transaction; a guard or constraint failure becomes its AppError. */
+export async function runBatch(db: Database, statements: Statement[]): Promise<D1Result[]> {
+  if (statements.length === 0) return [];
+  const d1 = db.$client;
+  const prepared = statements.map((s) => {
+    const { sql: text, params } = compile(s);
+    return d1.prepare(text).bind(...params);
+  });
   try {
-    return await db.batch(queries);
+    return await d1.batch(prepared);
   } catch (err) {
     throw mapDbError(err) ?? err;
   }

@@ -48,7 +48,7 @@ export function requires(...permissions: Permission[]) {
     if (missing) throw new AppError("forbidden", `Requires the ${missing} permission.`);
     await next();
   });
-  return [authenticate, check] as const;
+  return [authenticate, check];
 }
 
 /** The domain context of an authenticated request. */

@@ -51,4 +51,4 @@ export function page<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), next_cursor: z.string().nullable() });
 }
 
-export const IdParam = (name = "id") => z.object({ [name]: z.string().min(1).max(64) });
+export const IdParam = () => z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });

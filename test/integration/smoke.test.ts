@@ -1,18 +1,19 @@
-import { exports } from "cloudflare:workers";
 import { expect, it } from "vitest";
+import { call, createAccount, createUser } from "../helpers";
 
-it("health", async () => {
-  const res = await exports.default.fetch("http://api.test/health");
+it("answers health", async () => {
+  const res = await call("GET", "/health");
   expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({ status: "ok" });
+  expect(res.body).toEqual({ status: "ok" });
 });
 
-it("login unknown", async () => {
-  const res = await exports.default.fetch("http://api.test/v1/auth/login", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: "a@b.c", password: "x".repeat(20) }),
-  });
-  expect(res.status).toBe(401);
-  expect(await res.json()).toMatchObject({ code: "invalid_credentials" });
+it("creates an account, logs in and lists users", async () => {
+  const acct = await createAccount();
+  const me = await call("GET", "/v1/me", { token: acct.token });
+  expect(me.status).toBe(200);
+  expect(me.body.permissions.length).toBe(17);
+  const user = await createUser(acct);
+  const list = await call("GET", "/v1/users", { token: acct.token });
+  expect(list.status).toBe(200);
+  expect(list.body.data.map((u: any) => u.id)).toContain(user.id);
 });

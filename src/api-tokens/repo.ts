@@ -1,0 +1,28 @@
+/** Data access for API tokens. Every function takes the account id first. */
+import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { apiTokens } from "../db/schema";
+
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
+
+export function listApiTokens(db: Database, accountId: string, limit: number, after?: string) {
+  return db
+    .select()
+    .from(apiTokens)
+    .where(and(eq(apiTokens.accountId, accountId), isNull(apiTokens.revokedAt), after ? gt(apiTokens.id, after) : undefined))
+    .orderBy(asc(apiTokens.id))
+    .limit(limit + 1);
+}
+
+export async function findApiToken(db: Database, accountId: string, id: string) {
+  const rows = await db.select().from(apiTokens).where(and(eq(apiTokens.accountId, accountId), eq(apiTokens.id, id), isNull(apiTokens.revokedAt)));
+  return rows[0] ?? null;
+}
+
+export function insertApiToken(db: Database, row: typeof apiTokens.$inferInsert) {
+  return db.insert(apiTokens).values(row);
+}
+
+export function revokeApiToken(db: Database, accountId: string, id: string, now: number) {
+  return db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.accountId, accountId), eq(apiTokens.id, id), isNull(apiTokens.revokedAt)));
+}

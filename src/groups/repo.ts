@@ -1,0 +1,119 @@
+/** Data access for groups, grants and memberships. Every function takes the account id first. */
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { BUILTIN_GROUPS } from "../authz/catalog";
+import type { Database } from "../db/client";
+import { deviceOrganizations, grants, groupMemberships, groups, type GrantScope } from "../db/schema";
+import { newId } from "../lib/ids";
+
+export type GroupRow = typeof groups.$inferSelect;
+export type GrantRow = { permission: string; scope: GrantScope | null };
+
+const memberCount = sql<number>`(SELECT count(*) FROM ${groupMemberships} WHERE ${groupMemberships.groupId} = ${groups.id})`;
+const grantList = sql<string>`(SELECT json_group_array(json_object('permission', ${grants.permission}, 'scope', json(${grants.scope}))) FROM ${grants} WHERE ${grants.groupId} = ${groups.id})`;
+
+function withDetails(db: Database) {
+  return db.select({ group: groups, memberCount, grants: grantList }).from(groups);
+}
+
+export type GroupWithDetails = { group: GroupRow; memberCount: number; grants: GrantRow[] };
+
+function parse(row: { group: GroupRow; memberCount: number; grants: string }): GroupWithDetails {
+  return { group: row.group, memberCount: row.memberCount, grants: JSON.parse(row.grants) as GrantRow[] };
+}
+
+export async function listGroups(db: Database, accountId: string, limit: number, after?: string) {
+  const rows = await withDetails(db)
+    .where(and(eq(groups.accountId, accountId), after ? gt(groups.id, after) : undefined))
+    .orderBy(asc(groups.id))
+    .limit(limit + 1);
+  return rows.map(parse);
+}
+
+export async function findGroup(db: Database, accountId: string, id: string) {
+  const rows = await withDetails(db).where(and(eq(groups.accountId, accountId), eq(groups.id, id)));
+  return rows[0] ? parse(rows[0]) : null;
+}
+
+export async function findBuiltinGroupIds(db: Database, accountId: string) {
+  const rows = await db
+    .select({ id: groups.id, builtin: groups.builtin })
+    .from(groups)
+    .where(and(eq(groups.accountId, accountId), sql`${groups.builtin} IS NOT NULL`));
+  return Object.fromEntries(rows.map((r) => [r.builtin, r.id])) as { administrators?: string; members?: string };
+}
+
+/** Of the given group ids, those that belong to the account. */
+export async function existingGroupIds(db: Database, accountId: string, ids: string[]) {
+  if (ids.length === 0) return [];
+  const rows = await db.select({ id: groups.id }).from(groups).where(and(eq(groups.accountId, accountId), inArray(groups.id, ids)));
+  return rows.map((r) => r.id);
+}
+
+export async function existingDeviceOrganizationIds(db: Database, accountId: string, ids: string[]) {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ id: deviceOrganizations.id })
+    .from(deviceOrganizations)
+    .where(and(eq(deviceOrganizations.accountId, accountId), inArray(deviceOrganizations.id, ids)));
+  return rows.map((r) => r.id);
+}
+
+/** SQL that is true when every id names a group of the account (for batch guards). */
+export function allGroupsExist(accountId: string, ids: string[]) {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return sql`1`;
+  return sql`(SELECT count(*) FROM ${groups} WHERE ${and(eq(groups.accountId, accountId), inArray(groups.id, unique))}) = ${unique.length}`;
+}
+
+export function insertGroup(db: Database, row: typeof groups.$inferInsert) {
+  return db.insert(groups).values(row);
+}
+
+export function insertGrants(db: Database, accountId: string, groupId: string, list: GrantRow[]) {
+  return db.insert(grants).values(
+    list.map((g) => ({ id: newId("grant"), accountId, groupId, permission: g.permission, scope: g.scope })),
+  );
+}
+
+export function deleteGrants(db: Database, accountId: string, groupId: string) {
+  return db.delete(grants).where(and(eq(grants.accountId, accountId), eq(grants.groupId, groupId)));
+}
+
+export function updateGroup(db: Database, accountId: string, id: string, set: Partial<typeof groups.$inferInsert>) {
+  return db.update(groups).set(set).where(and(eq(groups.accountId, accountId), eq(groups.id, id)));
+}
+
+export function deleteGroup(db: Database, accountId: string, id: string) {
+  return db.delete(groups).where(and(eq(groups.accountId, accountId), eq(groups.id, id), sql`${groups.builtin} IS NULL`));
+}
+
+/** Users who would be left in no group once `groupId` goes move to Members, so nobody is groupless. */
+export function moveOrphansToMembers(accountId: string, groupId: string, membersId: string, now: number) {
+  return sql`INSERT OR IGNORE INTO group_memberships (account_id, group_id, user_id, created_at)
+    SELECT ${accountId}, ${membersId}, m.user_id, ${now} FROM group_memberships m
+    WHERE m.account_id = ${accountId} AND m.group_id = ${groupId}
+      AND NOT EXISTS (SELECT 1 FROM group_memberships o WHERE o.user_id = m.user_id AND o.group_id <> ${groupId})`;
+}
+
+export function insertMemberships(db: Database, accountId: string, userId: string, groupIds: string[], now: number) {
+  return db
+    .insert(groupMemberships)
+    .values([...new Set(groupIds)].map((groupId) => ({ accountId, groupId, userId, createdAt: now })));
+}
+
+export function deleteMemberships(db: Database, accountId: string, userId: string) {
+  return db.delete(groupMemberships).where(and(eq(groupMemberships.accountId, accountId), eq(groupMemberships.userId, userId)));
+}
+
+/** The rows for the two built-in groups every account is created with. */
+export function builtinGroupInserts(db: Database, accountId: string, now: number) {
+  const ids = { administrators: newId("group"), members: newId("group") };
+  const queries = (["administrators", "members"] as const).flatMap((key) => {
+    const def = BUILTIN_GROUPS[key];
+    return [
+      insertGroup(db, { id: ids[key], accountId, name: def.name, description: def.description, builtin: key, createdAt: now, updatedAt: now }),
+      insertGrants(db, accountId, ids[key], def.permissions.map((permission) => ({ permission, scope: null }))),
+    ];
+  });
+  return { ids, queries };
+}

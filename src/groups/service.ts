@@ -1,0 +1,118 @@
+/** Groups and their grants (API.md, "Groups"). */
+import { buildEvent, actorOf, insertEvent, publish } from "../activity/record";
+import type { AuthedCtx } from "../context";
+import { runBatch } from "../db/batch";
+import { iso } from "../lib/clock";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import * as repo from "./repo";
+import type { GrantInput, GroupDto } from "./schemas";
+
+export function toGroupDto({ group, memberCount, grants }: repo.GroupWithDetails): GroupDto {
+  return {
+    id: group.id,
+    name: group.name,
+    description: group.description,
+    builtin: group.builtin !== null,
+    grants: grants.map((g) => ({ permission: g.permission, scope: g.scope ?? null })),
+    member_count: memberCount,
+    created_at: iso(group.createdAt)!,
+    updated_at: iso(group.updatedAt)!,
+  };
+}
+
+export async function listGroups(ctx: AuthedCtx, limit: number, cursor?: string) {
+  const rows = await repo.listGroups(ctx.db, ctx.principal.accountId, limit, decodeCursor(cursor));
+  const page = rows.slice(0, limit);
+  return { data: page.map(toGroupDto), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.group.id) : null };
+}
+
+export async function getGroup(ctx: AuthedCtx, id: string) {
+  const found = await repo.findGroup(ctx.db, ctx.principal.accountId, id);
+  if (!found) throw new AppError("not_found", "No such group.");
+  return found;
+}
+
+/** Scoped grants may only name device organizations of this account. */
+async function checkGrants(ctx: AuthedCtx, grants: GrantInput[]) {
+  const orgIds = [...new Set(grants.flatMap((g) => g.scope?.device_organization_ids ?? []))];
+  const found = new Set(await repo.existingDeviceOrganizationIds(ctx.db, ctx.principal.accountId, orgIds));
+  const missing = orgIds.filter((id) => !found.has(id));
+  if (missing.length > 0) {
+    throw new AppError("validation_failed", `Unknown device organization: ${missing.join(", ")}.`, {
+      errors: missing.map((id) => ({ path: "grants.scope.device_organization_ids", code: "unknown_id", message: `Unknown device organization ${id}.` })),
+    });
+  }
+  return grants.map((g) => ({ permission: g.permission, scope: g.scope ?? null }));
+}
+
+export async function createGroup(ctx: AuthedCtx, input: { name: string; description?: string | null; grants: GrantInput[] }) {
+  const { db, now, principal } = ctx;
+  const grants = await checkGrants(ctx, input.grants);
+  const id = newId("group");
+  const event = buildEvent(ctx, {
+    type: "group.created",
+    accountId: principal.accountId,
+    actor: actorOf(principal),
+    subject: { type: "group", id },
+    metadata: { name: input.name, grants },
+  });
+  await runBatch(db, [
+    repo.insertGroup(db, { id, accountId: principal.accountId, name: input.name, description: input.description ?? null, builtin: null, createdAt: now, updatedAt: now }),
+    ...(grants.length ? [repo.insertGrants(db, principal.accountId, id, grants)] : []),
+    insertEvent(db, event),
+  ]);
+  publish(ctx, [event]);
+  return (await repo.findGroup(db, principal.accountId, id))!;
+}
+
+export async function updateGroup(ctx: AuthedCtx, id: string, input: { name?: string; description?: string | null; grants?: GrantInput[] }) {
+  const { db, now, principal } = ctx;
+  const current = await getGroup(ctx, id);
+  if (current.group.builtin === "administrators" && input.grants !== undefined) {
+    throw new AppError("group_builtin", "The Administrators group always holds every permission.");
+  }
+  if (current.group.builtin && input.name !== undefined && input.name !== current.group.name) {
+    throw new AppError("group_builtin", "Built-in groups cannot be renamed.");
+  }
+  const grants = input.grants ? await checkGrants(ctx, input.grants) : undefined;
+  const event = buildEvent(ctx, {
+    type: "group.updated",
+    accountId: principal.accountId,
+    actor: actorOf(principal),
+    subject: { type: "group", id },
+    metadata: { changes: input },
+  });
+  await runBatch(db, [
+    repo.updateGroup(db, principal.accountId, id, {
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      updatedAt: now,
+    }),
+    ...(grants ? [repo.deleteGrants(db, principal.accountId, id), ...(grants.length ? [repo.insertGrants(db, principal.accountId, id, grants)] : [])] : []),
+    insertEvent(db, event),
+  ]);
+  publish(ctx, [event]);
+  return (await repo.findGroup(db, principal.accountId, id))!;
+}
+
+export async function deleteGroup(ctx: AuthedCtx, id: string) {
+  const { db, now, principal } = ctx;
+  const current = await getGroup(ctx, id);
+  if (current.group.builtin) throw new AppError("group_builtin", "Built-in groups cannot be deleted.");
+  const { members } = await repo.findBuiltinGroupIds(db, principal.accountId);
+  const event = buildEvent(ctx, {
+    type: "group.deleted",
+    accountId: principal.accountId,
+    actor: actorOf(principal),
+    subject: { type: "group", id },
+    metadata: { name: current.group.name },
+  });
+  await runBatch(db, [
+    repo.moveOrphansToMembers(principal.accountId, id, members!, now),
+    repo.deleteGroup(db, principal.accountId, id),
+    insertEvent(db, event),
+  ]);
+  publish(ctx, [event]);
+}

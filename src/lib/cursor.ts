@@ -1,0 +1,19 @@
+/** Opaque list cursors: the last row's sort key, base64url-encoded. */
+import { AppError } from "./errors";
+
+export function encodeCursor(key: string): string {
+  return btoa(key).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const key = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
+    if (/^[\x21-\x7e]{1,200}$/.test(key)) return key;
+  } catch {
+    // fall through
+  }
+  throw new AppError("validation_failed", "The cursor is not valid.", {
+    errors: [{ path: "cursor", code: "invalid_cursor", message: "Not a cursor returned by this API." }],
+  });
+}

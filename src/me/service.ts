@@ -1,0 +1,75 @@
+/** The signed-in user's own profile and password (API.md, "Auth"). */
+import { buildEvent, insertEvent, publish } from "../activity/record";
+import { effectivePermissions } from "../authz/authorize";
+import { revokeUserSessions } from "../auth/session-repo";
+import type { AuthedCtx } from "../context";
+import { runBatch } from "../db/batch";
+import { AppError } from "../lib/errors";
+import { checkPasswordPolicy, hashPassword, verifyPassword } from "../lib/password";
+import { toUserDto } from "../users/dto";
+import * as usersRepo from "../users/repo";
+
+/** Everything comes from the principal loaded by the auth middleware: no further D1 round trip. */
+export function describeMe(ctx: AuthedCtx) {
+  const { principal: p } = ctx;
+  return {
+    ...toUserDto(p.user, p.groupIds),
+    groups: p.groups,
+    permissions: effectivePermissions(p.grants),
+    account: { id: p.account.id, name: p.account.name, plan: p.account.planId },
+    authenticated_via: p.kind === "api_token" ? { type: "api_token", id: p.tokenId } : { type: "session", id: p.sessionId },
+  };
+}
+
+const selfEvent = (ctx: AuthedCtx, type: "user.updated" | "user.password_changed", metadata?: Record<string, unknown>) =>
+  buildEvent(ctx, {
+    type,
+    accountId: ctx.principal.accountId,
+    actor: { type: "user", id: ctx.principal.userId },
+    subject: { type: "user", id: ctx.principal.userId },
+    method: ctx.principal.method,
+    metadata,
+  });
+
+export async function updateMe(ctx: AuthedCtx, input: { first_name?: string; last_name?: string }) {
+  const { db, now, principal } = ctx;
+  const set = {
+    ...(input.first_name !== undefined ? { firstName: input.first_name } : {}),
+    ...(input.last_name !== undefined ? { lastName: input.last_name } : {}),
+  };
+  if (Object.keys(set).length > 0) {
+    const event = selfEvent(ctx, "user.updated", { changes: set });
+    await runBatch(db, [usersRepo.updateUser(db, principal.accountId, principal.userId, { ...set, updatedAt: now }), insertEvent(db, event)]);
+    publish(ctx, [event]);
+  }
+  return describeMe({ ...ctx, principal: { ...principal, user: { ...principal.user, ...set, updatedAt: now } } });
+}
+
+/** Clears must_change_password and ends every other session of the user. */
+export async function changePassword(ctx: AuthedCtx, input: { current_password: string; new_password: string }) {
+  const { db, now, principal, env } = ctx;
+  if (principal.kind !== "session") throw new AppError("forbidden", "Passwords are changed from a login session, not with an API token.");
+  const stored = principal.user.passwordHash;
+  if (!stored || !(await verifyPassword(input.current_password, stored, env.PASSWORD_PEPPER))) {
+    throw new AppError("invalid_current_password", "The current password is incorrect.", {
+      errors: [{ path: "current_password", code: "invalid_current_password", message: "Incorrect password." }],
+    });
+  }
+  checkPasswordPolicy(input.new_password, { email: principal.user.email, accountName: principal.account.name });
+  if (input.new_password === input.current_password) {
+    throw new AppError("weak_password", "The new password must differ from the current one.", {
+      errors: [{ path: "new_password", code: "weak_password", message: "Same as the current password." }],
+    });
+  }
+  const event = selfEvent(ctx, "user.password_changed");
+  await runBatch(db, [
+    usersRepo.updateUser(db, principal.accountId, principal.userId, {
+      passwordHash: await hashPassword(input.new_password, env.PASSWORD_PEPPER),
+      mustChangePassword: false,
+      updatedAt: now,
+    }),
+    revokeUserSessions(db, principal.accountId, principal.userId, now, principal.sessionId ?? undefined),
+    insertEvent(db, event),
+  ]);
+  publish(ctx, [event]);
+}

@@ -1,0 +1,83 @@
+import { createRoute } from "@hono/zod-openapi";
+import { AUTHED_ERRORS, bearer, BODY_ERRORS, errors, IdParam, jsonBody, jsonResponse, page } from "../http/openapi";
+import { authed, requires } from "../http/middleware";
+import { createRouter } from "../http/router";
+import { toUserDto, UserSchema } from "./dto";
+import { CreateUserBody, ListUsersQuery, ReplaceGroupsBody, UpdateUserBody } from "./schemas";
+import * as users from "./service";
+
+const tags = ["Users"];
+
+const list = createRoute({
+  method: "get", path: "/", tags, security: bearer, summary: "List users; filter by text, group or status",
+  middleware: requires("users:read"),
+  request: { query: ListUsersQuery },
+  responses: { 200: jsonResponse(page(UserSchema), "Users"), ...errors(...AUTHED_ERRORS, "validation_failed") },
+});
+
+const create = createRoute({
+  method: "post", path: "/", tags, security: bearer, summary: "Create a user with a password (active at once; consumes a seat)",
+  middleware: requires("users:write"),
+  request: { body: jsonBody(CreateUserBody) },
+  responses: {
+    201: jsonResponse(UserSchema, "Created"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "weak_password", "email_taken", "capacity_exceeded"),
+  },
+});
+
+const get = createRoute({
+  method: "get", path: "/{id}", tags, security: bearer, summary: "Get a user",
+  middleware: requires("users:read"),
+  request: { params: IdParam() },
+  responses: { 200: jsonResponse(UserSchema, "The user"), ...errors(...AUTHED_ERRORS, "not_found") },
+});
+
+const update = createRoute({
+  method: "patch", path: "/{id}", tags, security: bearer, summary: "Change names or status (disabling ends sessions and frees the seat)",
+  middleware: requires("users:write"),
+  request: { params: IdParam(), body: jsonBody(UpdateUserBody) },
+  responses: {
+    200: jsonResponse(UserSchema, "Updated"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "last_administrator", "capacity_exceeded"),
+  },
+});
+
+const replaceGroups = createRoute({
+  method: "put", path: "/{id}/groups", tags, security: bearer, summary: "Replace a user's group memberships",
+  middleware: requires("users:write", "groups:read"),
+  request: { params: IdParam(), body: jsonBody(ReplaceGroupsBody) },
+  responses: { 200: jsonResponse(UserSchema, "Updated"), ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "last_administrator") },
+});
+
+const remove = createRoute({
+  method: "delete", path: "/{id}", tags, security: bearer, summary: "Delete a user; sessions and tokens end, the seat is freed, activity is kept",
+  middleware: requires("users:write"),
+  request: { params: IdParam() },
+  responses: { 204: { description: "Deleted" }, ...errors(...AUTHED_ERRORS, "not_found", "last_administrator") },
+});
+
+export const userRoutes = createRouter()
+  .openapi(list, async (c) => {
+    const { q, group_id, status, limit, cursor } = c.req.valid("query");
+    return c.json(await users.listUsers(authed(c), { q, groupId: group_id, status }, limit, cursor), 200);
+  })
+  .openapi(create, async (c) => {
+    const { user, groupIds } = await users.createUser(authed(c), c.req.valid("json"));
+    return c.json(toUserDto(user, groupIds), 201);
+  })
+  .openapi(get, async (c) => {
+    const { user, groupIds } = await users.getUser(authed(c), c.req.valid("param").id);
+    return c.json(toUserDto(user, groupIds), 200);
+  })
+  .openapi(update, async (c) => {
+    const { user, groupIds } = await users.updateUser(authed(c), c.req.valid("param").id, c.req.valid("json"));
+    return c.json(toUserDto(user, groupIds), 200);
+  })
+  .openapi(replaceGroups, async (c) => {
+    const { user, groupIds } = await users.replaceGroups(authed(c), c.req.valid("param").id, c.req.valid("json").group_ids);
+    return c.json(toUserDto(user, groupIds), 200);
+  })
+  .openapi(remove, async (c) => {
+    await users.deleteUser(authed(c), c.req.valid("param").id);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,154 @@
+/** Users of an account (API.md, "Users"): list, get, manual creation, changes, memberships, deletion. */
+import { sql } from "drizzle-orm";
+import { actorOf, buildEvent, insertEvent, publish, type EventInput } from "../activity/record";
+import { normalizeEmail } from "../auth/service";
+import { revokeUserSessions } from "../auth/session-repo";
+import { seatsAvailable } from "../capacity/limits";
+import type { AuthedCtx } from "../context";
+import { guard, runBatch } from "../db/batch";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { checkPasswordPolicy, hashPassword } from "../lib/password";
+import * as groupsRepo from "../groups/repo";
+import { toUserDto } from "./dto";
+import * as repo from "./repo";
+
+export async function listUsers(ctx: AuthedCtx, filter: repo.UserFilter, limit: number, cursor?: string) {
+  const rows = await repo.listUsers(ctx.db, ctx.principal.accountId, filter, limit, decodeCursor(cursor));
+  const page = rows.slice(0, limit);
+  return {
+    data: page.map((r) => toUserDto(r.user, r.groupIds)),
+    next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.user.id) : null,
+  };
+}
+
+export async function getUser(ctx: AuthedCtx, id: string) {
+  const found = await repo.findUser(ctx.db, ctx.principal.accountId, id);
+  if (!found) throw new AppError("not_found", "No such user.");
+  return found;
+}
+
+const userEvent = (ctx: AuthedCtx, type: EventInput["type"], userId: string, metadata?: Record<string, unknown>) =>
+  buildEvent(ctx, {
+    type,
+    accountId: ctx.principal.accountId,
+    actor: actorOf(ctx.principal),
+    subject: { type: "user", id: userId },
+    method: ctx.principal.method,
+    metadata,
+  });
+
+async function defaultGroupIds(ctx: AuthedCtx, groupIds: string[] | undefined) {
+  if (groupIds && groupIds.length > 0) return [...new Set(groupIds)];
+  const { members } = await groupsRepo.findBuiltinGroupIds(ctx.db, ctx.principal.accountId);
+  return [members!];
+}
+
+export interface CreateUserInput {
+  email: string;
+  first_name: string;
+  last_name: string;
+  password: string;
+  group_ids?: string[];
+  must_change_password?: boolean;
+}
+
+/** Manual creation: active at once, can log in immediately; consumes a seat. */
+export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
+  const { db, now, principal, env } = ctx;
+  const email = normalizeEmail(input.email);
+  checkPasswordPolicy(input.password, { email, accountName: principal.account.name });
+  const groupIds = await defaultGroupIds(ctx, input.group_ids);
+  const id = newId("user");
+  const user = {
+    id, accountId: principal.accountId, email, pendingEmail: null,
+    firstName: input.first_name, lastName: input.last_name,
+    passwordHash: await hashPassword(input.password, env.PASSWORD_PEPPER),
+    mustChangePassword: input.must_change_password ?? false,
+    status: "active" as const, createdVia: "manual" as const, createdBy: principal.userId,
+    emailVerifiedAt: null, createdAt: now, updatedAt: now,
+    lastLoginAt: null, lastLoginIp: null, lastLoginMethod: null,
+  };
+  const event = userEvent(ctx, "user.created", id, { created_via: "manual", created_by: principal.userId, email, group_ids: groupIds });
+  await runBatch(db, [
+    guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, groupIds)),
+    guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
+    guard("capacity_exceeded", seatsAvailable(principal.accountId, now)),
+    repo.insertUser(db, user),
+    groupsRepo.insertMemberships(db, principal.accountId, id, groupIds, now),
+    insertEvent(db, event),
+  ]).catch(explainGuard);
+  publish(ctx, [event]);
+  return { user, groupIds };
+}
+
+/** Turns guard failures into answers that say which input was wrong. */
+function explainGuard(err: unknown): never {
+  if (err instanceof AppError && err.code === "validation_failed" && !err.extra.errors) {
+    throw new AppError("validation_failed", "group_ids names a group that does not exist in this account.", {
+      errors: [{ path: "group_ids", code: "unknown_id", message: "Unknown group." }],
+    });
+  }
+  if (err instanceof AppError && err.code === "capacity_exceeded" && !err.extra.limit) {
+    throw new AppError("capacity_exceeded", "The account has no free user seat.", { limit: "users" });
+  }
+  throw err;
+}
+
+export interface UpdateUserInput {
+  first_name?: string;
+  last_name?: string;
+  status?: "active" | "disabled";
+}
+
+export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserInput) {
+  const { db, now, principal } = ctx;
+  const current = await getUser(ctx, id);
+  const names = { ...(input.first_name !== undefined ? { firstName: input.first_name } : {}), ...(input.last_name !== undefined ? { lastName: input.last_name } : {}) };
+  const statusChange = input.status !== undefined && input.status !== current.user.status ? input.status : undefined;
+  const events = [];
+  if (Object.keys(names).length > 0) events.push(userEvent(ctx, "user.updated", id, { changes: names }));
+  if (statusChange) events.push(userEvent(ctx, statusChange === "disabled" ? "user.disabled" : "user.enabled", id));
+  if (events.length === 0) return current;
+  await runBatch(db, [
+    ...(statusChange === "disabled" ? [guard("last_administrator", repo.anotherAdministratorRemains(principal.accountId, id))] : []),
+    ...(statusChange === "active" ? [guard("capacity_exceeded", seatsAvailable(principal.accountId, now))] : []),
+    repo.updateUser(db, principal.accountId, id, { ...names, ...(statusChange ? { status: statusChange } : {}), updatedAt: now }),
+    // Disabling ends every session at once; API tokens stop because their owner is checked on use.
+    ...(statusChange === "disabled" ? [revokeUserSessions(db, principal.accountId, id, now)] : []),
+    ...events.map((e) => insertEvent(db, e)),
+  ]).catch(explainGuard);
+  publish(ctx, events);
+  return (await repo.findUser(db, principal.accountId, id))!;
+}
+
+export async function replaceGroups(ctx: AuthedCtx, id: string, groupIds: string[]) {
+  const { db, now, principal } = ctx;
+  const current = await getUser(ctx, id);
+  const next = [...new Set(groupIds)];
+  const event = userEvent(ctx, "user.groups_changed", id, { from: current.groupIds, to: next });
+  await runBatch(db, [
+    guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, next)),
+    guard("last_administrator", sql`(${repo.includesAdministrators(principal.accountId, next)} OR ${repo.anotherAdministratorRemains(principal.accountId, id)})`),
+    groupsRepo.deleteMemberships(db, principal.accountId, id),
+    groupsRepo.insertMemberships(db, principal.accountId, id, next, now),
+    repo.updateUser(db, principal.accountId, id, { updatedAt: now }),
+    insertEvent(db, event),
+  ]).catch(explainGuard);
+  publish(ctx, [event]);
+  return (await repo.findUser(db, principal.accountId, id))!;
+}
+
+/** Deletes the user; memberships, sessions and API tokens go with it; activity is kept. */
+export async function deleteUser(ctx: AuthedCtx, id: string) {
+  const { db, principal } = ctx;
+  const current = await getUser(ctx, id);
+  const event = userEvent(ctx, "user.deleted", id, { email: current.user.email });
+  await runBatch(db, [
+    guard("last_administrator", repo.anotherAdministratorRemains(principal.accountId, id)),
+    repo.deleteUser(db, principal.accountId, id),
+    insertEvent(db, event),
+  ]);
+  publish(ctx, [event]);
+}

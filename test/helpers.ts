@@ -1,0 +1,99 @@
+/** Test helpers: every call goes through the Worker's real fetch handler with real bindings. */
+import { exports } from "cloudflare:workers";
+
+export const PLATFORM_TOKEN = "test-platform-token";
+export const PASSWORD = "correct horse battery staple 42";
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  /** Sent as-is, without JSON encoding. */
+  raw?: BodyInit;
+  headers?: Record<string, string>;
+  ip?: string;
+}
+
+export async function call<T = any>(method: string, path: string, opts: CallOptions = {}): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.ip) headers["cf-connecting-ip"] = opts.ip;
+  let body: BodyInit | undefined = opts.raw;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const res = await exports.default.fetch(`http://api.test${path}`, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+let counter = 0;
+export const uniqueEmail = (label = "user") => `${label}-${Date.now().toString(36)}-${++counter}@example.com`;
+
+export interface TestAccount {
+  accountId: string;
+  adminId: string;
+  adminEmail: string;
+  token: string;
+  refreshToken: string;
+  administratorsId: string;
+  membersId: string;
+}
+
+export async function login(email: string, password = PASSWORD, ip?: string) {
+  const res = await call("POST", "/v1/auth/login", { body: { email, password }, ip });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as { access_token: string; refresh_token: string; user: any; must_change_password: boolean };
+}
+
+export async function createAccount(plan = "enterprise", name = "Acme Signage"): Promise<TestAccount> {
+  const adminEmail = uniqueEmail("admin");
+  const res = await call("POST", "/v1/platform/accounts", {
+    token: PLATFORM_TOKEN,
+    body: { name, plan, admin_email: adminEmail, admin_password: PASSWORD },
+  });
+  if (res.status !== 201) throw new Error(`account creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const session = await login(adminEmail);
+  const groups = await call("GET", "/v1/groups", { token: session.access_token });
+  const byName = (n: string) => groups.body.data.find((g: any) => g.name === n).id as string;
+  return {
+    accountId: res.body.account.id,
+    adminId: res.body.admin.id,
+    adminEmail,
+    token: session.access_token,
+    refreshToken: session.refresh_token,
+    administratorsId: byName("Administrators"),
+    membersId: byName("Members"),
+  };
+}
+
+/** Creates a user with a password and logs it in. */
+export async function createUser(admin: TestAccount, opts: { groupIds?: string[]; email?: string } = {}) {
+  const email = opts.email ?? uniqueEmail();
+  const res = await call("POST", "/v1/users", {
+    token: admin.token,
+    body: { email, first_name: "Test", last_name: "User", password: PASSWORD, ...(opts.groupIds ? { group_ids: opts.groupIds } : {}) },
+  });
+  if (res.status !== 201) throw new Error(`user creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const session = await login(email);
+  return { id: res.body.id as string, email, token: session.access_token, refreshToken: session.refresh_token };
+}
+
+/** A group with the given grants, for permission tests. */
+export async function createGroup(admin: TestAccount, grants: { permission: string; scope?: unknown }[], name = `g-${++counter}`) {
+  const res = await call("POST", "/v1/groups", { token: admin.token, body: { name, grants } });
+  if (res.status !== 201) throw new Error(`group creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id as string;
+}
