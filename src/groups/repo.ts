@@ -101,6 +101,22 @@ export function insertMemberships(db: Database, accountId: string, userId: strin
     .values([...new Set(groupIds)].map((groupId) => ({ accountId, groupId, userId, createdAt: now })));
 }
 
+/** Adds the user to a built-in group found by SQL, sparing a round trip to look its id up. */
+export function insertBuiltinMembership(accountId: string, userId: string, builtin: "administrators" | "members", now: number) {
+  return sql`INSERT INTO group_memberships (account_id, group_id, user_id, created_at)
+    SELECT ${accountId}, id, ${userId}, ${now} FROM groups WHERE account_id = ${accountId} AND builtin = ${builtin}`;
+}
+
+/** A statement whose one row is the user's group ids as JSON; put it last in a batch. */
+export function selectGroupIdsOf(userId: string) {
+  return sql`SELECT (SELECT json_group_array(group_id) FROM (SELECT group_id FROM group_memberships WHERE user_id = ${userId} ORDER BY group_id)) AS ids`;
+}
+
+export function groupIdsFromResult(result: D1Result): string[] {
+  const row = result.results[0] as { ids: string } | undefined;
+  return row ? (JSON.parse(row.ids) as string[]) : [];
+}
+
 export function deleteMemberships(db: Database, accountId: string, userId: string) {
   return db.delete(groupMemberships).where(and(eq(groupMemberships.accountId, accountId), eq(groupMemberships.userId, userId)));
 }

@@ -5,15 +5,18 @@ import { authorize } from "../authz/authorize";
 import type { Permission } from "../authz/catalog";
 import type { AppEnv, AuthedCtx } from "../context";
 import { database } from "../db/client";
+import { countRoundTrips } from "../db/round-trips";
 import { clock } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 
 export const requestContext = createMiddleware<AppEnv>(async function requestContext(c, next) {
   const requestId = newId("request");
+  const roundTrips = { count: 0 };
+  const development = c.env.ENVIRONMENT === "development";
   c.set("requestId", requestId);
   c.set("ctx", {
-    db: database(c.env.DB),
+    db: database(development ? countRoundTrips(c.env.DB, roundTrips) : c.env.DB),
     env: c.env,
     now: clock.now(),
     meta: {
@@ -25,6 +28,7 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
   });
   await next();
   c.header("x-request-id", requestId);
+  if (development) c.header("x-d1-round-trips", String(roundTrips.count));
 });
 
 /** While a password change is required, only these answer (API.md). */

@@ -39,12 +39,6 @@ const userEvent = (ctx: AuthedCtx, type: EventInput["type"], userId: string, met
     metadata,
   });
 
-async function defaultGroupIds(ctx: AuthedCtx, groupIds: string[] | undefined) {
-  if (groupIds && groupIds.length > 0) return [...new Set(groupIds)];
-  const { members } = await groupsRepo.findBuiltinGroupIds(ctx.db, ctx.principal.accountId);
-  return [members!];
-}
-
 export interface CreateUserInput {
   email: string;
   first_name: string;
@@ -59,7 +53,7 @@ export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
   const { db, now, principal, env } = ctx;
   const email = normalizeEmail(input.email);
   checkPasswordPolicy(input.password, { email, accountName: principal.account.name });
-  const groupIds = await defaultGroupIds(ctx, input.group_ids);
+  const groupIds = input.group_ids ? [...new Set(input.group_ids)] : null;
   const id = newId("user");
   const user = {
     id, accountId: principal.accountId, email, pendingEmail: null,
@@ -70,17 +64,20 @@ export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
     emailVerifiedAt: null, createdAt: now, updatedAt: now,
     lastLoginAt: null, lastLoginIp: null, lastLoginMethod: null,
   };
-  const event = userEvent(ctx, "user.created", id, { created_via: "manual", created_by: principal.userId, email, group_ids: groupIds });
-  await runBatch(db, [
-    guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, groupIds)),
+  const event = userEvent(ctx, "user.created", id, { created_via: "manual", created_by: principal.userId, email, group_ids: groupIds ?? "members" });
+  const results = await runBatch(db, [
+    ...(groupIds ? [guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, groupIds))] : []),
     guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
     guard("capacity_exceeded", seatsAvailable(principal.accountId, now)),
     repo.insertUser(db, user),
-    groupsRepo.insertMemberships(db, principal.accountId, id, groupIds, now),
+    groupIds
+      ? groupsRepo.insertMemberships(db, principal.accountId, id, groupIds, now)
+      : groupsRepo.insertBuiltinMembership(principal.accountId, id, "members", now),
     insertEvent(db, event),
+    groupsRepo.selectGroupIdsOf(id),
   ]).catch(explainGuard);
   publish(ctx, [event]);
-  return { user, groupIds };
+  return { user, groupIds: groupsRepo.groupIdsFromResult(results.at(-1)!) };
 }
 
 /** Turns guard failures into answers that say which input was wrong. */

@@ -17,3 +17,17 @@ it("creates an account, logs in and lists users", async () => {
   expect(list.status).toBe(200);
   expect(list.body.data.map((u: any) => u.id)).toContain(user.id);
 });
+
+it("holds the D1 budget: one round trip to authenticate, one more for a list page or a write", async () => {
+  const acct = await createAccount();
+  const me = await call("GET", "/v1/me", { token: acct.token });
+  expect(me.headers.get("x-d1-round-trips")).toBe("1");
+  const list = await call("GET", "/v1/users", { token: acct.token });
+  expect(list.headers.get("x-d1-round-trips")).toBe("2");
+  const created = await call("POST", "/v1/users", {
+    token: acct.token,
+    body: { email: "budget@example.com", first_name: "B", last_name: "U", password: "correct horse battery staple 42" },
+  });
+  expect(created.status).toBe(201);
+  expect(created.headers.get("x-d1-round-trips")).toBe("2");
+});
