@@ -12,7 +12,7 @@ import { newId } from "../lib/ids";
 
 export const EVENT_TYPES = [
   "auth.login.succeeded", "auth.login.failed", "auth.logout", "auth.token_refreshed",
-  "auth.api_token_used", "auth.sso.succeeded",
+  "auth.api_token_used", "auth.sso.succeeded", "auth.refresh_token_reused",
   "user.created", "user.updated", "user.email_change_requested", "user.email_changed",
   "user.disabled", "user.enabled", "user.deleted", "user.password_reset", "user.password_changed",
   "user.groups_changed",

@@ -26,6 +26,7 @@ export function signAccessToken(secret: string, claims: AccessClaims, nowMs: num
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
     .setIssuedAt(iat)
+    .setJti(crypto.randomUUID())
     .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
     .sign(keyFor(secret));
 }

@@ -7,6 +7,7 @@ import { randomSecret, sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
+import { groupIdsFromResult, selectGroupIdsOf } from "../groups/repo";
 import { toUserDto, type UserDto } from "../users/dto";
 import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "./jwt";
 import * as repo from "./session-repo";
@@ -33,7 +34,8 @@ export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 export async function startSession(
   ctx: Ctx,
   user: UserRow,
-  groupIds: string[],
+  /** null: the batch itself creates the memberships, so read them back at its end. */
+  groupIds: string[] | null,
   method: AuthMethod,
   extra: { before?: Statement[]; events?: EventRow[]; after?: Statement[]; passwordHash?: string } = {},
 ): Promise<TokenPair> {
@@ -48,7 +50,7 @@ export async function startSession(
     method,
   });
   const events = [...(extra.events ?? []), loginEvent];
-  await runBatch(db, [
+  const results = await runBatch(db, [
     ...(extra.before ?? []),
     repo.insertSession(db, {
       id: sessionId, accountId: user.accountId, userId: user.id, method,
@@ -61,6 +63,7 @@ export async function startSession(
     repo.recordLogin(db, user.accountId, user.id, now, ctx.meta.ip, method, extra.passwordHash),
     ...events.map((e) => insertEvent(db, e)),
     ...(extra.after ?? []),
+    ...(groupIds === null ? [selectGroupIdsOf(user.id)] : []),
   ]);
   publish(ctx, events);
   const loggedIn = { ...user, lastLoginAt: now, lastLoginIp: ctx.meta.ip, lastLoginMethod: method };
@@ -69,7 +72,7 @@ export async function startSession(
     refresh_token: refresh,
     token_type: "Bearer",
     expires_in: ACCESS_TOKEN_TTL_SECONDS,
-    user: toUserDto(loggedIn, groupIds),
+    user: toUserDto(loggedIn, groupIds ?? groupIdsFromResult(results.at(-1)!)),
     must_change_password: user.mustChangePassword,
   };
 }
@@ -125,8 +128,17 @@ export async function refresh(ctx: Ctx, presented: string): Promise<Omit<TokenPa
   if (!found) throw invalid();
   const { token, session, user } = found;
   const reuse = async () => {
-    // A used token presented again means it leaked: end the whole session.
-    await runBatch(db, [repo.revokeSession(db, token.accountId, session.id, now)]);
+    // A used token presented again means it leaked: end the whole session, and say so.
+    const event = buildEvent(ctx, {
+      type: "auth.refresh_token_reused",
+      accountId: token.accountId,
+      actor: { type: "anonymous", id: null },
+      subject: { type: "user", id: user.id },
+      method: session.method as AuthMethod,
+      metadata: { session_id: session.id },
+    });
+    await runBatch(db, [repo.revokeSession(db, token.accountId, session.id, now), insertEvent(db, event)]);
+    publish(ctx, [event]);
     return invalid();
   };
   if (token.replacedBy !== null) throw await reuse();

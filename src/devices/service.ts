@@ -28,15 +28,15 @@ function pageOf<T extends { id: string }, D>(rows: T[], limit: number, dto: (row
 }
 
 /**
- * An organization outside what the caller may read answers 404, exactly like another
- * account's, so nothing leaks; one it may read but not change answers 403.
+ * An organization outside what the caller may read or write answers 404, exactly like
+ * another account's, so nothing leaks; one it may read but not change answers 403. A
+ * devices:write grant that covers the organization is enough on its own.
  */
 function requireWritable(ctx: AuthedCtx, organizationId: string, what: string) {
   const resource = { device_organization_id: organizationId };
+  if (authorize(ctx.principal.grants, "devices:write", resource).allowed) return;
   if (!authorize(ctx.principal.grants, "devices:read", resource).allowed) throw new AppError("not_found", `No such ${what}.`);
-  if (!authorize(ctx.principal.grants, "devices:write", resource).allowed) {
-    throw new AppError("forbidden", "Your devices:write grant does not cover this device organization.");
-  }
+  throw new AppError("forbidden", "Your devices:write grant does not cover this device organization.");
 }
 
 export async function listOrganizations(ctx: AuthedCtx, limit: number, cursor?: string) {

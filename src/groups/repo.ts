@@ -8,8 +8,10 @@ import { newId } from "../lib/ids";
 export type GroupRow = typeof groups.$inferSelect;
 export type GrantRow = { permission: string; scope: GrantScope | null };
 
-const memberCount = sql<number>`(SELECT count(*) FROM ${groupMemberships} WHERE ${groupMemberships.groupId} = ${groups.id})`;
-const grantList = sql<string>`(SELECT json_group_array(json_object('permission', ${grants.permission}, 'scope', json(${grants.scope}))) FROM ${grants} WHERE ${grants.groupId} = ${groups.id})`;
+// Spelled out with aliases: in a one-table select drizzle leaves column names unqualified,
+// so `${groups.id}` would render as a bare "id" and bind to grants.id inside the subquery.
+const memberCount = sql<number>`(SELECT count(*) FROM group_memberships m WHERE m.group_id = ${groups}.id)`;
+const grantList = sql<string>`(SELECT json_group_array(json_object('permission', g.permission, 'scope', json(g.scope))) FROM grants g WHERE g.group_id = ${groups}.id)`;
 
 function withDetails(db: Database) {
   return db.select({ group: groups, memberCount, grants: grantList }).from(groups);

@@ -51,4 +51,5 @@ export function page<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), next_cursor: z.string().nullable() });
 }
 
-export const IdParam = () => z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
+/** Any id string: one that names nothing in the account answers 404, whatever its shape. */
+export const IdParam = () => z.object({ id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }) });

@@ -67,9 +67,9 @@ const COMMON = new Set([
  * NIST SP 800-63B rev. 4: length 15–256, no composition rules, reject common passwords and
  * ones built from the context (the user's email, the account's name).
  */
-export function checkPasswordPolicy(password: string, context: { email?: string; accountName?: string } = {}): void {
+export function checkPasswordPolicy(password: string, context: { email?: string; accountName?: string } = {}, field = "password"): void {
   const fail = (detail: string) => {
-    throw new AppError("weak_password", detail, { errors: [{ path: "password", code: "weak_password", message: detail }] });
+    throw new AppError("weak_password", detail, { errors: [{ path: field, code: "weak_password", message: detail }] });
   };
   const length = [...password].length;
   if (length < PASSWORD_MIN) fail(`Password must be at least ${PASSWORD_MIN} characters.`);

@@ -38,7 +38,7 @@ export async function updateMe(ctx: AuthedCtx, input: { first_name?: string; las
     ...(input.last_name !== undefined ? { lastName: input.last_name } : {}),
   };
   if (Object.keys(set).length > 0) {
-    const event = selfEvent(ctx, "user.updated", { changes: set });
+    const event = selfEvent(ctx, "user.updated", { changes: input });
     await runBatch(db, [usersRepo.updateUser(db, principal.accountId, principal.userId, { ...set, updatedAt: now }), insertEvent(db, event)]);
     publish(ctx, [event]);
   }
@@ -55,7 +55,7 @@ export async function changePassword(ctx: AuthedCtx, input: { current_password: 
       errors: [{ path: "current_password", code: "invalid_current_password", message: "Incorrect password." }],
     });
   }
-  checkPasswordPolicy(input.new_password, { email: principal.user.email, accountName: principal.account.name });
+  checkPasswordPolicy(input.new_password, { email: principal.user.email, accountName: principal.account.name }, "new_password");
   if (input.new_password === input.current_password) {
     throw new AppError("weak_password", "The new password must differ from the current one.", {
       errors: [{ path: "new_password", code: "weak_password", message: "Same as the current password." }],

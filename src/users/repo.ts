@@ -31,8 +31,11 @@ export async function listUsers(db: Database, accountId: string, filter: UserFil
     conditions.push(sql`EXISTS (SELECT 1 FROM ${groupMemberships} m WHERE m.user_id = ${users.id} AND m.group_id = ${filter.groupId})`);
   }
   if (filter.q) {
-    const pattern = `%${escapeLike(filter.q.toLowerCase())}%`;
-    const match = (col: SQL | AnySQLiteColumn) => sql`lower(${col}) LIKE ${pattern} ESCAPE '\\'`;
+    // SQLite folds case for ASCII only: lower-cased in JS, the pattern finds emails (stored
+    // lower-cased) and any-case ASCII; as typed, it also finds names like "Émile" as written.
+    const folded = `%${escapeLike(filter.q.toLowerCase())}%`;
+    const typed = `%${escapeLike(filter.q)}%`;
+    const match = (col: SQL | AnySQLiteColumn) => sql`(lower(${col}) LIKE ${folded} ESCAPE '\\' OR ${col} LIKE ${typed} ESCAPE '\\')`;
     conditions.push(or(match(users.email), match(users.firstName), match(users.lastName), match(sql`${users.firstName} || ' ' || ${users.lastName}`)));
   }
   const rows = await withGroups(db).where(and(...conditions)).orderBy(asc(users.id)).limit(limit + 1);

@@ -105,7 +105,7 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   const names = { ...(input.first_name !== undefined ? { firstName: input.first_name } : {}), ...(input.last_name !== undefined ? { lastName: input.last_name } : {}) };
   const statusChange = input.status !== undefined && input.status !== current.user.status ? input.status : undefined;
   const events = [];
-  if (Object.keys(names).length > 0) events.push(userEvent(ctx, "user.updated", id, { changes: names }));
+  if (Object.keys(names).length > 0) events.push(userEvent(ctx, "user.updated", id, { changes: { first_name: input.first_name, last_name: input.last_name } }));
   if (statusChange) events.push(userEvent(ctx, statusChange === "disabled" ? "user.disabled" : "user.enabled", id));
   if (events.length === 0) return current;
   await runBatch(db, [
