@@ -103,6 +103,10 @@ export function insertMemberships(db: Database, accountId: string, userId: strin
     .values([...new Set(groupIds)].map((groupId) => ({ accountId, groupId, userId, createdAt: now })));
 }
 
+/** A subquery naming the account's built-in group. */
+export const builtinGroupId = (accountId: string, builtin: "administrators" | "members") =>
+  sql`SELECT id FROM groups WHERE account_id = ${accountId} AND builtin = ${builtin}`;
+
 /** Adds the user to a built-in group found by SQL, sparing a round trip to look its id up. */
 export function insertBuiltinMembership(accountId: string, userId: string, builtin: "administrators" | "members", now: number) {
   return sql`INSERT INTO group_memberships (account_id, group_id, user_id, created_at)

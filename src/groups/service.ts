@@ -6,6 +6,7 @@ import { iso } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { assertGrantsWithin, authorityOf } from "../authz/delegation";
 import * as repo from "./repo";
 import type { GrantInput, GroupDto } from "./schemas";
 
@@ -44,7 +45,9 @@ async function checkGrants(ctx: AuthedCtx, grants: GrantInput[]) {
       errors: missing.map((id) => ({ path: "grants.scope.device_organization_ids", code: "unknown_id", message: `Unknown device organization ${id}.` })),
     });
   }
-  return grants.map((g) => ({ permission: g.permission, scope: g.scope ?? null }));
+  const list = grants.map((g) => ({ permission: g.permission, scope: g.scope ?? null }));
+  assertGrantsWithin(authorityOf(ctx.principal.grants), list);
+  return list;
 }
 
 export async function createGroup(ctx: AuthedCtx, input: { name: string; description?: string | null; grants: GrantInput[] }) {

@@ -11,6 +11,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
 import * as groupsRepo from "../groups/repo";
+import { authorityOf, groupsWithin, userWithin } from "../authz/delegation";
 import { toUserDto } from "./dto";
 import * as repo from "./repo";
 
@@ -67,6 +68,7 @@ export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
   const event = userEvent(ctx, "user.created", id, { created_via: "manual", created_by: principal.userId, email, group_ids: groupIds ?? "members" });
   const results = await runBatch(db, [
     ...(groupIds ? [guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, groupIds))] : []),
+    guard("permission_not_held", groupsWithin(authorityOf(principal.grants), groupIds ?? groupsRepo.builtinGroupId(principal.accountId, "members"))),
     guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
     guard("capacity_exceeded", seatsAvailable(principal.accountId, now)),
     repo.insertUser(db, user),
@@ -109,6 +111,7 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   if (statusChange) events.push(userEvent(ctx, statusChange === "disabled" ? "user.disabled" : "user.enabled", id));
   if (events.length === 0) return current;
   await runBatch(db, [
+    ...(statusChange ? [guard("permission_not_held", userWithin(authorityOf(principal.grants), id))] : []),
     ...(statusChange === "disabled" ? [guard("last_administrator", repo.anotherAdministratorRemains(principal.accountId, id))] : []),
     ...(statusChange === "active" ? [guard("capacity_exceeded", seatsAvailable(principal.accountId, now))] : []),
     repo.updateUser(db, principal.accountId, id, { ...names, ...(statusChange ? { status: statusChange } : {}), updatedAt: now }),
@@ -127,6 +130,7 @@ export async function replaceGroups(ctx: AuthedCtx, id: string, groupIds: string
   const event = userEvent(ctx, "user.groups_changed", id, { from: current.groupIds, to: next });
   await runBatch(db, [
     guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, next)),
+    guard("permission_not_held", sql`${userWithin(authorityOf(principal.grants), id)} AND ${groupsWithin(authorityOf(principal.grants), next)}`),
     guard("last_administrator", sql`(${repo.includesAdministrators(principal.accountId, next)} OR ${repo.anotherAdministratorRemains(principal.accountId, id)})`),
     groupsRepo.deleteMemberships(db, principal.accountId, id),
     groupsRepo.insertMemberships(db, principal.accountId, id, next, now),
@@ -143,6 +147,7 @@ export async function deleteUser(ctx: AuthedCtx, id: string) {
   const current = await getUser(ctx, id);
   const event = userEvent(ctx, "user.deleted", id, { email: current.user.email });
   await runBatch(db, [
+    guard("permission_not_held", userWithin(authorityOf(principal.grants), id)),
     guard("last_administrator", repo.anotherAdministratorRemains(principal.accountId, id)),
     repo.deleteUser(db, principal.accountId, id),
     insertEvent(db, event),
