@@ -13,6 +13,11 @@ import { deviceRoutes } from "./devices/routes";
 import { groupRoutes } from "./groups/routes";
 import { meRoutes } from "./me/routes";
 import { platformRoutes } from "./platform/routes";
+import { billingRoutes } from "./billing/routes";
+import { invitationRoutes } from "./invitations/routes";
+import { activatePage } from "./pages/activate";
+import { devRoutes } from "./platform/dev-outbox";
+import { resellerRoutes } from "./resellers/routes";
 import { userRoutes } from "./users/routes";
 import type { AppEnv } from "./context";
 import { docsPage } from "./http/docs";
@@ -39,7 +44,7 @@ const tooLarge = () => {
 export function buildApp() {
   const app = createRouter();
   app.use("*", requestContext);
-  app.use("/v1/*", async (c, next) => {
+  app.use("*", async (c, next) => {
     if (c.req.path === "/v1/users/import") return next();
     return bodyLimit({ maxSize: BODY_LIMIT, onError: tooLarge })(c, next);
   });
@@ -58,9 +63,14 @@ export function buildApp() {
     .route("/v1/groups", groupRoutes)
     .route("/v1/authz", authzRoutes)
     .route("/v1/account", accountRoutes)
+    .route("/v1/account", billingRoutes)
+    .route("/v1/invitations", invitationRoutes)
     .route("/v1/api-tokens", apiTokenRoutes)
     .route("/v1", deviceRoutes)
-    .route("/v1/platform", platformRoutes);
+    .route("/v1/platform", platformRoutes)
+    .route("/v1/reseller", resellerRoutes)
+    .route("/v1/dev", devRoutes)
+    .route("/", activatePage);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -1,9 +1,11 @@
 /** Types shared by every module: bindings, the authenticated principal and the domain context. */
 import type { EffectiveGrant } from "./authz/authorize";
+import type { AccountCapacity } from "./capacity/account-object";
 import type { Database } from "./db/client";
 import type { accounts, plans, users } from "./db/schema";
 
-export type Bindings = Env & {
+export type Bindings = Omit<Env, "ACCOUNT"> & {
+  ACCOUNT: DurableObjectNamespace<AccountCapacity>;
   /** Secrets, absent in development. */
   POSTMARK_SERVER_TOKEN?: string;
   PASSWORD_PEPPER?: string;
@@ -42,6 +44,8 @@ export interface Ctx {
   env: Bindings;
   now: number;
   meta: RequestMeta;
+  /** D1 round trips made for this request, including those the account object makes for it. */
+  roundTrips: { count: number };
   waitUntil(promise: Promise<unknown>): void;
 }
 

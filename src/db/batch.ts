@@ -35,8 +35,9 @@ export function mapDbError(err: unknown): AppError | null {
   return null;
 }
 
-function compile(statement: Statement) {
-  return statement instanceof SQL ? dialect.sqlToQuery(statement) : statement.toSQL();
+export function compile(statement: Statement): { sql: string; params: unknown[] } {
+  const { sql: text, params } = statement instanceof SQL ? dialect.sqlToQuery(statement) : statement.toSQL();
+  return { sql: text, params };
 }
 
 /** Runs the statements as one transaction; a guard or constraint failure becomes its AppError. */

@@ -4,6 +4,7 @@ import { actorOf, buildEvent, insertEvent, publish } from "../activity/record";
 import { authorize, scopeOf } from "../authz/authorize";
 import { devicesAvailable } from "../capacity/limits";
 import type { AuthedCtx } from "../context";
+import { consumeCapacity } from "../capacity/consume";
 import { guard, runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
@@ -79,17 +80,12 @@ export async function provisionDevice(ctx: AuthedCtx, input: { name: string; dev
     subject: { type: "device", id: row.id }, method: principal.method,
     metadata: { name: input.name, device_organization_id: org.id, created_via: "provisioned" },
   });
-  await runBatch(db, [
+  await consumeCapacity(ctx, principal.accountId, "devices", [
     guard("capacity_exceeded", devicesAvailable(principal.accountId)),
     guard("not_found", sql`EXISTS (SELECT 1 FROM device_organizations WHERE id = ${org.id})`),
     repo.insertDevice(db, row),
     insertEvent(db, event),
-  ]).catch((err) => {
-    if (err instanceof AppError && err.code === "capacity_exceeded") {
-      throw new AppError("capacity_exceeded", "The account has no free device slot.", { limit: "devices" });
-    }
-    throw err;
-  });
+  ], principal.userId);
   publish(ctx, [event]);
   return toDeviceDto(row);
 }

@@ -118,8 +118,8 @@ export function selectGroupIdsOf(userId: string) {
   return sql`SELECT (SELECT json_group_array(group_id) FROM (SELECT group_id FROM group_memberships WHERE user_id = ${userId} ORDER BY group_id)) AS ids`;
 }
 
-export function groupIdsFromResult(result: D1Result): string[] {
-  const row = result.results[0] as { ids: string } | undefined;
+export function groupIdsFromResult(result: { results?: unknown[] }): string[] {
+  const row = result.results?.[0] as { ids: string } | undefined;
   return row ? (JSON.parse(row.ids) as string[]) : [];
 }
 

@@ -24,6 +24,7 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
       ip: c.req.header("cf-connecting-ip") ?? null,
       userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
     },
+    roundTrips,
     waitUntil: (p) => c.executionCtx.waitUntil(p),
   });
   await next();

@@ -24,10 +24,10 @@ export function validationError(error: z.ZodError, where?: string): AppError {
   return new AppError("validation_failed", detail, { errors });
 }
 
+export const validationHook = (result: { success: boolean; error?: z.ZodError; target: string }) => {
+  if (!result.success) throw validationError(result.error!, result.target);
+};
+
 export function createRouter() {
-  return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw validationError(result.error, result.target);
-    },
-  });
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 }

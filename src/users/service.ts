@@ -5,7 +5,8 @@ import { normalizeEmail } from "../auth/service";
 import { revokeUserSessions } from "../auth/session-repo";
 import { seatsAvailable } from "../capacity/limits";
 import type { AuthedCtx } from "../context";
-import { guard, runBatch } from "../db/batch";
+import { consumeCapacity } from "../capacity/consume";
+import { guard, runBatch, type Statement } from "../db/batch";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -66,7 +67,7 @@ export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
     lastLoginAt: null, lastLoginIp: null, lastLoginMethod: null,
   };
   const event = userEvent(ctx, "user.created", id, { created_via: "manual", created_by: principal.userId, email, group_ids: groupIds ?? "members" });
-  const results = await runBatch(db, [
+  const results = await consumeCapacity(ctx, principal.accountId, "users", [
     ...(groupIds ? [guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, groupIds))] : []),
     guard("permission_not_held", groupsWithin(authorityOf(principal.grants), groupIds ?? groupsRepo.builtinGroupId(principal.accountId, "members"))),
     guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
@@ -77,7 +78,7 @@ export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
       : groupsRepo.insertBuiltinMembership(principal.accountId, id, "members", now),
     insertEvent(db, event),
     groupsRepo.selectGroupIdsOf(id),
-  ]).catch(explainGuard);
+  ], principal.userId).catch(explainGuard);
   publish(ctx, [event]);
   return { user, groupIds: groupsRepo.groupIdsFromResult(results.at(-1)!) };
 }
@@ -88,9 +89,6 @@ function explainGuard(err: unknown): never {
     throw new AppError("validation_failed", "group_ids names a group that does not exist in this account.", {
       errors: [{ path: "group_ids", code: "unknown_id", message: "Unknown group." }],
     });
-  }
-  if (err instanceof AppError && err.code === "capacity_exceeded" && !err.extra.limit) {
-    throw new AppError("capacity_exceeded", "The account has no free user seat.", { limit: "users" });
   }
   throw err;
 }
@@ -110,7 +108,10 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   if (Object.keys(names).length > 0) events.push(userEvent(ctx, "user.updated", id, { changes: { first_name: input.first_name, last_name: input.last_name } }));
   if (statusChange) events.push(userEvent(ctx, statusChange === "disabled" ? "user.disabled" : "user.enabled", id));
   if (events.length === 0) return current;
-  await runBatch(db, [
+  // Enabling takes a seat, so it runs in the account's object like every seat-consuming write.
+  const run = (statements: Statement[]) =>
+    statusChange === "active" ? consumeCapacity(ctx, principal.accountId, "users", statements, principal.userId) : runBatch(db, statements);
+  await run([
     ...(statusChange ? [guard("permission_not_held", userWithin(authorityOf(principal.grants), id))] : []),
     ...(statusChange === "disabled" ? [guard("last_administrator", repo.anotherAdministratorRemains(principal.accountId, id))] : []),
     ...(statusChange === "active" ? [guard("capacity_exceeded", seatsAvailable(principal.accountId, now))] : []),

@@ -1,0 +1,48 @@
+/**
+ * The caller's side of the account Durable Object: a seat- or device-consuming batch is
+ * built here as usual (guards included) and run by the account's object, one at a time.
+ */
+import { buildEvent, type EventRow } from "../activity/record";
+import { insertEvent } from "../activity/record";
+import type { Ctx } from "../context";
+import { compile, type Statement } from "../db/batch";
+import { AppError, type ErrorCode } from "../lib/errors";
+import type { CapacityRefusal } from "./account-object";
+
+export type LimitKind = "users" | "devices";
+
+export function capacityError(kind: LimitKind, refusal: CapacityRefusal | undefined): AppError {
+  const what = kind === "users" ? "user" : "device";
+  const plan = refusal?.plan ?? "current";
+  const contact = refusal?.reseller
+    ? `Ask your reseller, ${refusal.reseller}, to raise it.`
+    : "Upgrade the plan under Billing & Limits, or ask platform support to raise it.";
+  return new AppError("capacity_exceeded", `The account's ${what} limit (${refusal?.limit ?? "?"} on the ${plan} plan) is reached. ${contact}`, {
+    limit: kind,
+    limit_value: refusal?.limit ?? null,
+    plan,
+    contact: refusal?.reseller ? { type: "reseller", name: refusal.reseller } : { type: "support" },
+  });
+}
+
+/** Runs `statements` in the account's object; answers the batch's results or throws the guard's AppError. */
+export async function consumeCapacity(ctx: Ctx, accountId: string, kind: LimitKind, statements: Statement[], actor?: EventRow["actorId"]) {
+  const limitReached = buildEvent(ctx, {
+    type: "capacity.limit_reached",
+    accountId,
+    actor: actor ? { type: "user", id: actor } : { type: "system", id: null },
+    subject: { type: "account", id: accountId },
+    metadata: { limit: kind },
+  });
+  const stub = ctx.env.ACCOUNT.get(ctx.env.ACCOUNT.idFromName(accountId));
+  const outcome = await stub.consume({
+    accountId,
+    limit: kind,
+    statements: statements.map(compile),
+    limitReachedEvent: compile(insertEvent(ctx.db, limitReached)),
+  });
+  ctx.roundTrips.count += outcome.roundTrips;
+  if (outcome.code === "capacity_exceeded") throw capacityError(kind, outcome.refusal);
+  if (outcome.code) throw new AppError(outcome.code as ErrorCode);
+  return outcome.results ?? [];
+}

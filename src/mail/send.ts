@@ -1,0 +1,71 @@
+/**
+ * Outgoing mail. With POSTMARK_SERVER_TOKEN set, mail goes through the postmark client to
+ * POSTMARK_API_URL (any Postmark-compatible server); without it, and only in development,
+ * it is printed and kept in a KV outbox readable at GET /v1/dev/outbox.
+ */
+import { ServerClient } from "postmark";
+import type { Bindings } from "../context";
+
+export interface Mail {
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  /** Postmark tag, for the sender's own statistics. */
+  tag: string;
+}
+
+export type Delivery = "sent" | "outbox" | "not_configured" | "failed";
+
+const OUTBOX_TTL_SECONDS = 24 * 60 * 60;
+
+function postmarkClient(env: Bindings) {
+  const url = new URL(env.POSTMARK_API_URL || "https://api.postmarkapp.com");
+  return new ServerClient(env.POSTMARK_SERVER_TOKEN!, {
+    useHttps: url.protocol === "https:",
+    requestHost: url.host,
+    timeout: 10,
+  });
+}
+
+export async function sendMail(env: Bindings, mail: Mail, now: number): Promise<Delivery> {
+  if (env.POSTMARK_SERVER_TOKEN) {
+    try {
+      await postmarkClient(env).sendEmail({
+        From: env.EMAIL_FROM,
+        To: mail.to,
+        Subject: mail.subject,
+        HtmlBody: mail.html,
+        TextBody: mail.text,
+        Tag: mail.tag,
+        MessageStream: "outbound",
+      });
+      return "sent";
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "mail not sent", to: mail.to, tag: mail.tag, err: String(err) }));
+      return "failed";
+    }
+  }
+  if (env.ENVIRONMENT !== "development") {
+    console.error(JSON.stringify({ msg: "mail not configured: POSTMARK_SERVER_TOKEN is missing", tag: mail.tag }));
+    return "not_configured";
+  }
+  const id = crypto.randomUUID();
+  // Newest first when listed: KV lists keys in ascending order.
+  const key = `outbox:${String(Number.MAX_SAFE_INTEGER - now).padStart(16, "0")}:${id}`;
+  const entry = { id, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, tag: mail.tag, sent_at: new Date(now).toISOString() };
+  await env.TOKENS.put(key, JSON.stringify(entry), { expirationTtl: OUTBOX_TTL_SECONDS });
+  console.log(`\n--- mail to ${mail.to}: ${mail.subject}\n${mail.text}\n---`);
+  return "outbox";
+}
+
+export async function readOutbox(env: Bindings, to?: string, limit = 50) {
+  const listed = await env.TOKENS.list({ prefix: "outbox:", limit: 1000 });
+  const entries = [];
+  for (const key of listed.keys) {
+    const value = await env.TOKENS.get<{ to: string }>(key.name, "json");
+    if (value && (!to || value.to === to.toLowerCase())) entries.push(value);
+    if (entries.length >= limit) break;
+  }
+  return entries;
+}
