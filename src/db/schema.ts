@@ -192,3 +192,13 @@ export const loginThrottle = sqliteTable("login_throttle", {
 export const batchGuards = sqliteTable("batch_guards", {
   code: text("code").notNull(),
 });
+
+/** A code a device shows until an admin claims it; unowned until then. */
+export const devicePairings = sqliteTable("device_pairings", {
+  code: text("code").primaryKey(),
+  secretHash: text("secret_hash").notNull(),
+  createdAt: ms("created_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  accountId: text("account_id"),
+  deviceId: text("device_id"),
+});

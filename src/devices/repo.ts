@@ -1,5 +1,6 @@
 /** Data access for device organizations and devices. Every function takes the account id first. */
-import { and, asc, eq, gt, inArray } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { guard } from "../db/batch";
 import type { Database } from "../db/client";
 import { deviceOrganizations, devices } from "../db/schema";
 
@@ -45,4 +46,12 @@ export function insertDevice(db: Database, row: typeof devices.$inferInsert) {
 
 export function deleteDevice(db: Database, accountId: string, id: string) {
   return db.delete(devices).where(and(eq(devices.accountId, accountId), eq(devices.id, id)));
+}
+
+/** Claims an unexpired, unclaimed pairing code for the account: a guard, then the claim. */
+export function claimPairing(code: string, accountId: string, deviceId: string, now: number) {
+  return [
+    guard("pairing_code_invalid", sql`EXISTS (SELECT 1 FROM device_pairings WHERE code = ${code} AND account_id IS NULL AND expires_at > ${now})`),
+    sql`UPDATE device_pairings SET account_id = ${accountId}, device_id = ${deviceId} WHERE code = ${code} AND account_id IS NULL`,
+  ];
 }

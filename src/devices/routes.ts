@@ -48,7 +48,33 @@ const remove = createRoute({
   responses: { 204: { description: "Removed" }, ...errors(...AUTHED_ERRORS, "not_found") },
 });
 
+const pairingCode = createRoute({
+  method: "post", path: "/device-pairings/code", tags, summary: "A device asks for a pairing code to show (valid ten minutes)",
+  responses: {
+    201: jsonResponse(z.object({ pairing_code: z.string(), device_secret: z.string(), expires_at: z.string() }).openapi("PairingCode"), "A code to show"),
+  },
+});
+
+const claim = createRoute({
+  method: "post", path: "/device-pairings", tags, security: bearer, summary: "Claim a device by the code it shows (uses a device slot)",
+  middleware: requires("devices:write"),
+  request: {
+    body: jsonBody(
+      z.strictObject({ pairing_code: z.string().min(4).max(20), name: z.string().trim().min(1).max(200), device_organization_id: z.string().min(1).max(64) }),
+    ),
+  },
+  responses: {
+    201: jsonResponse(Device, "Paired"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "pairing_code_invalid", "capacity_exceeded"),
+  },
+});
+
 export const deviceRoutes = createRouter()
+  .openapi(pairingCode, async (c) => c.json(await devices.startPairing(c.get("ctx")), 201))
+  .openapi(claim, async (c) => {
+    const { pairing_code, ...input } = c.req.valid("json");
+    return c.json(await devices.provisionDevice(authed(c), input, { code: devices.normalizePairingCode(pairing_code) }), 201);
+  })
   .openapi(listOrgs, async (c) => {
     const q = c.req.valid("query");
     return c.json(await devices.listOrganizations(authed(c), q.limit, q.cursor), 200);

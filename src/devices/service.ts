@@ -3,7 +3,9 @@ import { sql } from "drizzle-orm";
 import { actorOf, buildEvent, insertEvent, publish } from "../activity/record";
 import { authorize, scopeOf } from "../authz/authorize";
 import { devicesAvailable } from "../capacity/limits";
-import type { AuthedCtx } from "../context";
+import type { AuthedCtx, Ctx } from "../context";
+import { devicePairings } from "../db/schema";
+import { randomSecret, sha256Hex } from "../lib/crypto";
 import { consumeCapacity } from "../capacity/consume";
 import { guard, runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
@@ -65,22 +67,24 @@ export async function listDevices(ctx: AuthedCtx, limit: number, cursor?: string
   return pageOf(await repo.listDevices(ctx.db, ctx.principal.accountId, scope, limit, decodeCursor(cursor)), limit, toDeviceDto);
 }
 
-/** Provisioning by an admin; holds the device limit inside the batch. */
-export async function provisionDevice(ctx: AuthedCtx, input: { name: string; device_organization_id: string }) {
+/** Provisioning by an admin, or claiming a paired device: the device limit holds inside the account's object. */
+export async function provisionDevice(ctx: AuthedCtx, input: { name: string; device_organization_id: string }, pairing?: { code: string }) {
   const { db, now, principal } = ctx;
   requireWritable(ctx, input.device_organization_id, "device organization");
   const org = await repo.findOrganization(db, principal.accountId, input.device_organization_id);
   if (!org) throw new AppError("not_found", "No such device organization.");
+  const createdVia = pairing ? ("paired" as const) : ("provisioned" as const);
   const row = {
     id: newId("device"), accountId: principal.accountId, deviceOrganizationId: org.id, name: input.name,
-    status: "active", createdVia: "provisioned" as const, createdAt: now,
+    status: "active", createdVia, createdAt: now,
   };
   const event = buildEvent(ctx, {
     type: "device.added", accountId: principal.accountId, actor: actorOf(principal),
     subject: { type: "device", id: row.id }, method: principal.method,
-    metadata: { name: input.name, device_organization_id: org.id, created_via: "provisioned" },
+    metadata: { name: input.name, device_organization_id: org.id, created_via: createdVia },
   });
   await consumeCapacity(ctx, principal.accountId, "devices", [
+    ...(pairing ? repo.claimPairing(pairing.code, principal.accountId, row.id, now) : []),
     guard("capacity_exceeded", devicesAvailable(principal.accountId)),
     guard("not_found", sql`EXISTS (SELECT 1 FROM device_organizations WHERE id = ${org.id})`),
     repo.insertDevice(db, row),
@@ -102,4 +106,22 @@ export async function removeDevice(ctx: AuthedCtx, id: string) {
   });
   await runBatch(db, [repo.deleteDevice(db, principal.accountId, id), insertEvent(db, event)]);
   publish(ctx, [event]);
+}
+
+const PAIRING_TTL_MS = 10 * 60 * 1000;
+// No 0/O, 1/I/L: a person reads the code off a screen and types it.
+const CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+export function normalizePairingCode(code: string) {
+  return code.toUpperCase().replace(/[\s-]/g, "");
+}
+
+/** A device asks for a code to show; it keeps the secret to prove later that it is that device. */
+export async function startPairing(ctx: Ctx) {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  const code = [...bytes].map((b) => CODE_ALPHABET[b % CODE_ALPHABET.length]).join("");
+  const secret = randomSecret();
+  const expiresAt = ctx.now + PAIRING_TTL_MS;
+  await ctx.db.insert(devicePairings).values({ code, secretHash: await sha256Hex(secret), createdAt: ctx.now, expiresAt, accountId: null, deviceId: null });
+  return { pairing_code: `${code.slice(0, 4)}-${code.slice(4)}`, device_secret: secret, expires_at: iso(expiresAt)! };
 }
