@@ -21,6 +21,11 @@ export const ConsumeInput = z.object({
 });
 export type ConsumeInput = z.infer<typeof ConsumeInput>;
 
+export const ConsumeEachInput = ConsumeInput.omit({ statements: true }).extend({
+  batches: z.array(z.array(Compiled).min(1).max(200)).min(1).max(1000),
+});
+export type ConsumeEachInput = z.infer<typeof ConsumeEachInput>;
+
 export interface CapacityRefusal {
   plan: string;
   limit: number;
@@ -47,6 +52,21 @@ export class AccountCapacity extends DurableObject<Bindings> {
   consume(input: ConsumeInput): Promise<ConsumeResult> {
     const parsed = ConsumeInput.parse(input);
     const run = this.tail.then(() => this.execute(parsed));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Runs independent batches in order, each all-or-nothing (a bulk import: one batch per
+   * row), in one turn of the queue so no other write interleaves.
+   */
+  consumeEach(input: ConsumeEachInput): Promise<ConsumeResult[]> {
+    const { batches, ...rest } = ConsumeEachInput.parse(input);
+    const run = this.tail.then(async () => {
+      const outcomes: ConsumeResult[] = [];
+      for (const statements of batches) outcomes.push(await this.execute({ ...rest, statements }));
+      return outcomes;
+    });
     this.tail = run.catch(() => undefined);
     return run;
   }

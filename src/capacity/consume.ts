@@ -7,7 +7,7 @@ import { insertEvent } from "../activity/record";
 import type { Ctx } from "../context";
 import { compile, type Statement } from "../db/batch";
 import { AppError, type ErrorCode } from "../lib/errors";
-import type { CapacityRefusal } from "./account-object";
+import type { CapacityRefusal, ConsumeResult } from "./account-object";
 
 export type LimitKind = "users" | "devices";
 
@@ -23,6 +23,27 @@ export function capacityError(kind: LimitKind, refusal: CapacityRefusal | undefi
     plan,
     contact: refusal?.reseller ? { type: "reseller", name: refusal.reseller } : { type: "support" },
   });
+}
+
+/** Many independent batches (one per imported row): each answers its results or the code that refused it. */
+export async function consumeEach(ctx: Ctx, accountId: string, kind: LimitKind, batches: Statement[][], actor?: string | null) {
+  if (batches.length === 0) return [];
+  const stub = ctx.env.ACCOUNT.get(ctx.env.ACCOUNT.idFromName(accountId));
+  const limitReached = buildEvent(ctx, {
+    type: "capacity.limit_reached", accountId,
+    actor: actor ? { type: "user", id: actor } : { type: "system", id: null },
+    subject: { type: "account", id: accountId }, metadata: { limit: kind },
+  });
+  const outcomes = await stub.consumeEach({
+    accountId,
+    limit: kind,
+    batches: batches.map((b) => b.map(compile)),
+    limitReachedEvent: compile(insertEvent(ctx.db, limitReached)),
+  });
+  ctx.roundTrips.count += outcomes.reduce((n, o) => n + o.roundTrips, 0);
+  return outcomes.map((o): { error?: AppError; results?: ConsumeResult["results"] } =>
+    o.code ? { error: o.code === "capacity_exceeded" ? capacityError(kind, o.refusal) : new AppError(o.code as ErrorCode) } : { results: o.results ?? [] },
+  );
 }
 
 /** Runs `statements` in the account's object; answers the batch's results or throws the guard's AppError. */

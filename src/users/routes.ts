@@ -1,4 +1,7 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { AppError } from "../lib/errors";
+import { ImportJson, importUsers, rowsFromCsv } from "./import";
 import { AUTHED_ERRORS, bearer, BODY_ERRORS, errors, IdParam, jsonBody, jsonResponse, page } from "../http/openapi";
 import { authed, requires } from "../http/middleware";
 import { createRouter } from "../http/router";
@@ -56,7 +59,48 @@ const remove = createRoute({
   responses: { 204: { description: "Deleted" }, ...errors(...AUTHED_ERRORS, "not_found", "last_administrator") },
 });
 
+const IMPORT_BODY_LIMIT = 1024 * 1024;
+const importBodyLimit = bodyLimit({
+  maxSize: IMPORT_BODY_LIMIT,
+  onError: () => {
+    throw new AppError("payload_too_large", `Imports are limited to ${IMPORT_BODY_LIMIT} bytes.`);
+  },
+});
+
+const importRoute = createRoute({
+  method: "post", path: "/import", tags, security: bearer,
+  summary: "Bulk import: CSV with a header row, or JSON {rows}; each row invites (default) or creates; per-row results",
+  middleware: [...requires("users:write"), importBodyLimit],
+  request: {
+    body: {
+      required: false,
+      content: {
+        "application/json": { schema: ImportJson },
+        "text/csv": { schema: z.string().openapi({ example: "email,first_name,last_name,group_ids,action\nana@example.com,Ana,Lee,,invite" }) },
+      },
+    },
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        summary: z.object({ total: z.number().int(), created: z.number().int(), invited: z.number().int(), failed: z.number().int() }),
+        results: z.array(z.object({ row: z.number().int(), status: z.enum(["invited", "created", "failed"]), code: z.string().optional(), detail: z.string().optional(), id: z.string().optional(), email: z.string().optional() })),
+      }).openapi("ImportResult"),
+      "Per-row results",
+    ),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS),
+  },
+});
+
 export const userRoutes = createRouter()
+  .openapi(importRoute, async (c) => {
+    const type = c.req.header("content-type") ?? "";
+    if (/^text\/csv\b/i.test(type)) return c.json(await importUsers(authed(c), rowsFromCsv(await c.req.text())), 200);
+    const json = c.req.valid("json") as { rows: Record<string, unknown>[] } | undefined;
+    if (!json) throw new AppError("validation_failed", "Send text/csv with a header row, or JSON {rows: [...]}.", { errors: [{ path: "body", code: "invalid_type", message: "Required." }] });
+    const rows = json.rows;
+    return c.json(await importUsers(authed(c), rows), 200);
+  })
   .openapi(list, async (c) => {
     const { q, group_id, status, limit, cursor } = c.req.valid("query");
     return c.json(await users.listUsers(authed(c), { q, groupId: group_id, status }, limit, cursor), 200);

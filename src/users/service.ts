@@ -50,24 +50,28 @@ export interface CreateUserInput {
   must_change_password?: boolean;
 }
 
-/** Manual creation: active at once, can log in immediately; consumes a seat. */
-export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
+/**
+ * The statements that create an active user with a password, guards first: the groups
+ * belong to the account and lie within the caller's authority, the email is free, a seat
+ * is free. The last statement reads back the user's group ids.
+ */
+export async function userCreationStatements(ctx: AuthedCtx, input: CreateUserInput, createdVia: "manual" | "import") {
   const { db, now, principal, env } = ctx;
   const email = normalizeEmail(input.email);
   checkPasswordPolicy(input.password, { email, accountName: principal.account.name });
-  const groupIds = input.group_ids ? [...new Set(input.group_ids)] : null;
+  const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : null;
   const id = newId("user");
   const user = {
     id, accountId: principal.accountId, email, pendingEmail: null,
     firstName: input.first_name, lastName: input.last_name,
     passwordHash: await hashPassword(input.password, env.PASSWORD_PEPPER),
     mustChangePassword: input.must_change_password ?? false,
-    status: "active" as const, createdVia: "manual" as const, createdBy: principal.userId,
+    status: "active" as const, createdVia, createdBy: principal.userId,
     emailVerifiedAt: null, createdAt: now, updatedAt: now,
     lastLoginAt: null, lastLoginIp: null, lastLoginMethod: null,
   };
-  const event = userEvent(ctx, "user.created", id, { created_via: "manual", created_by: principal.userId, email, group_ids: groupIds ?? "members" });
-  const results = await consumeCapacity(ctx, principal.accountId, "users", [
+  const event = userEvent(ctx, "user.created", id, { created_via: createdVia, created_by: principal.userId, email, group_ids: groupIds ?? "members" });
+  const statements: Statement[] = [
     ...(groupIds ? [guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, groupIds))] : []),
     guard("permission_not_held", groupsWithin(authorityOf(principal.grants), groupIds ?? groupsRepo.builtinGroupId(principal.accountId, "members"))),
     guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
@@ -78,13 +82,20 @@ export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
       : groupsRepo.insertBuiltinMembership(principal.accountId, id, "members", now),
     insertEvent(db, event),
     groupsRepo.selectGroupIdsOf(id),
-  ], principal.userId).catch(explainGuard);
+  ];
+  return { user, event, statements };
+}
+
+/** Manual creation: active at once, can log in immediately; consumes a seat. */
+export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
+  const { user, event, statements } = await userCreationStatements(ctx, input, "manual");
+  const results = await consumeCapacity(ctx, ctx.principal.accountId, "users", statements, ctx.principal.userId).catch(explainGuard);
   publish(ctx, [event]);
   return { user, groupIds: groupsRepo.groupIdsFromResult(results.at(-1)!) };
 }
 
 /** Turns guard failures into answers that say which input was wrong. */
-function explainGuard(err: unknown): never {
+export function explainGuard(err: unknown): never {
   if (err instanceof AppError && err.code === "validation_failed" && !err.extra.errors) {
     throw new AppError("validation_failed", "group_ids names a group that does not exist in this account.", {
       errors: [{ path: "group_ids", code: "unknown_id", message: "Unknown group." }],
