@@ -1,5 +1,6 @@
 import { buildApp } from "./app";
 import type { Bindings } from "./context";
+import { runScheduled } from "./jobs/scheduled";
 
 export { AccountCapacity } from "./capacity/account-object";
 
@@ -7,4 +8,7 @@ const app = buildApp();
 
 export default {
   fetch: app.fetch,
+  async scheduled(_controller, env, ctx) {
+    await runScheduled(env, (p) => ctx.waitUntil(p));
+  },
 } satisfies ExportedHandler<Bindings>;

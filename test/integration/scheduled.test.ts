@@ -1,0 +1,38 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, expect, it } from "vitest";
+import worker from "../../src/index";
+import { clock } from "../../src/lib/clock";
+import { call, createAccount, login, uniqueEmail } from "../helpers";
+
+afterEach(() => {
+  clock.offsetMs = 0;
+});
+
+async function runCron() {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: clock.now() }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+it("the cron marks due invitations expired once, with one invitation.expired each, and leaves others alone", async () => {
+  const acct = await createAccount();
+  await call("PATCH", "/v1/account", { token: acct.token, body: { settings: { invitation_ttl_hours: 1 } } });
+  const due = await call("POST", "/v1/invitations", { token: acct.token, body: { email: uniqueEmail("due") } });
+  clock.offsetMs = 30 * 60 * 1000;
+  const { access_token } = await login(acct.adminEmail);
+  const fresh = await call("POST", "/v1/invitations", { token: access_token, body: { email: uniqueEmail("fresh") } });
+  expect(fresh.status).toBe(201);
+  clock.offsetMs = 61 * 60 * 1000;
+
+  await runCron();
+  await runCron();
+
+  const rows = await env.DB.prepare("SELECT id, status FROM invitations WHERE account_id = ? ORDER BY id").bind(acct.accountId).all();
+  expect(rows.results).toEqual([
+    { id: due.body.id, status: "expired" },
+    { id: fresh.body.id, status: "pending" },
+  ]);
+  const events = await env.DB.prepare("SELECT subject_id, actor_type FROM activity_events WHERE type = 'invitation.expired' AND account_id = ?").bind(acct.accountId).all();
+  expect(events.results).toEqual([{ subject_id: due.body.id, actor_type: "system" }]);
+});
