@@ -84,6 +84,8 @@ const scenarios = [
   { name: "GET /v1/me, 1 account", make: () => get("/v1/me", one.token), probe: () => api("GET", "/v1/me", { token: one.token }) },
   { name: "GET /v1/me, 20 accounts", make: (i) => get("/v1/me", many[i % 20].token), probe: () => api("GET", "/v1/me", { token: many[0].token }) },
   { name: "GET /v1/users (page of 50), 1 account", make: () => get("/v1/users", one.token), probe: () => api("GET", "/v1/users", { token: one.token }) },
+  { name: "POST /v1/invitations, 1 account", make: () => post("/v1/invitations", one.token, { email: `inv-${++seq}@bench.example` }), probe: () => api("POST", "/v1/invitations", { token: one.token, body: { email: `probe-${++seq}@bench.example` } }) },
+  { name: "POST /v1/invitations, 20 accounts", make: (i) => post("/v1/invitations", many[i % 20].token, { email: `inv-${++seq}@bench.example` }), probe: () => api("POST", "/v1/invitations", { token: many[0].token, body: { email: `probe-${++seq}@bench.example` } }) },
   { name: "POST /v1/groups (write batch), 20 accounts", make: (i) => post("/v1/groups", many[i % 20].token, { name: `g-${++seq}`, grants: [{ permission: "users:read" }] }), probe: () => api("POST", "/v1/groups", { token: one.token, body: { name: `probe-${++seq}`, grants: [] } }) },
 ];
 

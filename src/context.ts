@@ -29,6 +29,8 @@ export interface Principal {
   plan: PlanRow;
   groupIds: string[];
   groups: { id: string; name: string }[];
+  /** The account's built-in Members group, where new users go by default. */
+  membersGroupId: string;
   grants: EffectiveGrant[];
 }
 

@@ -37,6 +37,7 @@ async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
     plan: found.plan,
     groupIds: found.groupIds,
     groups: found.groups,
+    membersGroupId: found.membersGroupId,
     grants: found.grants,
   };
 }
@@ -67,6 +68,7 @@ async function fromApiToken(ctx: Ctx, parsed: { id: string; secret: string }): P
     plan: found.plan,
     groupIds: found.groupIds,
     groups: found.groups,
+    membersGroupId: found.membersGroupId,
     // The token acts as its creator, narrowed to the permissions it was given.
     grants: found.grants.filter((g) => allowed.has(g.permission)),
   };

@@ -14,6 +14,9 @@ const grantsJson = (userId: SQL | typeof users.id) => sql<string>`(SELECT json_g
   FROM group_memberships m JOIN groups g ON g.id = m.group_id LEFT JOIN grants gr ON gr.group_id = m.group_id
   WHERE m.user_id = ${userId})`;
 
+/** The account's Members group, the default for new users: one subquery, no extra round trip. */
+const membersGroupId = sql<string>`(SELECT g.id FROM groups g WHERE g.account_id = ${users.accountId} AND g.builtin = 'members')`;
+
 interface GrantJsonRow {
   group_id: string;
   group_name: string;
@@ -33,7 +36,7 @@ export function parseGrants(json: string) {
 
 export async function loadSessionPrincipal(db: Database, sessionId: string, userId: string) {
   const rows = await db
-    .select({ session: sessions, user: users, account: accounts, plan: plans, grants: grantsJson(users.id) })
+    .select({ session: sessions, user: users, account: accounts, plan: plans, grants: grantsJson(users.id), membersGroupId })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .innerJoin(accounts, eq(accounts.id, users.accountId))
@@ -45,7 +48,7 @@ export async function loadSessionPrincipal(db: Database, sessionId: string, user
 
 export async function loadTokenPrincipal(db: Database, tokenId: string) {
   const rows = await db
-    .select({ token: apiTokens, user: users, account: accounts, plan: plans, grants: grantsJson(users.id) })
+    .select({ token: apiTokens, user: users, account: accounts, plan: plans, grants: grantsJson(users.id), membersGroupId })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .innerJoin(accounts, eq(accounts.id, users.accountId))

@@ -117,7 +117,7 @@ const unknownGroup = (err: unknown): never => {
 
 export async function createInvitation(ctx: AuthedCtx, input: InviteInput) {
   const { principal } = ctx;
-  const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : await membersGroup(ctx, principal.accountId);
+  const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : [principal.membersGroupId];
   const ttl = principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
   const built = await invitationStatements(ctx, principal.accountId, { ...input, groupIds }, principal.userId, actorOf(principal), ttl, authorityOf(principal.grants));
   await consumeCapacity(ctx, principal.accountId, "users", built.statements, principal.userId).catch(unknownGroup);
@@ -126,11 +126,6 @@ export async function createInvitation(ctx: AuthedCtx, input: InviteInput) {
   const inviter = `${principal.user.firstName} ${principal.user.lastName}`.trim();
   const delivery = await mailInvitation(ctx, built.row.email, principal.account.name, inviter, built.token.token, built.row.expiresAt);
   return { ...toInvitationDto(built.row, ctx.now), email_delivery: delivery };
-}
-
-async function membersGroup(ctx: Ctx, accountId: string) {
-  const { members } = await groupsRepo.findBuiltinGroupIds(ctx.db, accountId);
-  return [members!];
 }
 
 async function findOwn(ctx: AuthedCtx, id: string) {
@@ -170,17 +165,18 @@ export async function resendInvitation(ctx: AuthedCtx, id: string) {
   return { ...toInvitationDto(updated, now), email_delivery: delivery };
 }
 
-/** Revokes a pending invitation: the seat is freed and the link stops working. */
+/** Revokes a pending invitation: the seat is freed and the link stops working. One past its expiry is expired, marked or not. */
 export async function revokeInvitation(ctx: AuthedCtx, id: string) {
   const { db, now, principal } = ctx;
   const current = await findOwn(ctx, id);
-  if (current.status !== "pending") throw new AppError("invitation_not_pending", `The invitation is already ${current.status}.`);
+  const { status } = toInvitationDto(current, now);
+  if (status !== "pending") throw new AppError("invitation_not_pending", `The invitation is already ${status}.`);
   const event = buildEvent(ctx, {
     type: "invitation.revoked", accountId: principal.accountId, actor: actorOf(principal),
     subject: { type: "invitation", id }, metadata: { email: current.email },
   });
   await runBatch(db, [
-    guard("invitation_not_pending", sql`EXISTS (SELECT 1 FROM invitations WHERE id = ${id} AND status = 'pending')`),
+    guard("invitation_not_pending", sql`EXISTS (SELECT 1 FROM invitations WHERE id = ${id} AND status = 'pending' AND expires_at > ${now})`),
     repo.updateInvitation(db, principal.accountId, id, { status: "revoked", revokedAt: now }),
     insertEvent(db, event),
   ]);

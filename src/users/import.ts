@@ -11,7 +11,6 @@ import { authorityOf } from "../authz/delegation";
 import { consumeEach } from "../capacity/consume";
 import type { AuthedCtx } from "../context";
 import type { Statement } from "../db/batch";
-import * as groupsRepo from "../groups/repo";
 import { invitationStatements, mailInvitation } from "../invitations/service";
 import { AppError } from "../lib/errors";
 import { validationError } from "../http/router";
@@ -74,7 +73,6 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
   const { principal } = ctx;
   const results: RowResult[] = new Array(rawRows.length);
   const planned: { index: number; statements: Statement[]; event: EventRow; done: () => Promise<RowResult> }[] = [];
-  const { members } = await groupsRepo.findBuiltinGroupIds(ctx.db, principal.accountId);
   const ttl = principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
   const authority = authorityOf(principal.grants);
   const inviter = `${principal.user.firstName} ${principal.user.lastName}`.trim();
@@ -96,7 +94,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
         const built = await userCreationStatements(ctx, { ...input, first_name: input.first_name, last_name: input.last_name, password: input.password }, "import");
         planned.push({ index, statements: built.statements, event: built.event, done: async () => ({ row, status: "created", id: built.user.id, email: built.user.email }) });
       } else {
-        const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : [members!];
+        const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : [principal.membersGroupId];
         const built = await invitationStatements(ctx, principal.accountId, { email: input.email, groupIds }, principal.userId, actorOf(principal), ttl, authority);
         planned.push({
           index, statements: built.statements, event: built.event,

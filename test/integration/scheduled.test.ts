@@ -1,6 +1,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, expect, it } from "vitest";
+import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
 import { call, createAccount, login, uniqueEmail } from "../helpers";
@@ -11,7 +12,8 @@ afterEach(() => {
 
 async function runCron() {
   const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: clock.now() }), env, ctx);
+  // Generated `Env` types the Durable Object namespace loosely; the worker's Bindings name its class.
+  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: clock.now() }), env as unknown as Bindings, ctx);
   await waitOnExecutionContext(ctx);
 }
 
