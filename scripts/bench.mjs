@@ -25,6 +25,8 @@ if (migrate.status !== 0) throw new Error(migrate.stderr);
 
 const worker = await unstable_startWorker({
   config: path.join(root, "wrangler.toml"),
+  // The programmatic API does not derive this from compatibility_flags as `wrangler dev` does.
+  build: { nodejsCompatMode: (config) => (config.compatibility_flags.includes("nodejs_compat") ? "v2" : null) },
   dev: { inspector: false, persist, watch: false, server: { hostname: "127.0.0.1", port: 0 }, logLevel: "warn" },
 });
 await worker.ready;

@@ -15,7 +15,10 @@ import { meRoutes } from "./me/routes";
 import { platformRoutes } from "./platform/routes";
 import { billingRoutes } from "./billing/routes";
 import { invitationRoutes } from "./invitations/routes";
+import { adminResetRoutes, emailVerificationRoutes, passwordRoutes } from "./lifecycle/routes";
 import { activatePage } from "./pages/activate";
+import { resetPasswordPage } from "./pages/reset-password";
+import { verifyEmailPage } from "./pages/verify-email";
 import { devRoutes } from "./platform/dev-outbox";
 import { resellerRoutes } from "./resellers/routes";
 import { userRoutes } from "./users/routes";
@@ -60,6 +63,9 @@ export function buildApp() {
     .route("/v1/auth", authRoutes)
     .route("/v1/me", meRoutes)
     .route("/v1/users", userRoutes)
+    .route("/v1/users", adminResetRoutes)
+    .route("/v1/email-verification", emailVerificationRoutes)
+    .route("/v1/password", passwordRoutes)
     .route("/v1/groups", groupRoutes)
     .route("/v1/authz", authzRoutes)
     .route("/v1/account", accountRoutes)
@@ -70,7 +76,9 @@ export function buildApp() {
     .route("/v1/platform", platformRoutes)
     .route("/v1/reseller", resellerRoutes)
     .route("/v1/dev", devRoutes)
-    .route("/", activatePage);
+    .route("/", activatePage)
+    .route("/", verifyEmailPage)
+    .route("/", resetPasswordPage);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -14,7 +14,7 @@ export const EVENT_TYPES = [
   "auth.login.succeeded", "auth.login.failed", "auth.logout", "auth.token_refreshed",
   "auth.api_token_used", "auth.sso.succeeded", "auth.refresh_token_reused",
   "user.created", "user.updated", "user.email_change_requested", "user.email_changed",
-  "user.disabled", "user.enabled", "user.deleted", "user.password_reset", "user.password_changed",
+  "user.disabled", "user.enabled", "user.deleted", "user.password_reset", "user.password_reset_requested", "user.password_changed",
   "user.groups_changed",
   "invitation.created", "invitation.resent", "invitation.revoked", "invitation.accepted", "invitation.expired",
   "group.created", "group.updated", "group.deleted",

@@ -24,8 +24,8 @@ export async function loadLoginState(db: Database, email: string, keys: Throttle
   return { throttle, found, groupIds: found ? (JSON.parse(row!.groupIds) as string[]) : [] };
 }
 
-export function countFailure(db: Database, key: string, now: number) {
-  const expired = now - THROTTLE_WINDOW_MS;
+export function countFailure(db: Database, key: string, now: number, windowMs = THROTTLE_WINDOW_MS) {
+  const expired = now - windowMs;
   return db
     .insert(loginThrottle)
     .values({ key, failures: 1, windowStartedAt: now })
@@ -95,4 +95,14 @@ export function recordLogin(db: Database, accountId: string, userId: string, at:
     .update(users)
     .set({ lastLoginAt: at, lastLoginIp: ip, lastLoginMethod: method, ...(passwordHash ? { passwordHash } : {}) })
     .where(and(eq(users.accountId, accountId), eq(users.id, userId)));
+}
+
+/** Counts an attempt under each key and reads the counters back, in one batch. */
+export async function countAttempts(db: Database, keys: string[], now: number, windowMs: number) {
+  const results = await db.batch([
+    countFailure(db, keys[0]!, now, windowMs),
+    ...keys.slice(1).map((k) => countFailure(db, k, now, windowMs)),
+    db.select().from(loginThrottle).where(inArray(loginThrottle.key, keys)),
+  ]);
+  return results.at(-1) as (typeof loginThrottle.$inferSelect)[];
 }

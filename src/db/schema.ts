@@ -202,3 +202,19 @@ export const devicePairings = sqliteTable("device_pairings", {
   accountId: text("account_id"),
   deviceId: text("device_id"),
 });
+
+export type UserTokenKind = "email_verification" | "password_reset";
+
+/** Single-use tokens mailed to a user (a new email's verification, a password reset). */
+export const userTokens = sqliteTable("user_tokens", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  userId: text("user_id").notNull(),
+  kind: text("kind").$type<UserTokenKind>().notNull(),
+  tokenHash: text("token_hash").notNull(),
+  email: text("email"),
+  createdAt: ms("created_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  usedAt: ms("used_at"),
+  supersededAt: ms("superseded_at"),
+});

@@ -29,6 +29,8 @@ export const ERRORS = {
   invitation_not_pending: [409, "Invitation is no longer pending"],
   invitation_invalid: [404, "Invitation invalid"],
   pairing_code_invalid: [404, "Pairing code invalid"],
+  token_invalid: [404, "Link invalid"],
+  token_expired: [410, "Link expired"],
   invitation_expired: [410, "Invitation expired"],
   weak_password: [422, "Password does not meet the policy"],
   invalid_current_password: [422, "Current password is incorrect"],

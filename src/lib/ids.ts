@@ -16,6 +16,7 @@ export const ID_PREFIX = {
   deviceOrganization: "dorg",
   device: "dev",
   invitation: "inv",
+  userToken: "utk",
   event: "evt",
   request: "req",
 } as const;

@@ -3,7 +3,7 @@ import { authenticate, authed } from "../http/middleware";
 import { bearer, BODY_ERRORS, errors, jsonBody, jsonResponse } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { UserSchema } from "../users/dto";
-import { Password, PersonName } from "../users/schemas";
+import { Email, Password, PersonName } from "../users/schemas";
 import { changePassword, describeMe, updateMe } from "./service";
 
 const tags = ["Me"];
@@ -24,8 +24,8 @@ const get = createRoute({
 const update = createRoute({
   method: "patch", path: "/", tags, security: bearer, summary: "Change your own names",
   middleware: [authenticate],
-  request: { body: jsonBody(z.strictObject({ first_name: PersonName.optional(), last_name: PersonName.optional() })) },
-  responses: { 200: jsonResponse(MeSchema, "Updated"), ...errors("unauthorized", ...BODY_ERRORS) },
+  request: { body: jsonBody(z.strictObject({ first_name: PersonName.optional(), last_name: PersonName.optional(), email: Email.optional() })) },
+  responses: { 200: jsonResponse(MeSchema, "Updated; a new email is pending until confirmed"), ...errors("unauthorized", ...BODY_ERRORS, "email_taken") },
 });
 
 const password = createRoute({

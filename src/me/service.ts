@@ -6,6 +6,8 @@ import type { AuthedCtx } from "../context";
 import { runBatch } from "../db/batch";
 import { AppError } from "../lib/errors";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "../lib/password";
+import { normalizeEmail } from "../auth/service";
+import { emailChangeStatements } from "../lifecycle/email-change";
 import { toUserDto } from "../users/dto";
 import * as usersRepo from "../users/repo";
 
@@ -31,18 +33,27 @@ const selfEvent = (ctx: AuthedCtx, type: "user.updated" | "user.password_changed
     metadata,
   });
 
-export async function updateMe(ctx: AuthedCtx, input: { first_name?: string; last_name?: string }) {
+/** Names change at once; a new email waits as `pending_email` until its link is confirmed. */
+export async function updateMe(ctx: AuthedCtx, input: { first_name?: string; last_name?: string; email?: string }) {
   const { db, now, principal } = ctx;
   const set = {
     ...(input.first_name !== undefined ? { firstName: input.first_name } : {}),
     ...(input.last_name !== undefined ? { lastName: input.last_name } : {}),
   };
-  if (Object.keys(set).length > 0) {
-    const event = selfEvent(ctx, "user.updated", { changes: input });
-    await runBatch(db, [usersRepo.updateUser(db, principal.accountId, principal.userId, { ...set, updatedAt: now }), insertEvent(db, event)]);
-    publish(ctx, [event]);
+  const named = Object.keys(set).length > 0;
+  const emailChange = input.email !== undefined ? await emailChangeStatements(ctx, principal.user, input.email) : null;
+  const event = named ? selfEvent(ctx, "user.updated", { changes: { first_name: input.first_name, last_name: input.last_name } }) : null;
+  const statements = [
+    ...(named ? [usersRepo.updateUser(db, principal.accountId, principal.userId, { ...set, updatedAt: now }), insertEvent(db, event!)] : []),
+    ...(emailChange?.statements ?? []),
+  ];
+  if (statements.length > 0) {
+    await runBatch(db, statements);
+    publish(ctx, [...(event ? [event] : []), ...(emailChange?.events ?? [])]);
+    await emailChange?.after();
   }
-  return describeMe({ ...ctx, principal: { ...principal, user: { ...principal.user, ...set, updatedAt: now } } });
+  const pendingEmail = emailChange?.events.length ? normalizeEmail(input.email!) : emailChange ? null : principal.user.pendingEmail;
+  return describeMe({ ...ctx, principal: { ...principal, user: { ...principal.user, ...set, pendingEmail, updatedAt: now } } });
 }
 
 /** Clears must_change_password and ends every other session of the user. */

@@ -41,7 +41,7 @@ const update = createRoute({
   request: { params: IdParam(), body: jsonBody(UpdateUserBody) },
   responses: {
     200: jsonResponse(UserSchema, "Updated"),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "last_administrator", "capacity_exceeded"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "last_administrator", "capacity_exceeded", "email_taken", "permission_not_held"),
   },
 });
 

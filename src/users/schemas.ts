@@ -17,6 +17,8 @@ export const CreateUserBody = z.strictObject({
 });
 
 export const UpdateUserBody = z.strictObject({
+  /** Stored as pending until the link mailed to it is confirmed. */
+  email: Email.optional(),
   first_name: PersonName.optional(),
   last_name: PersonName.optional(),
   status: z.enum(["active", "disabled"]).optional(),

@@ -13,6 +13,7 @@ import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
 import * as groupsRepo from "../groups/repo";
 import { authorityOf, groupsWithin, userWithin } from "../authz/delegation";
+import { emailChangeStatements } from "../lifecycle/email-change";
 import { toUserDto } from "./dto";
 import * as repo from "./repo";
 
@@ -105,6 +106,7 @@ export function explainGuard(err: unknown): never {
 }
 
 export interface UpdateUserInput {
+  email?: string;
   first_name?: string;
   last_name?: string;
   status?: "active" | "disabled";
@@ -118,7 +120,9 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   const events = [];
   if (Object.keys(names).length > 0) events.push(userEvent(ctx, "user.updated", id, { changes: { first_name: input.first_name, last_name: input.last_name } }));
   if (statusChange) events.push(userEvent(ctx, statusChange === "disabled" ? "user.disabled" : "user.enabled", id));
-  if (events.length === 0) return current;
+  const emailChange = input.email !== undefined ? await emailChangeStatements(ctx, current.user, input.email) : null;
+  events.push(...(emailChange?.events ?? []));
+  if (events.length === 0 && !emailChange?.statements.length) return current;
   // Enabling takes a seat, so it runs in the account's object like every seat-consuming write.
   const run = (statements: Statement[]) =>
     statusChange === "active" ? consumeCapacity(ctx, principal.accountId, "users", statements, principal.userId) : runBatch(db, statements);
@@ -129,9 +133,11 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
     repo.updateUser(db, principal.accountId, id, { ...names, ...(statusChange ? { status: statusChange } : {}), updatedAt: now }),
     // Disabling ends every session at once; API tokens stop because their owner is checked on use.
     ...(statusChange === "disabled" ? [revokeUserSessions(db, principal.accountId, id, now)] : []),
-    ...events.map((e) => insertEvent(db, e)),
+    ...events.filter((e) => !emailChange?.events.includes(e)).map((e) => insertEvent(db, e)),
+    ...(emailChange?.statements ?? []),
   ]).catch(explainGuard);
   publish(ctx, events);
+  await emailChange?.after();
   return (await repo.findUser(db, principal.accountId, id))!;
 }
 

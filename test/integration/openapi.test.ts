@@ -4,7 +4,7 @@ import { buildApp } from "../../src/app";
 import { call } from "../helpers";
 
 /** Routes served outside the JSON contract: the document, its page, health checks and HTML pages. */
-const UNDOCUMENTED = new Set(["GET /openapi.json", "GET /docs", "GET /health", "GET /health/live", "GET /activate", "POST /activate"]);
+const UNDOCUMENTED = new Set(["GET /openapi.json", "GET /docs", "GET /health", "GET /health/live", "GET /activate", "POST /activate", "GET /verify-email", "POST /verify-email", "GET /reset-password", "POST /reset-password"]);
 
 describe("OpenAPI document", () => {
   it("is valid OpenAPI 3.1", async () => {
