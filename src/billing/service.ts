@@ -46,8 +46,12 @@ export async function changeCapacity(ctx: Ctx, accountId: string, change: Capaci
   const plan = change.plan ?? before.plan;
   const userOverride = change.user_limit !== undefined ? change.user_limit : before.user_limit_override;
   const deviceOverride = change.device_limit !== undefined ? change.device_limit : before.device_limit_override;
-  const newUserLimit = sql`coalesce(${userOverride}, (SELECT user_limit FROM plans WHERE id = ${plan}))`;
-  const newDeviceLimit = sql`coalesce(${deviceOverride}, (SELECT device_limit FROM plans WHERE id = ${plan}))`;
+  // What the change leaves alone is read from the row inside the batch, not from `before`:
+  // a concurrent change to another field (serialized ahead of this one) must not be undone.
+  const current = (column: "plan_id" | "user_limit" | "device_limit") => sql`(SELECT ${sql.identifier(column)} FROM accounts WHERE id = ${accountId})`;
+  const planOf = change.plan !== undefined ? sql`${change.plan}` : current("plan_id");
+  const newUserLimit = sql`coalesce(${change.user_limit !== undefined ? sql`${change.user_limit}` : current("user_limit")}, (SELECT user_limit FROM plans WHERE id = ${planOf}))`;
+  const newDeviceLimit = sql`coalesce(${change.device_limit !== undefined ? sql`${change.device_limit}` : current("device_limit")}, (SELECT device_limit FROM plans WHERE id = ${planOf}))`;
 
   const events: EventRow[] = [];
   const common = { accountId, actor, subject: { type: "account", id: accountId } } as const;
@@ -66,7 +70,12 @@ export async function changeCapacity(ctx: Ctx, accountId: string, change: Capaci
     await consumeCapacity(ctx, accountId, "users", [
       guard("limit_below_usage", sql`${seatsUsed(accountId, now)} <= ${newUserLimit}`),
       guard("limit_below_usage", sql`(SELECT count(*) FROM devices WHERE account_id = ${accountId}) <= ${newDeviceLimit}`),
-      db.update(accounts).set({ planId: plan, userLimit: userOverride, deviceLimit: deviceOverride, updatedAt: now }).where(sql`${accounts.id} = ${accountId}`),
+      db.update(accounts).set({
+        ...(change.plan !== undefined ? { planId: change.plan } : {}),
+        ...(change.user_limit !== undefined ? { userLimit: change.user_limit } : {}),
+        ...(change.device_limit !== undefined ? { deviceLimit: change.device_limit } : {}),
+        updatedAt: now,
+      }).where(sql`${accounts.id} = ${accountId}`),
       ...events.map((e) => insertEvent(db, e)),
     ]).catch((err) => {
       if (err instanceof AppError && err.code === "limit_below_usage") {

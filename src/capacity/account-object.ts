@@ -18,6 +18,8 @@ export const ConsumeInput = z.object({
   statements: z.array(Compiled).min(1).max(200),
   /** Recorded when the limit refuses a write, at most once a minute per limit. */
   limitReachedEvent: Compiled.optional(),
+  /** The caller's clock (the one seam tests move); the throttle above counts minutes on it. */
+  now: z.number().optional(),
 });
 export type ConsumeInput = z.infer<typeof ConsumeInput>;
 
@@ -88,7 +90,7 @@ export class AccountCapacity extends DurableObject<Bindings> {
   private async refusal(input: ConsumeInput): Promise<CapacityRefusal> {
     const d1 = this.env.DB;
     const { accountId } = input;
-    const now = Date.now();
+    const now = input.now ?? Date.now();
     const due = input.limitReachedEvent && now - (this.limitEventAt.get(input.limit) ?? 0) >= LIMIT_EVENT_EVERY_MS;
     const describe = d1
       .prepare(

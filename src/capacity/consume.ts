@@ -39,6 +39,7 @@ export async function consumeEach(ctx: Ctx, accountId: string, kind: LimitKind, 
     limit: kind,
     batches: batches.map((b) => b.map(compile)),
     limitReachedEvent: compile(insertEvent(ctx.db, limitReached)),
+    now: ctx.now,
   });
   ctx.roundTrips.count += outcomes.reduce((n, o) => n + o.roundTrips, 0);
   return outcomes.map((o): { error?: AppError; results?: ConsumeResult["results"] } =>
@@ -61,6 +62,7 @@ export async function consumeCapacity(ctx: Ctx, accountId: string, kind: LimitKi
     limit: kind,
     statements: statements.map(compile),
     limitReachedEvent: compile(insertEvent(ctx.db, limitReached)),
+    now: ctx.now,
   });
   ctx.roundTrips.count += outcome.roundTrips;
   if (outcome.code === "capacity_exceeded") throw capacityError(kind, outcome.refusal);
