@@ -8,6 +8,7 @@ import { AppError } from "../lib/errors";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "../lib/password";
 import { normalizeEmail } from "../auth/service";
 import { emailChangeStatements } from "../lifecycle/email-change";
+import { supersedeTokens } from "../user-tokens/tokens";
 import { toUserDto } from "../users/dto";
 import * as usersRepo from "../users/repo";
 
@@ -80,6 +81,8 @@ export async function changePassword(ctx: AuthedCtx, input: { current_password: 
       updatedAt: now,
     }),
     revokeUserSessions(db, principal.accountId, principal.userId, now, principal.sessionId ?? undefined),
+    // Reset links mailed before the change must not undo it.
+    supersedeTokens(ctx, principal.accountId, principal.userId, "password_reset"),
     insertEvent(db, event),
   ]);
   publish(ctx, [event]);
