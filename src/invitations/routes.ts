@@ -22,7 +22,7 @@ const create = createRoute({
   method: "post", path: "/", tags, security: bearer, summary: "Invite someone by email (uses a seat until accepted, revoked or expired)",
   middleware: requires("users:invite"),
   request: { body: jsonBody(z.strictObject({ email: Email, group_ids: GroupIds.optional() })) },
-  responses: { 201: jsonResponse(SentInvitation, "Invited"), ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "email_taken", "invitation_pending", "capacity_exceeded") },
+  responses: { 201: jsonResponse(SentInvitation, "Invited"), ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "permission_not_held", "email_taken", "invitation_pending", "capacity_exceeded") },
 });
 
 const list = createRoute({
@@ -36,7 +36,7 @@ const resend = createRoute({
   method: "post", path: "/{id}/resend", tags, security: bearer, summary: "New link and expiry; the old link stops working",
   middleware: requires("users:invite"),
   request: { params: IdParam() },
-  responses: { 200: jsonResponse(SentInvitation, "Resent"), ...errors(...AUTHED_ERRORS, "not_found", "invitation_not_pending", "email_taken", "capacity_exceeded") },
+  responses: { 200: jsonResponse(SentInvitation, "Resent"), ...errors(...AUTHED_ERRORS, "not_found", "permission_not_held", "invitation_not_pending", "invitation_pending", "email_taken", "capacity_exceeded") },
 });
 
 const revoke = createRoute({

@@ -134,7 +134,11 @@ async function findOwn(ctx: AuthedCtx, id: string) {
   return found;
 }
 
-/** A new link and expiry; the old link stops working. An expired invitation needs a free seat again. */
+/**
+ * A new link and expiry; the old link stops working. Like inviting, it needs the groups
+ * within the resender's authority and the email still free; an expired invitation also
+ * needs a free seat again.
+ */
 export async function resendInvitation(ctx: AuthedCtx, id: string) {
   const { db, now, principal } = ctx;
   const current = await findOwn(ctx, id);
@@ -151,8 +155,10 @@ export async function resendInvitation(ctx: AuthedCtx, id: string) {
   const wasExpired = current.status === "expired" || current.expiresAt <= now;
   await consumeCapacity(ctx, principal.accountId, "users", [
     guard("invitation_not_pending", sql`EXISTS (SELECT 1 FROM invitations WHERE id = ${id} AND token_hash = ${current.tokenHash} AND status IN ('pending', 'expired'))`),
+    guard("permission_not_held", groupsWithin(authorityOf(principal.grants), current.groupIds)),
+    guard("email_taken", repo.emailFree(current.email)),
     ...(wasExpired
-      ? [guard("email_taken", repo.emailFree(current.email)), guard("invitation_pending", repo.noPendingInvitation(principal.accountId, current.email, now, id)), guard("capacity_exceeded", seatsAvailable(principal.accountId, now))]
+      ? [guard("invitation_pending", repo.noPendingInvitation(principal.accountId, current.email, now, id)), guard("capacity_exceeded", seatsAvailable(principal.accountId, now))]
       : []),
     repo.updateInvitation(db, principal.accountId, id, { tokenHash: token.tokenHash, expiresAt, status: "pending" }),
     insertEvent(db, event),

@@ -6,6 +6,7 @@ import { acceptInvitation, lookupInvitation } from "../invitations/service";
 import { AppError } from "../lib/errors";
 import { iso } from "../lib/clock";
 import { PASSWORD_MIN } from "../lib/password";
+import { PersonName } from "../users/schemas";
 import { alert, field, page } from "./layout";
 
 interface FormState {
@@ -67,9 +68,14 @@ export const activatePage = new Hono<AppEnv>()
       }
       throw err;
     }
+    // The same limits as the API's accept route, whose schema this form does not pass through.
+    const nameError = (v: string, what: string) =>
+      !v ? `Enter your ${what}.` : PersonName.safeParse(v).success ? undefined : `Your ${what} can have at most ${PersonName.maxLength} characters.`;
+    const firstError = nameError(input.first_name, "first name");
+    const lastError = nameError(input.last_name, "last name");
     const missing = {
-      ...(input.first_name ? {} : { first_name: "Enter your first name." }),
-      ...(input.last_name ? {} : { last_name: "Enter your last name." }),
+      ...(firstError ? { first_name: firstError } : {}),
+      ...(lastError ? { last_name: lastError } : {}),
       ...(input.password ? {} : { password: "Choose a password." }),
     };
     if (Object.keys(missing).length > 0) {
@@ -79,7 +85,7 @@ export const activatePage = new Hono<AppEnv>()
       const session = await acceptInvitation(ctx, input);
       const dashboard = c.env.APP_URL;
       return page(c, 200, "Account activated", html`<h1>Welcome, ${session.user.first_name}</h1>
-<p role="status">Your account for <strong>${session.user.email}</strong> is active and you are signed in.</p>
+<p role="status">Your account for <strong>${session.user.email}</strong> is active. Sign in to the dashboard with your email and the password you just chose.</p>
 <p>Activated on ${iso(ctx.now)}.</p><a class="button" href="${dashboard}">Go to the dashboard</a>`);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
