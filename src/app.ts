@@ -6,6 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { sql } from "drizzle-orm";
 import { accountRoutes } from "./accounts/routes";
+import { activityRoutes } from "./activity/routes";
 import { apiTokenRoutes } from "./api-tokens/routes";
 import { authRoutes } from "./auth/routes";
 import { authzRoutes } from "./authz/check";
@@ -73,6 +74,7 @@ export function buildApp() {
     .route("/v1/invitations", invitationRoutes)
     .route("/v1/api-tokens", apiTokenRoutes)
     .route("/v1", deviceRoutes)
+    .route("/v1", activityRoutes)
     .route("/v1/platform", platformRoutes)
     .route("/v1/reseller", resellerRoutes)
     .route("/v1/dev", devRoutes)
