@@ -10,6 +10,7 @@ import { normalizeEmail } from "../auth/service";
 import { authorityOf, userWithin } from "../authz/delegation";
 import type { AuthedCtx, Ctx, UserRow } from "../context";
 import { guard, runBatch, type Statement } from "../db/batch";
+import { AppError } from "../lib/errors";
 import { sendMail } from "../mail/send";
 import { emailChangedNotice, emailVerificationMail } from "../mail/templates";
 import { forgetToken, issueToken, resolveToken, supersedeTokens, useToken } from "../user-tokens/tokens";
@@ -63,6 +64,7 @@ export async function describeVerification(ctx: Ctx, token: string) {
 export async function confirmEmailChange(ctx: Ctx, token: string) {
   const { db, now } = ctx;
   const { token: row, user } = await resolveToken(ctx, "email_verification", token);
+  if (user.status !== "active") throw new AppError("token_invalid", "This link is not valid.");
   const email = row.email!;
   const event = buildEvent(ctx, {
     type: "user.email_changed", accountId: user.accountId, actor: { type: "user", id: user.id },
@@ -73,6 +75,8 @@ export async function confirmEmailChange(ctx: Ctx, token: string) {
     guard("token_invalid", sql`EXISTS (SELECT 1 FROM users WHERE id = ${user.id} AND pending_email = ${email})`),
     guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email} AND id <> ${user.id})`),
     usersRepo.updateUser(db, user.accountId, user.id, { email, pendingEmail: null, emailVerifiedAt: now, updatedAt: now }),
+    // Reset links mailed to the old address must not outlive it.
+    supersedeTokens(ctx, user.accountId, user.id, "password_reset"),
     insertEvent(db, event),
   ]);
   publish(ctx, [event]);

@@ -24,7 +24,7 @@ const nameOf = (u: UserRow) => `${u.firstName} ${u.lastName}`.trim() || u.email;
 
 /** 20 characters from a 32-letter alphabet (100 bits), grouped to be read out and typed. */
 export function temporaryPassword(): string {
-  const alphabet = "abcdefghjkmnpqrstuvwxyz23456789AB";
+  const alphabet = "abcdefghjkmnpqrstuvwxyz23456789A";
   const bytes = crypto.getRandomValues(new Uint8Array(20));
   const chars = [...bytes].map((b) => alphabet[b % 32]).join("");
   return chars.match(/.{5}/g)!.join("-");

@@ -37,6 +37,8 @@ const selfEvent = (ctx: AuthedCtx, type: "user.updated" | "user.password_changed
 /** Names change at once; a new email waits as `pending_email` until its link is confirmed. */
 export async function updateMe(ctx: AuthedCtx, input: { first_name?: string; last_name?: string; email?: string }) {
   const { db, now, principal } = ctx;
+  // An API token could otherwise move its owner's email elsewhere and take the account over.
+  if (principal.kind !== "session") throw new AppError("forbidden", "The profile is changed from a login session, not with an API token.");
   const set = {
     ...(input.first_name !== undefined ? { firstName: input.first_name } : {}),
     ...(input.last_name !== undefined ? { lastName: input.last_name } : {}),
