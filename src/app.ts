@@ -23,6 +23,7 @@ import { verifyEmailPage } from "./pages/verify-email";
 import { devRoutes } from "./platform/dev-outbox";
 import { resellerRoutes } from "./resellers/routes";
 import { userRoutes } from "./users/routes";
+import { webhookRoutes } from "./webhooks/routes";
 import type { AppEnv } from "./context";
 import { docsPage } from "./http/docs";
 import { requestContext } from "./http/middleware";
@@ -73,6 +74,7 @@ export function buildApp() {
     .route("/v1/account", billingRoutes)
     .route("/v1/invitations", invitationRoutes)
     .route("/v1/api-tokens", apiTokenRoutes)
+    .route("/v1/webhooks", webhookRoutes)
     .route("/v1", deviceRoutes)
     .route("/v1", activityRoutes)
     .route("/v1/platform", platformRoutes)

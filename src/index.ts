@@ -1,6 +1,7 @@
 import { buildApp } from "./app";
 import type { Bindings } from "./context";
 import { runScheduled } from "./jobs/scheduled";
+import { consumeDeadLetters, consumeEvents } from "./stream/consumer";
 
 export { AccountCapacity } from "./capacity/account-object";
 
@@ -8,6 +9,10 @@ const app = buildApp();
 
 export default {
   fetch: app.fetch,
+  async queue(batch, env, ctx) {
+    if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch);
+    else await consumeEvents(batch, env, (p) => ctx.waitUntil(p));
+  },
   async scheduled(_controller, env, ctx) {
     await runScheduled(env, (p) => ctx.waitUntil(p));
   },

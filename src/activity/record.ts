@@ -20,6 +20,7 @@ export const EVENT_TYPES = [
   "group.created", "group.updated", "group.deleted",
   "account.created", "account.updated", "account.plan_changed", "account.capacity_changed", "capacity.limit_reached",
   "device.added", "device.removed", "device_organization.created", "api_token.created", "api_token.revoked",
+  "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated", "webhook.endpoint_disabled",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -76,7 +77,7 @@ export function insertEvent(db: Database, event: EventRow, when?: SQL) {
 export function publish(ctx: Ctx, events: EventRow[]): void {
   if (events.length === 0) return;
   ctx.waitUntil(
-    ctx.env.EVENTS.sendBatch(events.map((e) => ({ body: { id: e.id, account_id: e.accountId } }))).catch((err) =>
+    ctx.env.EVENTS.sendBatch(events.map((e) => ({ body: { kind: "event", id: e.id, account_id: e.accountId } }))).catch((err) =>
       console.warn(JSON.stringify({ msg: "event publish failed", request_id: ctx.meta.requestId, err: String(err) })),
     ),
   );

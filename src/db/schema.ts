@@ -218,3 +218,49 @@ export const userTokens = sqliteTable("user_tokens", {
   usedAt: ms("used_at"),
   supersededAt: ms("superseded_at"),
 });
+
+export const webhookEndpoints = sqliteTable("webhook_endpoints", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  url: text("url").notNull(),
+  description: text("description"),
+  events: json<string[]>("events").notNull(),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousSecretExpiresAt: ms("previous_secret_expires_at"),
+  status: text("status").$type<"enabled" | "disabled">().notNull(),
+  disabledReason: text("disabled_reason"),
+  disabledAt: ms("disabled_at"),
+  consecutiveFailures: integer("consecutive_failures").notNull(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export const webhookDeliveries = sqliteTable("webhook_deliveries", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  endpointId: text("endpoint_id").notNull(),
+  eventId: text("event_id").notNull(),
+  eventType: text("event_type").notNull(),
+  payload: text("payload").notNull(),
+  status: text("status").$type<"pending" | "succeeded" | "failed">().notNull(),
+  attempts: integer("attempts").notNull(),
+  lastStatusCode: integer("last_status_code"),
+  lastError: text("last_error"),
+  nextAttemptAt: ms("next_attempt_at"),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    deliveryId: text("delivery_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    attemptedAt: ms("attempted_at").notNull(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+);

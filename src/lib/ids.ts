@@ -17,6 +17,8 @@ export const ID_PREFIX = {
   device: "dev",
   invitation: "inv",
   userToken: "utk",
+  webhook: "whk",
+  delivery: "dlv",
   event: "evt",
   request: "req",
 } as const;

@@ -1,0 +1,48 @@
+/**
+ * The EVENTS queue's consumer. Messages are parsed on receipt; a malformed one is dropped
+ * (logged), an unexpected failure is retried by the queue and, after its retries, lands
+ * in the dead-letter queue, whose own consumer records it so nothing vanishes silently.
+ */
+import type { Bindings, Ctx } from "../context";
+import { database } from "../db/client";
+import { clock } from "../lib/clock";
+import { attemptDelivery, fanOut, StreamMessage } from "../webhooks/delivery";
+
+export function jobContext(env: Bindings, waitUntil: (p: Promise<unknown>) => void, label: string): Ctx {
+  return {
+    db: database(env.DB),
+    env,
+    now: clock.now(),
+    meta: { requestId: `${label}-${crypto.randomUUID()}`, ip: null, userAgent: null },
+    roundTrips: { count: 0 },
+    waitUntil,
+  };
+}
+
+export async function consumeEvents(batch: MessageBatch<unknown>, env: Bindings, waitUntil: (p: Promise<unknown>) => void) {
+  for (const message of batch.messages) {
+    const parsed = StreamMessage.safeParse(message.body);
+    if (!parsed.success) {
+      console.error(JSON.stringify({ msg: "malformed stream message dropped", id: message.id, body: message.body }));
+      message.ack();
+      continue;
+    }
+    const ctx = jobContext(env, waitUntil, "queue");
+    try {
+      if (parsed.data.kind === "event") await fanOut(ctx, parsed.data.id);
+      else await attemptDelivery(ctx, parsed.data.delivery_id, parsed.data.attempt);
+      message.ack();
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "stream message failed; the queue will retry", id: message.id, err: String(err) }));
+      message.retry({ delaySeconds: Math.min(300, 10 * 2 ** message.attempts) });
+    }
+  }
+}
+
+/** Poison messages: recorded for an operator, then acknowledged. */
+export async function consumeDeadLetters(batch: MessageBatch<unknown>) {
+  for (const message of batch.messages) {
+    console.error(JSON.stringify({ msg: "dead letter", queue: batch.queue, id: message.id, attempts: message.attempts, body: message.body }));
+    message.ack();
+  }
+}
