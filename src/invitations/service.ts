@@ -4,7 +4,7 @@ import { actorOf, buildEvent, insertEvent, publish, type ActorType, type EventRo
 import { normalizeEmail, startSession } from "../auth/service";
 import { seatsAvailable } from "../capacity/limits";
 import { consumeCapacity } from "../capacity/consume";
-import type { AuthedCtx, Ctx } from "../context";
+import type { AuthMethod, AuthedCtx, Ctx } from "../context";
 import { guard, runBatch, type Statement } from "../db/batch";
 import { DEFAULT_SETTINGS } from "../accounts/settings";
 import { authorityOf, groupsWithin, type Authority } from "../authz/delegation";
@@ -65,6 +65,8 @@ export async function mailInvitation(ctx: Ctx, to: string, accountName: string, 
 export interface InviteInput {
   email: string;
   group_ids?: string[];
+  /** How the inviter authenticated, for the event. */
+  method?: AuthMethod;
 }
 
 /**
@@ -87,7 +89,7 @@ export async function invitationStatements(
   const expiresAt = now + ttlHours * HOUR;
   const token = await newToken(ctx, accountId, id, expiresAt);
   const event = buildEvent(ctx, {
-    type: "invitation.created", accountId, actor, subject: { type: "invitation", id },
+    type: "invitation.created", accountId, actor, subject: { type: "invitation", id }, method: input.method ?? null,
     metadata: { email, group_ids: input.groupIds, expires_at: iso(expiresAt) },
   });
   const row = {
@@ -119,7 +121,7 @@ export async function createInvitation(ctx: AuthedCtx, input: InviteInput) {
   const { principal } = ctx;
   const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : [principal.membersGroupId];
   const ttl = principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
-  const built = await invitationStatements(ctx, principal.accountId, { ...input, groupIds }, principal.userId, actorOf(principal), ttl, authorityOf(principal.grants));
+  const built = await invitationStatements(ctx, principal.accountId, { ...input, groupIds, method: principal.method }, principal.userId, actorOf(principal), ttl, authorityOf(principal.grants));
   await consumeCapacity(ctx, principal.accountId, "users", built.statements, principal.userId).catch(unknownGroup);
   publish(ctx, [built.event]);
   await built.token.index();
@@ -149,7 +151,7 @@ export async function resendInvitation(ctx: AuthedCtx, id: string) {
   const expiresAt = now + ttl * HOUR;
   const token = await newToken(ctx, principal.accountId, id, expiresAt);
   const event = buildEvent(ctx, {
-    type: "invitation.resent", accountId: principal.accountId, actor: actorOf(principal),
+    type: "invitation.resent", accountId: principal.accountId, actor: actorOf(principal), method: principal.method,
     subject: { type: "invitation", id }, metadata: { email: current.email, expires_at: iso(expiresAt) },
   });
   const wasExpired = current.status === "expired" || current.expiresAt <= now;
@@ -178,7 +180,7 @@ export async function revokeInvitation(ctx: AuthedCtx, id: string) {
   const { status } = toInvitationDto(current, now);
   if (status !== "pending") throw new AppError("invitation_not_pending", `The invitation is already ${status}.`);
   const event = buildEvent(ctx, {
-    type: "invitation.revoked", accountId: principal.accountId, actor: actorOf(principal),
+    type: "invitation.revoked", accountId: principal.accountId, actor: actorOf(principal), method: principal.method,
     subject: { type: "invitation", id }, metadata: { email: current.email },
   });
   await runBatch(db, [

@@ -95,7 +95,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
         planned.push({ index, statements: built.statements, event: built.event, done: async () => ({ row, status: "created", id: built.user.id, email: built.user.email }) });
       } else {
         const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : [principal.membersGroupId];
-        const built = await invitationStatements(ctx, principal.accountId, { email: input.email, groupIds }, principal.userId, actorOf(principal), ttl, authority);
+        const built = await invitationStatements(ctx, principal.accountId, { email: input.email, groupIds, method: principal.method }, principal.userId, actorOf(principal), ttl, authority);
         planned.push({
           index, statements: built.statements, event: built.event,
           done: async () => {
