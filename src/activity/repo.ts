@@ -1,5 +1,5 @@
 /** Reading the activity log: newest first, keyset-paged on (occurred_at, id), always account-scoped. */
-import { and, desc, eq, gte, like, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { activityEvents, users } from "../db/schema";
 
@@ -23,7 +23,8 @@ export interface Position {
 function conditions(accountId: string, f: ActivityFilter, after?: Position): SQL[] {
   const list: (SQL | undefined)[] = [eq(activityEvents.accountId, accountId)];
   if (f.userId) list.push(or(eq(activityEvents.subjectId, f.userId), eq(activityEvents.actorId, f.userId)));
-  if (f.type) list.push(f.type.endsWith("*") ? like(activityEvents.type, `${f.type.slice(0, -1).replace(/[\\%_]/g, "\\$&")}%`) : eq(activityEvents.type, f.type));
+  // SQLite's LIKE has no escape character unless told: without ESCAPE, `\_` matches nothing.
+  if (f.type) list.push(f.type.endsWith("*") ? sql`${activityEvents.type} LIKE ${`${f.type.slice(0, -1).replace(/[\\%_]/g, "\\$&")}%`} ESCAPE '\\'` : eq(activityEvents.type, f.type));
   if (f.method) list.push(eq(activityEvents.method, f.method));
   if (f.ip) list.push(eq(activityEvents.ip, f.ip));
   if (f.since !== undefined) list.push(gte(activityEvents.occurredAt, f.since));

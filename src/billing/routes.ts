@@ -37,5 +37,5 @@ export const billingRoutes = createRouter()
   .openapi(plan, async (c) => {
     const ctx = authed(c);
     const { account } = ctx.principal;
-    return c.json(await changeOwnPlan(ctx, account.id, account.resellerId, c.req.valid("json").plan, actorOf(ctx.principal)), 200);
+    return c.json(await changeOwnPlan(ctx, account.id, account.resellerId, c.req.valid("json").plan, actorOf(ctx.principal), ctx.principal.method), 200);
   });

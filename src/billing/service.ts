@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { buildEvent, insertEvent, publish, type ActorType, type EventRow } from "../activity/record";
 import { consumeCapacity } from "../capacity/consume";
 import { seatsUsed } from "../capacity/limits";
-import type { Ctx } from "../context";
+import type { AuthMethod, Ctx } from "../context";
 import { guard } from "../db/batch";
 import { accounts } from "../db/schema";
 import { AppError } from "../lib/errors";
@@ -39,7 +39,7 @@ export interface CapacityChange {
  * Changes the plan and/or overrides. Runs in the account's object, serialized with every
  * seat-consuming write, and refuses (409 `limit_below_usage`) a limit under current use.
  */
-export async function changeCapacity(ctx: Ctx, accountId: string, change: CapacityChange, actor: { type: ActorType; id: string | null }) {
+export async function changeCapacity(ctx: Ctx, accountId: string, change: CapacityChange, actor: { type: ActorType; id: string | null }, method: AuthMethod | null = null) {
   const { db, now } = ctx;
   const before = await repo.loadUsage(db, accountId, now);
   if (!before) throw new AppError("not_found", "No such account.");
@@ -54,7 +54,7 @@ export async function changeCapacity(ctx: Ctx, accountId: string, change: Capaci
   const newDeviceLimit = sql`coalesce(${change.device_limit !== undefined ? sql`${change.device_limit}` : current("device_limit")}, (SELECT device_limit FROM plans WHERE id = ${planOf}))`;
 
   const events: EventRow[] = [];
-  const common = { accountId, actor, subject: { type: "account", id: accountId } } as const;
+  const common = { accountId, actor, method, subject: { type: "account", id: accountId } } as const;
   if (plan !== before.plan) events.push(buildEvent(ctx, { ...common, type: "account.plan_changed", metadata: { from: before.plan, to: plan } }));
   if (change.user_limit !== undefined || change.device_limit !== undefined) {
     events.push(buildEvent(ctx, {
@@ -77,7 +77,7 @@ export async function changeCapacity(ctx: Ctx, accountId: string, change: Capaci
         updatedAt: now,
       }).where(sql`${accounts.id} = ${accountId}`),
       ...events.map((e) => insertEvent(db, e)),
-    ]).catch((err) => {
+    ], { actor, method }).catch((err) => {
       if (err instanceof AppError && err.code === "limit_below_usage") {
         throw new AppError("limit_below_usage", `The account uses ${before.active_users + before.pending_invitations} seats (including pending invitations) and ${before.devices} devices; the new limits would be below that. Remove users, invitations or devices first.`, {
           usage: { seats: before.active_users + before.pending_invitations, devices: before.devices },
@@ -91,12 +91,12 @@ export async function changeCapacity(ctx: Ctx, accountId: string, change: Capaci
 }
 
 /** An account admin's own plan change: only for accounts that no reseller manages. */
-export async function changeOwnPlan(ctx: Ctx, accountId: string, resellerId: string | null, plan: PlanId, actor: { type: ActorType; id: string }) {
+export async function changeOwnPlan(ctx: Ctx, accountId: string, resellerId: string | null, plan: PlanId, actor: { type: ActorType; id: string }, method: AuthMethod) {
   if (resellerId) {
     const usage = await repo.loadUsage(ctx.db, accountId, ctx.now);
     throw new AppError("managed_by_reseller", `This account's plan is managed by ${usage?.reseller_name ?? "its reseller"}; ask them to change it.`, {
       managed_by: { type: "reseller", name: usage?.reseller_name ?? null },
     });
   }
-  return changeCapacity(ctx, accountId, { plan }, actor);
+  return changeCapacity(ctx, accountId, { plan }, actor, method);
 }

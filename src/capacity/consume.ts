@@ -2,9 +2,8 @@
  * The caller's side of the account Durable Object: a seat- or device-consuming batch is
  * built here as usual (guards included) and run by the account's object, one at a time.
  */
-import { buildEvent, type EventRow } from "../activity/record";
-import { insertEvent } from "../activity/record";
-import type { Ctx } from "../context";
+import { actorOf, buildEvent, insertEvent, type ActorType } from "../activity/record";
+import type { AuthMethod, Ctx, Principal } from "../context";
 import { compile, type Statement } from "../db/batch";
 import { AppError, type ErrorCode } from "../lib/errors";
 import type { CapacityRefusal, ConsumeResult } from "./account-object";
@@ -25,20 +24,36 @@ export function capacityError(kind: LimitKind, refusal: CapacityRefusal | undefi
   });
 }
 
-/** Many independent batches (one per imported row): each answers its results or the code that refused it. */
-export async function consumeEach(ctx: Ctx, accountId: string, kind: LimitKind, batches: Statement[][], actor?: string | null) {
-  if (batches.length === 0) return [];
-  const stub = ctx.env.ACCOUNT.get(ctx.env.ACCOUNT.idFromName(accountId));
-  const limitReached = buildEvent(ctx, {
-    type: "capacity.limit_reached", accountId,
-    actor: actor ? { type: "user", id: actor } : { type: "system", id: null },
-    subject: { type: "account", id: accountId }, metadata: { limit: kind },
+/** Who is acting, for the `capacity.limit_reached` event a refusal may record. */
+export interface Acting {
+  actor: { type: ActorType; id: string | null };
+  method?: AuthMethod | null;
+}
+
+export const actingAs = (principal: Principal): Acting => ({ actor: actorOf(principal), method: principal.method });
+
+function limitReachedEvent(ctx: Ctx, accountId: string, kind: LimitKind, acting?: Acting) {
+  const event = buildEvent(ctx, {
+    type: "capacity.limit_reached",
+    accountId,
+    actor: acting?.actor ?? { type: "system", id: null },
+    subject: { type: "account", id: accountId },
+    method: acting?.method ?? null,
+    metadata: { limit: kind },
   });
-  const outcomes = await stub.consumeEach({
+  return compile(insertEvent(ctx.db, event));
+}
+
+const stubOf = (ctx: Ctx, accountId: string) => ctx.env.ACCOUNT.get(ctx.env.ACCOUNT.idFromName(accountId));
+
+/** Many independent batches (one per imported row): each answers its results or the code that refused it. */
+export async function consumeEach(ctx: Ctx, accountId: string, kind: LimitKind, batches: Statement[][], acting?: Acting) {
+  if (batches.length === 0) return [];
+  const outcomes = await stubOf(ctx, accountId).consumeEach({
     accountId,
     limit: kind,
     batches: batches.map((b) => b.map(compile)),
-    limitReachedEvent: compile(insertEvent(ctx.db, limitReached)),
+    limitReachedEvent: limitReachedEvent(ctx, accountId, kind, acting),
     now: ctx.now,
   });
   ctx.roundTrips.count += outcomes.reduce((n, o) => n + o.roundTrips, 0);
@@ -48,20 +63,12 @@ export async function consumeEach(ctx: Ctx, accountId: string, kind: LimitKind, 
 }
 
 /** Runs `statements` in the account's object; answers the batch's results or throws the guard's AppError. */
-export async function consumeCapacity(ctx: Ctx, accountId: string, kind: LimitKind, statements: Statement[], actor?: EventRow["actorId"]) {
-  const limitReached = buildEvent(ctx, {
-    type: "capacity.limit_reached",
-    accountId,
-    actor: actor ? { type: "user", id: actor } : { type: "system", id: null },
-    subject: { type: "account", id: accountId },
-    metadata: { limit: kind },
-  });
-  const stub = ctx.env.ACCOUNT.get(ctx.env.ACCOUNT.idFromName(accountId));
-  const outcome = await stub.consume({
+export async function consumeCapacity(ctx: Ctx, accountId: string, kind: LimitKind, statements: Statement[], acting?: Acting) {
+  const outcome = await stubOf(ctx, accountId).consume({
     accountId,
     limit: kind,
     statements: statements.map(compile),
-    limitReachedEvent: compile(insertEvent(ctx.db, limitReached)),
+    limitReachedEvent: limitReachedEvent(ctx, accountId, kind, acting),
     now: ctx.now,
   });
   ctx.roundTrips.count += outcome.roundTrips;

@@ -6,7 +6,7 @@ import { devicesAvailable } from "../capacity/limits";
 import type { AuthedCtx, Ctx } from "../context";
 import { devicePairings } from "../db/schema";
 import { randomSecret, sha256Hex } from "../lib/crypto";
-import { consumeCapacity } from "../capacity/consume";
+import { actingAs, consumeCapacity } from "../capacity/consume";
 import { guard, runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
@@ -89,7 +89,7 @@ export async function provisionDevice(ctx: AuthedCtx, input: { name: string; dev
     guard("not_found", sql`EXISTS (SELECT 1 FROM device_organizations WHERE id = ${org.id})`),
     repo.insertDevice(db, row),
     insertEvent(db, event),
-  ], principal.userId);
+  ], actingAs(principal));
   publish(ctx, [event]);
   return toDeviceDto(row);
 }

@@ -58,6 +58,7 @@ export async function createGroup(ctx: AuthedCtx, input: { name: string; descrip
     type: "group.created",
     accountId: principal.accountId,
     actor: actorOf(principal),
+    method: principal.method,
     subject: { type: "group", id },
     metadata: { name: input.name, grants },
   });
@@ -84,6 +85,7 @@ export async function updateGroup(ctx: AuthedCtx, id: string, input: { name?: st
     type: "group.updated",
     accountId: principal.accountId,
     actor: actorOf(principal),
+    method: principal.method,
     subject: { type: "group", id },
     metadata: { changes: input },
   });
@@ -109,6 +111,7 @@ export async function deleteGroup(ctx: AuthedCtx, id: string) {
     type: "group.deleted",
     accountId: principal.accountId,
     actor: actorOf(principal),
+    method: principal.method,
     subject: { type: "group", id },
     metadata: { name: current.group.name },
   });

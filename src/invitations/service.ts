@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { actorOf, buildEvent, insertEvent, publish, type ActorType, type EventRow } from "../activity/record";
 import { normalizeEmail, startSession } from "../auth/service";
 import { seatsAvailable } from "../capacity/limits";
-import { consumeCapacity } from "../capacity/consume";
+import { actingAs, consumeCapacity } from "../capacity/consume";
 import type { AuthMethod, AuthedCtx, Ctx } from "../context";
 import { guard, runBatch, type Statement } from "../db/batch";
 import { DEFAULT_SETTINGS } from "../accounts/settings";
@@ -122,7 +122,7 @@ export async function createInvitation(ctx: AuthedCtx, input: InviteInput) {
   const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : [principal.membersGroupId];
   const ttl = principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
   const built = await invitationStatements(ctx, principal.accountId, { ...input, groupIds, method: principal.method }, principal.userId, actorOf(principal), ttl, authorityOf(principal.grants));
-  await consumeCapacity(ctx, principal.accountId, "users", built.statements, principal.userId).catch(unknownGroup);
+  await consumeCapacity(ctx, principal.accountId, "users", built.statements, actingAs(principal)).catch(unknownGroup);
   publish(ctx, [built.event]);
   await built.token.index();
   const inviter = `${principal.user.firstName} ${principal.user.lastName}`.trim();
@@ -164,7 +164,7 @@ export async function resendInvitation(ctx: AuthedCtx, id: string) {
       : []),
     repo.updateInvitation(db, principal.accountId, id, { tokenHash: token.tokenHash, expiresAt, status: "pending" }),
     insertEvent(db, event),
-  ], principal.userId);
+  ], actingAs(principal));
   publish(ctx, [event]);
   await Promise.all([ctx.env.TOKENS.delete(kvKey(current.tokenHash)), token.index()]);
   const updated = { ...current, tokenHash: token.tokenHash, expiresAt, status: "pending" as const };

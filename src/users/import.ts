@@ -8,7 +8,7 @@ import { z } from "@hono/zod-openapi";
 import { actorOf, publish, type EventRow } from "../activity/record";
 import { DEFAULT_SETTINGS } from "../accounts/settings";
 import { authorityOf } from "../authz/delegation";
-import { consumeEach } from "../capacity/consume";
+import { actingAs, consumeEach } from "../capacity/consume";
 import type { AuthedCtx } from "../context";
 import type { Statement } from "../db/batch";
 import { invitationStatements, mailInvitation } from "../invitations/service";
@@ -111,7 +111,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
     }
   }
 
-  const outcomes = await consumeEach(ctx, principal.accountId, "users", planned.map((p) => p.statements), principal.userId);
+  const outcomes = await consumeEach(ctx, principal.accountId, "users", planned.map((p) => p.statements), actingAs(principal));
   const committed: EventRow[] = [];
   for (const [i, plan] of planned.entries()) {
     const outcome = outcomes[i]!;

@@ -5,7 +5,7 @@ import { normalizeEmail } from "../auth/service";
 import { revokeUserSessions } from "../auth/session-repo";
 import { seatsAvailable } from "../capacity/limits";
 import type { AuthedCtx } from "../context";
-import { consumeCapacity } from "../capacity/consume";
+import { actingAs, consumeCapacity } from "../capacity/consume";
 import { guard, runBatch, type Statement } from "../db/batch";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { AppError } from "../lib/errors";
@@ -90,7 +90,7 @@ export async function userCreationStatements(ctx: AuthedCtx, input: CreateUserIn
 /** Manual creation: active at once, can log in immediately; consumes a seat. */
 export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
   const { user, event, statements } = await userCreationStatements(ctx, input, "manual");
-  const results = await consumeCapacity(ctx, ctx.principal.accountId, "users", statements, ctx.principal.userId).catch(explainGuard);
+  const results = await consumeCapacity(ctx, ctx.principal.accountId, "users", statements, actingAs(ctx.principal)).catch(explainGuard);
   publish(ctx, [event]);
   return { user, groupIds: groupsRepo.groupIdsFromResult(results.at(-1)!) };
 }
@@ -125,7 +125,7 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   if (events.length === 0 && !emailChange?.statements.length) return current;
   // Enabling takes a seat, so it runs in the account's object like every seat-consuming write.
   const run = (statements: Statement[]) =>
-    statusChange === "active" ? consumeCapacity(ctx, principal.accountId, "users", statements, principal.userId) : runBatch(db, statements);
+    statusChange === "active" ? consumeCapacity(ctx, principal.accountId, "users", statements, actingAs(principal)) : runBatch(db, statements);
   await run([
     ...(statusChange ? [guard("permission_not_held", userWithin(authorityOf(principal.grants), id))] : []),
     ...(statusChange === "disabled" ? [guard("last_administrator", repo.anotherAdministratorRemains(principal.accountId, id))] : []),

@@ -15,8 +15,13 @@ import * as repo from "./repo";
 import { signatureHeaders } from "./signing";
 import { checkWebhookTarget } from "./target-policy";
 
-/** Seconds to wait after failed attempt n: 7 attempts spread over about 27 hours. */
-export const RETRY_DELAYS_S = [60, 600, 3600, 4 * 3600, 10 * 3600, 12 * 3600];
+/**
+ * Seconds to wait after failed attempt n: 7 attempts spread over about 29 hours, and over
+ * at least 24 whatever the jitter draws. A queue message waits at most 12 hours, so the
+ * last base is clipped there; the others stay below it even at +20%, so each wait is
+ * longer than the one before.
+ */
+export const RETRY_DELAYS_S = [60, 600, 3600, 7 * 3600, 9 * 3600, 14 * 3600];
 export const MAX_ATTEMPTS = RETRY_DELAYS_S.length + 1;
 /** Consecutive failed attempts (across deliveries) after which an endpoint is disabled. */
 export const DISABLE_AFTER_FAILURES = 15;
@@ -62,11 +67,12 @@ function disableStatements(ctx: Ctx, endpoint: repo.EndpointRow, reason: "gone" 
     type: "webhook.endpoint_disabled", accountId: endpoint.accountId, actor: { type: "system", id: null },
     subject: { type: "webhook_endpoint", id: endpoint.id }, metadata: { url: endpoint.url, reason },
   });
+  // Attempts to the endpoint may fail at the same time: only the first to disable it records that.
   return {
     event,
     statements: [
-      repo.updateEndpoint(ctx.db, endpoint.accountId, endpoint.id, { status: "disabled", disabledReason: reason, disabledAt: ctx.now, updatedAt: ctx.now }),
-      insertEvent(ctx.db, event),
+      insertEvent(ctx.db, event, sql`EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ${endpoint.id} AND status = 'enabled')`),
+      repo.disableEndpoint(ctx.db, endpoint.accountId, endpoint.id, reason, ctx.now),
     ],
   };
 }
@@ -128,7 +134,7 @@ export async function attemptDelivery(ctx: Ctx, deliveryId: string, attempt: num
       .update(webhookDeliveries)
       .set({ status: ok ? "succeeded" : last || disable ? "failed" : "pending", lastStatusCode: statusCode, lastError: ok ? null : error, nextAttemptAt: disable ? null : nextAttemptAt, updatedAt: now })
       .where(sql`${webhookDeliveries.id} = ${delivery.id}`),
-    repo.updateEndpoint(db, endpoint.accountId, endpoint.id, { consecutiveFailures: failures }),
+    repo.countOutcome(db, endpoint.accountId, endpoint.id, ok),
     ...(disabling?.statements ?? []),
   ]);
   if (disabling) publish(ctx, [disabling.event]);

@@ -28,6 +28,22 @@ export function updateEndpoint(db: Database, accountId: string, id: string, set:
   return db.update(webhookEndpoints).set(set).where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
 }
 
+/** A success clears the failure count; a failure adds one in SQL, so concurrent failures all count. */
+export function countOutcome(db: Database, accountId: string, id: string, ok: boolean) {
+  return db
+    .update(webhookEndpoints)
+    .set({ consecutiveFailures: ok ? 0 : sql`${webhookEndpoints.consecutiveFailures} + 1` })
+    .where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
+}
+
+/** Disables an endpoint that is still enabled, keeping the first reason and time. */
+export function disableEndpoint(db: Database, accountId: string, id: string, reason: string, now: number) {
+  return db
+    .update(webhookEndpoints)
+    .set({ status: "disabled", disabledReason: reason, disabledAt: now, updatedAt: now })
+    .where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id), eq(webhookEndpoints.status, "enabled")));
+}
+
 export function deleteEndpoint(db: Database, accountId: string, id: string) {
   return db.delete(webhookEndpoints).where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
 }

@@ -44,7 +44,8 @@ export function checkWebhookTarget(raw: string, environment: string): URL {
     return url;
   }
   if (url.protocol !== "https:") fail("Webhook URLs must use https.");
-  const host = url.hostname;
+  // A fully qualified name may end in the root's dot (`localhost.`): judge it without.
+  const host = url.hostname.replace(/\.+$/, "");
   if (ipv4Blocked(host) || ipv6Blocked(host) || INTERNAL_NAMES.test(host) || !host.includes(".")) {
     fail("Webhook URLs must point at a public host, not a loopback, private, link-local or internal address.");
   }
