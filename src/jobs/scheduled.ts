@@ -4,7 +4,7 @@ import type { Bindings, Ctx } from "../context";
 import { runBatch } from "../db/batch";
 import { expireDueInvitations } from "../invitations/service";
 import { jobContext } from "../stream/consumer";
-import type { StreamMessage } from "../webhooks/delivery";
+import { MAX_ATTEMPTS, type StreamMessage } from "../webhooks/delivery";
 
 /** Events older than this and still not streamed are sent again (the send after commit is best effort). */
 export const RESEND_AFTER_MS = 2 * 60 * 1000;
@@ -20,6 +20,21 @@ export async function resendUnstreamed(ctx: Ctx, limit = 500) {
   return rows.length;
 }
 
+/**
+ * Deliveries whose next attempt is long overdue (the queue message was lost, or the
+ * attempt's record failed to write) are put back on the queue. The attempt claim makes a
+ * duplicate harmless.
+ */
+export async function resendStalledDeliveries(ctx: Ctx, limit = 200) {
+  const rows = await ctx.db.all<{ id: string; attempts: number }>(
+    sql`SELECT id, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at < ${ctx.now - 15 * 60 * 1000} ORDER BY next_attempt_at LIMIT ${limit}`,
+  );
+  for (let i = 0; i < rows.length; i += 100) {
+    await ctx.env.EVENTS.sendBatch(rows.slice(i, i + 100).map((r) => ({ body: { kind: "deliver", delivery_id: r.id, attempt: Math.min(r.attempts + 1, MAX_ATTEMPTS) } satisfies StreamMessage })));
+  }
+  return rows.length;
+}
+
 /** Deletes events older than the retention, a chunk at a time; younger events are never touched. */
 export async function pruneActivity(ctx: Ctx, retentionDays: number, chunk = 1000) {
   const cutoff = ctx.now - retentionDays * DAY;
@@ -27,6 +42,8 @@ export async function pruneActivity(ctx: Ctx, retentionDays: number, chunk = 100
   for (let pass = 0; pass < 20; pass++) {
     const [result] = await runBatch(ctx.db, [
       sql`DELETE FROM activity_events WHERE id IN (SELECT id FROM activity_events WHERE occurred_at < ${cutoff} LIMIT ${chunk})`,
+      // Deliveries carry a copy of the event: they go with it.
+      sql`DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE created_at < ${cutoff} LIMIT ${chunk})`,
     ]);
     const changes = result?.meta.changes ?? 0;
     removed += changes;
@@ -47,5 +64,6 @@ export async function runScheduled(env: Bindings, waitUntil: (p: Promise<unknown
     if ((await expireDueInvitations(ctx)) === 0) break;
   }
   await resendUnstreamed(ctx);
+  await resendStalledDeliveries(ctx);
   await pruneActivity(ctx, retentionDays(env));
 }

@@ -38,3 +38,28 @@ it("the cron marks due invitations expired once, with one invitation.expired eac
   const events = await env.DB.prepare("SELECT subject_id, actor_type FROM activity_events WHERE type = 'invitation.expired' AND account_id = ?").bind(acct.accountId).all();
   expect(events.results).toEqual([{ subject_id: due.body.id, actor_type: "system" }]);
 });
+
+it("the cron puts long-overdue deliveries back on the queue, and the consumer attempts them", async () => {
+  const acct = await createAccount();
+  const endpoint = await call("POST", "/v1/webhooks", { token: acct.token, body: { url: "http://127.0.0.1:9/hook", events: ["group.created"] } });
+  expect(endpoint.status).toBe(201);
+  const deliveryId = "dlv_01m8stalledstalledstalle0";
+  const old = clock.now() - 60 * 60 * 1000;
+  await env.DB.prepare(
+    `INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_type, payload, status, attempts, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, ?, 'evt_01m8stalledstalledstalle0', 'group.created', '{}', 'pending', 0, ?, ?, ?)`,
+  ).bind(deliveryId, acct.accountId, endpoint.body.id, old, old, old).run();
+
+  await runCron();
+
+  // The queue hands the message to the consumer in the background: wait, boundedly, for its attempt.
+  let attempts = 0;
+  for (let i = 0; i < 100 && attempts === 0; i++) {
+    attempts = (await env.DB.prepare("SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id = ?").bind(deliveryId).first<{ n: number }>())!.n;
+    if (attempts === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(attempts).toBe(1);
+  const delivery = await env.DB.prepare("SELECT attempts, status, last_error FROM webhook_deliveries WHERE id = ?").bind(deliveryId).first<{ attempts: number; status: string; last_error: string }>();
+  expect(delivery).toMatchObject({ attempts: 1, status: "pending" });
+  expect(delivery?.last_error).toBeTruthy();
+});
