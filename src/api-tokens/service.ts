@@ -6,7 +6,7 @@ import type { Permission } from "../authz/catalog";
 import type { AuthedCtx } from "../context";
 import { runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import * as repo from "./repo";
@@ -25,8 +25,7 @@ export function toApiTokenDto(t: repo.ApiTokenRow) {
 
 export async function listApiTokens(ctx: AuthedCtx, limit: number, cursor?: string) {
   const rows = await repo.listApiTokens(ctx.db, ctx.principal.accountId, limit, decodeCursor(cursor));
-  const page = rows.slice(0, limit);
-  return { data: page.map(toApiTokenDto), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null };
+  return toPage(rows, limit, toApiTokenDto, (t) => t.id);
 }
 
 export async function createApiToken(ctx: AuthedCtx, input: { name: string; permissions: Permission[]; expires_at?: string }) {

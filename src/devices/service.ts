@@ -9,7 +9,7 @@ import { randomSecret, sha256Hex } from "../lib/crypto";
 import { actingAs, consumeCapacity } from "../capacity/consume";
 import { guard, runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import * as repo from "./repo";
@@ -26,8 +26,7 @@ export const toDeviceDto = (d: repo.DeviceRow) => ({
 });
 
 function pageOf<T extends { id: string }, D>(rows: T[], limit: number, dto: (row: T) => D) {
-  const page = rows.slice(0, limit);
-  return { data: page.map(dto), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null };
+  return toPage(rows, limit, dto, (r) => r.id);
 }
 
 /**

@@ -5,7 +5,7 @@ import { runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor, toPage } from "../lib/cursor";
 import { assertGrantsWithin, authorityOf } from "../authz/delegation";
 import * as repo from "./repo";
 import type { GrantInput, GroupDto } from "./schemas";
@@ -25,8 +25,7 @@ export function toGroupDto({ group, memberCount, grants }: repo.GroupWithDetails
 
 export async function listGroups(ctx: AuthedCtx, limit: number, cursor?: string) {
   const rows = await repo.listGroups(ctx.db, ctx.principal.accountId, limit, decodeCursor(cursor));
-  const page = rows.slice(0, limit);
-  return { data: page.map(toGroupDto), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.group.id) : null };
+  return toPage(rows, limit, toGroupDto, (r) => r.group.id);
 }
 
 export async function getGroup(ctx: AuthedCtx, id: string) {

@@ -11,7 +11,7 @@ import { authorityOf, groupsWithin, type Authority } from "../authz/delegation";
 import * as groupsRepo from "../groups/repo";
 import { iso } from "../lib/clock";
 import { randomSecret, sha256Hex } from "../lib/crypto";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
@@ -40,8 +40,7 @@ export function toInvitationDto(row: repo.InvitationRow, now: number) {
 
 export async function listInvitations(ctx: AuthedCtx, status: repo.InvitationRow["status"] | undefined, limit: number, cursor?: string) {
   const rows = await repo.listInvitations(ctx.db, ctx.principal.accountId, ctx.now, status, limit, decodeCursor(cursor));
-  const page = rows.slice(0, limit);
-  return { data: page.map((r) => toInvitationDto(r, ctx.now)), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null };
+  return toPage(rows, limit, (r) => toInvitationDto(r, ctx.now), (r) => r.id);
 }
 
 /** A new secret: only its SHA-256 is stored, in D1 (the truth) and as the KV index key. */

@@ -17,3 +17,12 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
     errors: [{ path: "cursor", code: "invalid_cursor", message: "Not a cursor returned by this API." }],
   });
 }
+
+/**
+ * One page from `limit + 1` rows: the extra row only says whether there is a next page,
+ * whose cursor is the last shown row's sort key.
+ */
+export function toPage<T, D>(rows: T[], limit: number, dto: (row: T) => D, keyOf: (row: T) => string) {
+  const page = rows.slice(0, limit);
+  return { data: page.map(dto), next_cursor: rows.length > limit ? encodeCursor(keyOf(page.at(-1)!)) : null };
+}

@@ -7,7 +7,7 @@ import { seatsAvailable } from "../capacity/limits";
 import type { AuthedCtx } from "../context";
 import { actingAs, consumeCapacity } from "../capacity/consume";
 import { guard, runBatch, type Statement } from "../db/batch";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
@@ -19,11 +19,7 @@ import * as repo from "./repo";
 
 export async function listUsers(ctx: AuthedCtx, filter: repo.UserFilter, limit: number, cursor?: string) {
   const rows = await repo.listUsers(ctx.db, ctx.principal.accountId, filter, limit, decodeCursor(cursor));
-  const page = rows.slice(0, limit);
-  return {
-    data: page.map((r) => toUserDto(r.user, r.groupIds)),
-    next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.user.id) : null,
-  };
+  return toPage(rows, limit, (r) => toUserDto(r.user, r.groupIds), (r) => r.user.id);
 }
 
 export async function getUser(ctx: AuthedCtx, id: string) {

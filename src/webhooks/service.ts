@@ -3,7 +3,7 @@ import { actorOf, buildEvent, EVENT_TYPES, insertEvent, publish, type EventType 
 import type { AuthedCtx } from "../context";
 import { runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor, encodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { attemptDelivery, MAX_ATTEMPTS } from "./delivery";
@@ -42,8 +42,7 @@ const webhookEvent = (ctx: AuthedCtx, type: EventType, id: string, metadata: Rec
 
 export async function listEndpoints(ctx: AuthedCtx, limit: number, cursor?: string) {
   const rows = await repo.listEndpoints(ctx.db, ctx.principal.accountId, limit, decodeCursor(cursor));
-  const page = rows.slice(0, limit);
-  return { data: page.map(toEndpointDto), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null };
+  return toPage(rows, limit, toEndpointDto, (e) => e.id);
 }
 
 export async function createEndpoint(ctx: AuthedCtx, input: { url: string; events: string[]; description?: string | null }) {
