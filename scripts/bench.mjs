@@ -3,9 +3,11 @@
 // (inspector off: the DevTools inspector adds ~3 ms of Node CPU per D1 query and would
 // swamp what we measure). Reports requests/s, p50, p99, non-2xx, the ratio to a bare
 // route on the same worker, and D1 round trips per request (the figure that carries to
-// production), for one account and for 20 accounts at once.
+// production), for one account and for 20 accounts at once. Then: activity events written
+// per second under concurrent logins, and the export of 100,000 events (time, and the peak
+// memory of the workerd processes while it streams).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
 import { unstable_startWorker } from "wrangler";
@@ -20,17 +22,26 @@ process.env.WRANGLER_SEND_METRICS = "false";
 
 rmSync(persist, { recursive: true, force: true });
 mkdirSync(persist, { recursive: true });
-const migrate = spawnSync(path.join(root, "node_modules/.bin/wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: root, encoding: "utf8" });
-if (migrate.status !== 0) throw new Error(migrate.stderr);
+const wrangler = (...args) => {
+  const res = spawnSync(path.join(root, "node_modules/.bin/wrangler"), args, { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (res.status !== 0) throw new Error(`wrangler ${args.join(" ")}: ${res.stderr}`);
+  return res.stdout;
+};
+wrangler("d1", "migrations", "apply", "DB", "--local", "--persist-to", persist);
 
-const worker = await unstable_startWorker({
-  config: path.join(root, "wrangler.toml"),
-  // The programmatic API does not derive this from compatibility_flags as `wrangler dev` does.
-  build: { nodejsCompatMode: (config) => (config.compatibility_flags.includes("nodejs_compat") ? "v2" : null) },
-  dev: { inspector: false, persist, watch: false, server: { hostname: "127.0.0.1", port: 0 }, logLevel: "warn" },
-});
-await worker.ready;
-const base = (await worker.url).toString().replace(/\/$/, "");
+async function startWorker() {
+  const started = await unstable_startWorker({
+    config: path.join(root, "wrangler.toml"),
+    // The programmatic API does not derive this from compatibility_flags as `wrangler dev` does.
+    build: { nodejsCompatMode: (config) => (config.compatibility_flags.includes("nodejs_compat") ? "v2" : null) },
+    dev: { inspector: false, persist, watch: false, server: { hostname: "127.0.0.1", port: 0 }, logLevel: "warn" },
+  });
+  await started.ready;
+  return started;
+}
+
+let worker = await startWorker();
+let base = (await worker.url).toString().replace(/\/$/, "");
 
 async function api(method, route, { token, body } = {}) {
   const res = await fetch(base + route, {
@@ -48,7 +59,7 @@ async function newAccount(i) {
   const created = await api("POST", "/v1/platform/accounts", { token: PLATFORM, body: { name: `Bench ${i}`, plan: "enterprise", admin_email: email, admin_password: PASSWORD } });
   if (created.status !== 201) throw new Error(JSON.stringify(created.body));
   const login = await api("POST", "/v1/auth/login", { body: { email, password: PASSWORD } });
-  return { email, token: login.body.access_token };
+  return { email, token: login.body.access_token, accountId: created.body.account.id };
 }
 
 /** One autocannon run; `make(i)` builds the i-th request, so runs can rotate accounts or bodies. */
@@ -110,6 +121,209 @@ for (const s of scenarios) {
   });
 }
 console.table(rows);
-mkdirSync(path.join(root, ".bench"), { recursive: true });
-writeFileSync(path.join(root, ".bench", "results.json"), JSON.stringify({ at: new Date().toISOString(), seconds, connections, rows }, null, 2));
+
+// Events written per second under concurrent logins: each successful login writes one
+// auth.login.succeeded row in its own batch. The rows are read back through the API before
+// and after (after the requests still in flight when autocannon stops have finished), and
+// the rate is taken from their own occurred_at.
+async function loginEvents(token) {
+  const found = new Map();
+  let cursor = null;
+  do {
+    const page = await api("GET", `/v1/activity?type=auth.login.succeeded&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+    if (page.status !== 200) throw new Error(JSON.stringify(page.body));
+    for (const e of page.body.data) found.set(e.id, Date.parse(e.occurred_at));
+    cursor = page.body.next_cursor;
+  } while (cursor);
+  return found;
+}
+const LOGIN_USERS = 20;
+const loginBody = (i) => JSON.stringify({ email: `u${i % LOGIN_USERS}@bench.example`, password: PASSWORD });
+const loginProbe = await api("POST", "/v1/auth/login", { body: JSON.parse(loginBody(0)) });
+const loginsBefore = await loginEvents(one.token);
+const loginStart = Date.now();
+const { result: loginRun } = await run("POST /v1/auth/login", (i) => ({ method: "POST", path: "/v1/auth/login", headers: { "content-type": "application/json" }, body: loginBody(i) }));
+let loginsAfter = await loginEvents(one.token);
+for (let settle = 0; settle < 20; settle++) {
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const again = await loginEvents(one.token);
+  if (again.size === loginsAfter.size) break;
+  loginsAfter = again;
+}
+const newLogins = [...loginsAfter].filter(([id]) => !loginsBefore.has(id)).map(([, at]) => at);
+const lastWrite = Math.max(loginStart, ...newLogins);
+const logins = {
+  scenario: `POST /v1/auth/login, ${LOGIN_USERS} users of 1 account`,
+  "logins (2xx)": loginRun["2xx"],
+  "logins/s": Math.round(loginRun["2xx"] / loginRun.duration),
+  "p50 ms": loginRun.latency.p50,
+  "p99 ms": loginRun.latency.p99,
+  "non-2xx": loginRun.non2xx,
+  "auth.login.succeeded rows written": newLogins.length,
+  "of which in flight at stop": newLogins.length - loginRun["2xx"],
+  "events written/s": Math.round(newLogins.length / ((lastWrite - loginStart) / 1000)),
+  "D1 round trips": loginProbe.roundTrips,
+  "probe status": loginProbe.status,
+};
+console.log("\nEvents written under concurrent logins (%d connections, %s s)", connections, loginRun.duration);
+console.table([logins]);
+
+// The export of 100,000 events. The rows go straight into the bench's local D1 while the
+// worker is stopped (a recursive CTE in one statement), then the worker starts again on the
+// same state and the export is streamed from Node, while the resident memory of the workerd
+// process(es) this script started is sampled every 100 ms from /proc.
+const EXPORT_EVENTS = 100_000;
+const exporter = await newAccount("export");
 await worker.dispose();
+const newest = Date.now() - 60_000;
+const seedFile = path.join(root, ".bench", "seed-activity.sql");
+writeFileSync(seedFile, `INSERT INTO activity_events
+  (id, account_id, type, occurred_at, actor_type, actor_id, subject_type, subject_id, method, ip, user_agent, metadata, streamed_at)
+WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < ${EXPORT_EVENTS - 1})
+SELECT 'evt_' || lower(hex(randomblob(13))), '${exporter.accountId}',
+  CASE n % 5 WHEN 0 THEN 'auth.login.succeeded' WHEN 1 THEN 'user.updated' WHEN 2 THEN 'group.updated' WHEN 3 THEN 'auth.login.failed' ELSE 'device.added' END,
+  ${newest} - n * 1000, 'user', 'usr_bench' || (n % 50), 'user', 'usr_bench' || (n % 500), 'password', '203.0.113.' || (n % 250),
+  'Mozilla/5.0 (X11; Linux x86_64) bench, "quoted"', json_object('n', n, 'name', 'Smith, "Jr."', 'changes', json_array('first_name', 'last_name')),
+  ${newest} - n * 1000
+FROM seq;
+`);
+const seedStart = performance.now();
+wrangler("d1", "execute", "DB", "--local", "--persist-to", persist, "--file", seedFile);
+const seedSeconds = (performance.now() - seedStart) / 1000;
+worker = await startWorker();
+base = (await worker.url).toString().replace(/\/$/, "");
+
+/** The workerd processes started by this script (its descendants), by pid. */
+function workerdPids() {
+  const children = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found = [];
+  const todo = [process.pid];
+  while (todo.length) {
+    for (const pid of children.get(todo.pop()) ?? []) {
+      todo.push(pid);
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "workerd") found.push(pid);
+      } catch {
+        // Gone.
+      }
+    }
+  }
+  return found;
+}
+const kib = (pid, field) => {
+  try {
+    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+};
+const mib = (k) => Math.round(k / 1024);
+const pids = workerdPids();
+const rssNow = () => pids.reduce((sum, pid) => sum + kib(pid, "VmRSS"), 0);
+
+/** Samples total workerd RSS every 100 ms while `work` runs. */
+async function sampled(work) {
+  let peak = rssNow();
+  const timer = setInterval(() => (peak = Math.max(peak, rssNow())), 100);
+  try {
+    return { value: await work(), peak };
+  } finally {
+    clearInterval(timer);
+    peak = Math.max(peak, rssNow());
+  }
+}
+
+async function settledRss() {
+  const samples = [];
+  for (let i = 0; i < 10; i++) {
+    samples.push(rssNow());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return Math.max(...samples);
+}
+
+async function streamExport(query) {
+  const started = performance.now();
+  const res = await fetch(`${base}/v1/activity/export?${query}`, { headers: { authorization: `Bearer ${exporter.token}` } });
+  if (res.status !== 200) throw new Error(`export ${query}: ${res.status} ${await res.text()}`);
+  let firstByte = null;
+  let bytes = 0;
+  let lines = 0;
+  let head = "";
+  for await (const chunk of res.body) {
+    firstByte ??= performance.now() - started;
+    bytes += chunk.length;
+    for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+    if (head.length < 2000) head += Buffer.from(chunk.subarray(0, 2000 - head.length)).toString("utf8");
+  }
+  return { seconds: (performance.now() - started) / 1000, firstByte, bytes, lines, head };
+}
+
+const exportRuns = [
+  { name: "ndjson, newest 10,000", query: `format=ndjson&since=${new Date(newest - 9_999 * 1000).toISOString()}`, rows: 10_000 },
+  { name: "ndjson, all", query: "format=ndjson", rows: null },
+  { name: "csv, all", query: "format=csv", rows: null },
+];
+const exportRows = [];
+let exportError = null;
+let idle = 0;
+try {
+  if (pids.length === 0) throw new Error("no workerd process found under this script");
+  idle = await settledRss();
+  for (const e of exportRuns) {
+    const before = await settledRss();
+    const { value: out, peak } = await sampled(() => streamExport(e.query));
+    const csv = e.query.startsWith("format=csv");
+    const events = csv ? out.lines - 1 : out.lines;
+    if (events < (e.rows ?? EXPORT_EVENTS)) throw new Error(`${e.name}: ${events} events exported, expected at least ${e.rows ?? EXPORT_EVENTS}`);
+    if (!csv) JSON.parse(out.head.split("\n")[0]);
+    exportRows.push({
+      export: e.name,
+      lines: out.lines,
+      MB: (out.bytes / 1e6).toFixed(1),
+      "time s": out.seconds.toFixed(2),
+      "first byte ms": Math.round(out.firstByte),
+      "rows/s": Math.round(events / out.seconds),
+      "RSS before MiB": mib(before),
+      "peak RSS MiB": mib(peak),
+      "peak - before MiB": mib(peak - before),
+    });
+  }
+} catch (err) {
+  exportError = String(err);
+}
+const workerd = pids.map((pid) => ({ pid, "VmRSS MiB": mib(kib(pid, "VmRSS")), "VmHWM MiB (peak since start)": mib(kib(pid, "VmHWM")) }));
+console.log(
+  "\nExport of %s seeded events (+ the account's own), streamed from Node; workerd RSS sampled every 100 ms (%d processes; seeding took %s s)",
+  EXPORT_EVENTS.toLocaleString("en"), pids.length, seedSeconds.toFixed(1),
+);
+if (exportError) console.error("export failed:", exportError);
+console.table(exportRows);
+console.table(workerd);
+
+mkdirSync(path.join(root, ".bench"), { recursive: true });
+writeFileSync(
+  path.join(root, ".bench", "results.json"),
+  JSON.stringify(
+    {
+      at: new Date().toISOString(), seconds, connections, rows,
+      logins: { ...logins, seconds: loginRun.duration, connections },
+      export: { seeded_events: EXPORT_EVENTS, seed_seconds: Number(seedSeconds.toFixed(2)), idle_rss_mib: mib(idle), rows: exportRows, workerd, error: exportError },
+    },
+    null,
+    2,
+  ),
+);
+await worker.dispose();
+if (exportError) process.exitCode = 1;

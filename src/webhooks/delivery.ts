@@ -47,7 +47,7 @@ export async function fanOut(ctx: Ctx, eventId: string) {
   const { db, now } = ctx;
   const [event] = await db.select().from(activityEvents).where(sql`${activityEvents.id} = ${eventId}`);
   if (!event) return;
-  const endpoints = await repo.subscribers(db, event.accountId, event.type);
+  const endpoints = await repo.subscribers(db, event.accountId, event.type, event.occurredAt);
   const payload = webhookPayload(event);
   await runBatch(db, [
     ...endpoints.map((e) =>

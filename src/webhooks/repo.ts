@@ -48,8 +48,11 @@ export function deleteEndpoint(db: Database, accountId: string, id: string) {
   return db.delete(webhookEndpoints).where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
 }
 
-/** Enabled endpoints of the account that subscribe to the type (or to everything). */
-export function subscribers(db: Database, accountId: string, type: string) {
+/**
+ * Enabled endpoints of the account that subscribe to the type (or to everything) and
+ * existed when the event happened: an endpoint added later does not receive the past.
+ */
+export function subscribers(db: Database, accountId: string, type: string, occurredAt: number) {
   return db
     .select()
     .from(webhookEndpoints)
@@ -57,6 +60,7 @@ export function subscribers(db: Database, accountId: string, type: string) {
       and(
         eq(webhookEndpoints.accountId, accountId),
         eq(webhookEndpoints.status, "enabled"),
+        sql`${webhookEndpoints.createdAt} <= ${occurredAt}`,
         sql`EXISTS (SELECT 1 FROM json_each(${webhookEndpoints.events}) WHERE value = '*' OR value = ${type})`,
       ),
     );

@@ -64,6 +64,10 @@ export interface StartOptions {
   vars?: Record<string, string>;
 }
 
+// wrangler reloads the worker when wrangler.toml changes, losing in-memory local queues;
+// nothing edits it during a run on purpose, so keep a stray edit from breaking one.
+process.env.WRANGLER_CI_DISABLE_CONFIG_WATCHING ??= "true";
+
 export async function startWorker(options: StartOptions = {}): Promise<StartedWorker> {
   const persist = await mkdtemp(path.join(tmpdir(), "um-e2e-"));
   let worker: Awaited<ReturnType<typeof unstable_startWorker>> | undefined;

@@ -513,6 +513,8 @@ describe("the cron", () => {
     const acct = await createAccount();
     const hook = await call("POST", "/v1/webhooks", { token: acct.token, body: { url: "http://127.0.0.1:9/hook", events: ["user.updated"] } });
     const now = clock.now();
+    // The endpoint existed before the events below (an endpoint does not receive the past).
+    await env.DB.prepare("UPDATE webhook_endpoints SET created_at = ? WHERE id = ?").bind(now - 60 * MINUTE, hook.body.id).run();
     const [stale, recent] = await insertEvents([
       { accountId: acct.accountId, occurredAt: now - 10 * MINUTE, streamedAt: null },
       { accountId: acct.accountId, occurredAt: now - 30 * 1000, streamedAt: null },
