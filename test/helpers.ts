@@ -1,5 +1,6 @@
 /** Test helpers: every call goes through the Worker's real fetch handler with real bindings. */
-import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
+import { env, exports } from "cloudflare:workers";
 
 export const PLATFORM_TOKEN = "test-platform-token";
 export const PASSWORD = "correct horse battery staple 42";
@@ -96,4 +97,29 @@ export async function createGroup(admin: TestAccount, grants: { permission: stri
   const res = await call("POST", "/v1/groups", { token: admin.token, body: { name, grants } });
   if (res.status !== 201) throw new Error(`group creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id as string;
+}
+
+/** Rows straight from D1, for asserting on stored state. */
+export async function rows<T = Record<string, any>>(query: string, ...params: unknown[]): Promise<T[]> {
+  return (await env.DB.prepare(query).bind(...params).all<T>()).results;
+}
+
+/** A `SELECT count(*) AS n …` as a number. */
+export const count = async (query: string, ...params: unknown[]) => Number((await rows<{ n: number }>(query, ...params))[0]!.n);
+
+/** An RFC 9457 problem with the given status and catalogue code, every member present. */
+export function expectProblem(res: Reply, status: number, code: string) {
+  expect({ status: res.status, code: (res.body as any)?.code }, JSON.stringify(res.body)).toEqual({ status, code });
+  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ type: expect.stringMatching(/\S/), title: expect.stringMatching(/\S/), status, detail: expect.stringMatching(/\S/), code });
+}
+
+/** Waits, boundedly, until `read` gives something `ok` accepts (for work the runtime does in the background). */
+export async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = await read();
+    if (ok(v)) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }

@@ -5,16 +5,12 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, count } from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
 });
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
-const count = async (sql: string, ...params: unknown[]) => Number((await rows<{ n: number }>(sql, ...params))[0]!.n);
 const invitationRow = async (id: string) => (await rows("SELECT * FROM invitations WHERE id = ?", id))[0]!;
 
 interface El {

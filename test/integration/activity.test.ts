@@ -12,7 +12,7 @@ import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
 import { newId } from "../../src/lib/ids";
-import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type CallOptions, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type CallOptions, type Reply, type TestAccount, rows, expectProblem, until, count } from "../helpers";
 
 const MINUTE = 60 * 1000;
 const DAY = 24 * 60 * MINUTE;
@@ -21,24 +21,8 @@ afterEach(() => {
   clock.offsetMs = 0;
 });
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
-const count = async (sql: string, ...params: unknown[]) => Number((await rows<{ n: number }>(sql, ...params))[0]!.n);
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-}
 
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = await read();
-    if (ok(v)) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function runCron(bindings: Bindings = env as unknown as Bindings) {
   const ctx = createExecutionContext();

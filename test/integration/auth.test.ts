@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createUser, login, PASSWORD, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createUser, login, PASSWORD, uniqueEmail, type Reply, type TestAccount, rows, expectProblem } from "../helpers";
 
 const NEW_PASSWORD = "a brand new passphrase for tests 7";
 const MINUTE = 60_000;
@@ -17,9 +17,6 @@ let ipCounter = 0;
 /** A fresh source address per use, so throttle counters never leak between tests. */
 const freshIp = () => `198.51.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 
-async function rows<T = Record<string, any>>(query: string, ...binds: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(query).bind(...binds).all<T>()).results;
-}
 const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) => env.DB.prepare(query).bind(...binds).first<T>();
 
 const events = (type: string, subjectId: string) =>
@@ -56,11 +53,6 @@ async function addUser(acct: TestAccount, extra: Record<string, unknown> = {}) {
   return { id: res.body.id as string, email };
 }
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-  expect(res.headers.get("content-type")).toContain("application/problem+json");
-  expect(res.body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String) });
-}
 
 // ---- login ----------------------------------------------------------------------------
 

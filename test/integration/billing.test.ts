@@ -5,14 +5,11 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem } from "../helpers";
 
 const PLANS = { free: [3, 5], team: [10, 50], business: [50, 500], enterprise: [1000, 10000] } as const;
 type Plan = keyof typeof PLANS;
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
 const accountRow = async (id: string) =>
   (await rows<{ plan_id: string; user_limit: number | null; device_limit: number | null; reseller_id: string | null }>(
     "SELECT plan_id, user_limit, device_limit, reseller_id FROM accounts WHERE id = ?", id))[0];
@@ -22,10 +19,6 @@ const events = (accountId: string, type: string) =>
 const eventCount = async (accountId: string) =>
   Number((await rows<{ n: number }>("SELECT count(*) AS n FROM activity_events WHERE account_id = ?", accountId))[0]!.n);
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect({ status: res.status, code: res.body?.code }, JSON.stringify(res.body)).toEqual({ status, code });
-}
 
 const limitsOf = (acct: { token: string }) => call("GET", "/v1/account/limits", { token: acct.token });
 const platformPatch = (id: string, body: unknown, token = PLATFORM_TOKEN) => call("PATCH", `/v1/platform/accounts/${id}`, { token, body });

@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, count } from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
@@ -17,10 +17,6 @@ const RACERS = 50;
 const FREE = 5;
 const MINUTE = 60_000;
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
-const count = async (sql: string, ...params: unknown[]) => Number((await rows<{ n: number }>(sql, ...params))[0]!.n);
 
 /** Seats as DESIGN.md counts them: active users + pending, unexpired invitations. */
 const seatsUsed = (accountId: string) =>
@@ -37,10 +33,6 @@ const limitEvents = (accountId: string, kind: "users" | "devices") =>
     kind,
   );
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect({ status: res.status, code: res.body?.code }, JSON.stringify(res.body)).toEqual({ status, code });
-}
 
 const userBody = (label = "seat") => ({ email: uniqueEmail(label), first_name: "Seat", last_name: "Holder", password: PASSWORD });
 const addUser = (acct: { token: string }, label?: string) => call("POST", "/v1/users", { token: acct.token, body: userBody(label) });

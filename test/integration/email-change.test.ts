@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem } from "../helpers";
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;
@@ -20,9 +20,6 @@ afterEach(() => {
 
 type Mail = { id: string; to: string; subject: string; text: string; html: string; tag: string };
 
-async function rows<T = Record<string, any>>(query: string, ...binds: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(query).bind(...binds).all<T>()).results;
-}
 const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) => env.DB.prepare(query).bind(...binds).first<T>();
 
 const userRow = (id: string) =>
@@ -35,10 +32,6 @@ const tokensOf = (userId: string) =>
 const events = (type: string, subjectId: string) =>
   rows("SELECT * FROM activity_events WHERE type = ? AND subject_id = ? ORDER BY occurred_at, rowid", type, subjectId);
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-  expect(res.headers.get("content-type")).toContain("application/problem+json");
-}
 
 async function sha256Hex(input: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input));

@@ -1,16 +1,12 @@
 /** Groups (API.md, "Groups"), the account (GET/PATCH /v1/account) and account creation by platform support. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, count } from "../helpers";
 
 const IP = "192.0.2.44";
 const UA = "groups-test/1.0";
 const as = (acct: { token: string }) => ({ token: acct.token, ip: IP, headers: { "user-agent": UA } });
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
-const count = async (sql: string, ...params: unknown[]) => Number((await rows<{ n: number }>(sql, ...params))[0]!.n);
 const memberships = async (userId: string) =>
   (await rows<{ group_id: string }>("SELECT group_id FROM group_memberships WHERE user_id = ? ORDER BY group_id", userId)).map((r) => r.group_id);
 const storedGrants = async (groupId: string) =>
@@ -29,10 +25,6 @@ const snapshot = async () => ({
   events: await count("SELECT count(*) AS n FROM activity_events"),
 });
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-}
 
 async function newOrg(acct: TestAccount) {
   const res = await call("POST", "/v1/device-organizations", { ...as(acct), body: { name: "Lobby screens" } });

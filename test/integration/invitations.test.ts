@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, count } from "../helpers";
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -26,10 +26,6 @@ interface Mail {
   sent_at: string;
 }
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
-const count = async (sql: string, ...params: unknown[]) => Number((await rows<{ n: number }>(sql, ...params))[0]!.n);
 const invitationRow = async (id: string) => (await rows("SELECT * FROM invitations WHERE id = ?", id))[0]!;
 const eventTypes = async (subjectId: string) =>
   (await rows<{ type: string }>("SELECT type FROM activity_events WHERE subject_id = ? ORDER BY rowid", subjectId)).map((r) => r.type);
@@ -41,10 +37,6 @@ async function sha256Hex(input: string) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-}
 
 /** Mail kept in the development outbox for `to`, newest first. */
 async function outbox(to: string): Promise<Mail[]> {

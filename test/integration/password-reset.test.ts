@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem } from "../helpers";
 
 const NEW_PASSWORD = "a freshly chosen passphrase 2024";
 const HOUR = 60 * 60 * 1000;
@@ -23,9 +23,6 @@ afterEach(() => {
 
 type Mail = { id: string; to: string; subject: string; text: string; tag: string };
 
-async function rows<T = Record<string, any>>(query: string, ...binds: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(query).bind(...binds).all<T>()).results;
-}
 const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) => env.DB.prepare(query).bind(...binds).first<T>();
 
 const credentials = (id: string) => row<{ password_hash: string | null; must_change_password: number }>("SELECT password_hash, must_change_password FROM users WHERE id = ?", id);
@@ -34,10 +31,6 @@ const resetTokens = (userId: string) => rows("SELECT * FROM user_tokens WHERE us
 const events = (type: string, subjectId: string) =>
   rows("SELECT * FROM activity_events WHERE type = ? AND subject_id = ? ORDER BY occurred_at, rowid", type, subjectId);
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-  expect(res.headers.get("content-type")).toContain("application/problem+json");
-}
 
 let ipCounter = 0;
 /** A fresh source address per request, so login and forgot throttles only count what a test means. */

@@ -9,15 +9,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PERMISSIONS, type Permission } from "../../src/authz/catalog";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, PASSWORD, uniqueEmail, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, PASSWORD, uniqueEmail, type TestAccount, rows } from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
 });
 
-async function rows<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
 
 async function expectProblem(res: { status: number; body: any; headers: Headers }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body)).toBe(status);

@@ -6,11 +6,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createGroup, createUser, PASSWORD, uniqueEmail, type Reply } from "../helpers";
+import { call, createAccount, createGroup, createUser, PASSWORD, uniqueEmail, type Reply, rows } from "../helpers";
 
-async function rows<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
 
 function expectNotFound(res: Reply, secrets: string[] = []) {
   expect(res.status, JSON.stringify(res.body)).toBe(404);

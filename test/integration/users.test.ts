@@ -1,26 +1,18 @@
 /** Users (API.md, "Users"): creation, listing, changes, deletion, memberships, the last administrator, activity. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createGroup, createUser, login, PASSWORD, uniqueEmail, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, login, PASSWORD, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, count } from "../helpers";
 
 const IP = "203.0.113.7";
 const UA = "users-test/1.0";
 const as = (acct: { token: string }) => ({ token: acct.token, ip: IP, headers: { "user-agent": UA } });
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
-const count = async (sql: string, ...params: unknown[]) => Number((await rows<{ n: number }>(sql, ...params))[0]!.n);
 const memberships = async (userId: string) =>
   (await rows<{ group_id: string }>("SELECT group_id FROM group_memberships WHERE user_id = ? ORDER BY group_id", userId)).map((r) => r.group_id);
 const eventTypes = async (subjectId: string) =>
   (await rows<{ type: string }>("SELECT type FROM activity_events WHERE subject_id = ? ORDER BY rowid", subjectId)).map((r) => r.type);
 const userBody = (extra: Record<string, unknown> = {}) => ({ email: uniqueEmail(), first_name: "Ada", last_name: "Lovelace", password: PASSWORD, ...extra });
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-}
 
 const addAdmin = (acct: TestAccount) => createUser(acct, { groupIds: [acct.administratorsId] });
 

@@ -4,11 +4,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply } from "../helpers";
+import { call, createAccount, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, rows, expectProblem } from "../helpers";
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
 
 const TABLES = ["accounts", "users", "groups", "grants", "group_memberships", "sessions", "refresh_tokens", "activity_events", "login_throttle"];
 /** Row counts, plus the sums of update times, so an UPDATE shows as well as an INSERT. */
@@ -26,11 +23,6 @@ async function refusedWithoutWrites(send: () => Promise<Reply>): Promise<Reply> 
   return res;
 }
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.stringMatching(/\S/), title: expect.stringMatching(/\S/), status, detail: expect.stringMatching(/\S/), code });
-}
 
 const paths = (res: Reply) => (res.body.errors as { path: string }[]).map((e) => e.path);
 

@@ -16,7 +16,7 @@ import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
 import { retryDelaySeconds } from "../../src/webhooks/delivery";
-import { call, createAccount, createGroup, createUser, login, type Reply, type TestAccount } from "../helpers";
+import { call, createAccount, createGroup, createUser, login, type Reply, type TestAccount, rows, expectProblem, until } from "../helpers";
 
 const CLOSED = "http://127.0.0.1:9/hook";
 const HOUR = 60 * 60 * 1000;
@@ -25,26 +25,10 @@ afterEach(() => {
   clock.offsetMs = 0;
 });
 
-async function rows<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(sql).bind(...params).all<T>()).results;
-}
 const one = async <T = Record<string, any>>(sql: string, ...params: unknown[]) => (await rows<T>(sql, ...params))[0]!;
 const count = async (sql: string, ...params: unknown[]) => Number((await one<{ n: number }>(sql, ...params)).n);
 
-function expectProblem(res: Reply, status: number, code: string) {
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-}
 
-/** Waits (bounded) until `read` gives something `ok` accepts. */
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = await read();
-    if (ok(v)) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** One batch through the worker's queue handler; answers what it acked and retried. */
 async function consume(...bodies: unknown[]) {
