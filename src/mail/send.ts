@@ -55,7 +55,9 @@ export async function sendMail(env: Bindings, mail: Mail, now: number): Promise<
   const key = `outbox:${String(Number.MAX_SAFE_INTEGER - now).padStart(16, "0")}:${id}`;
   const entry = { id, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, tag: mail.tag, sent_at: new Date(now).toISOString() };
   await env.TOKENS.put(key, JSON.stringify(entry), { expirationTtl: OUTBOX_TTL_SECONDS });
-  console.log(`\n--- mail to ${mail.to}: ${mail.subject}\n${mail.text}\n---`);
+  // One line, with the link to follow by hand: the whole mail is in the outbox.
+  const link = /https?:\/\/\S+/.exec(mail.text)?.[0];
+  console.log(`[dev mail] to ${mail.to}: ${mail.subject}${link ? ` — ${link}` : ""}`);
   return "outbox";
 }
 
