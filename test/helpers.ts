@@ -123,3 +123,29 @@ export async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, wh
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** A mail kept in the development outbox (GET /v1/dev/outbox). */
+export interface Mail {
+  id: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  tag: string;
+  sent_at: string;
+}
+
+/** The development outbox for one recipient, newest first. */
+export async function outbox(to: string): Promise<Mail[]> {
+  const res = await call<{ data: Mail[] }>("GET", `/v1/dev/outbox?to=${encodeURIComponent(to)}&limit=100`, { token: PLATFORM_TOKEN });
+  expect(res.status).toBe(200);
+  return res.body.data;
+}
+
+/** The one mail that arrived for `to` since `before` was read. */
+export async function newMail(to: string, before: Mail[]): Promise<Mail> {
+  const known = new Set(before.map((m) => m.id));
+  const fresh = (await outbox(to)).filter((m) => !known.has(m.id));
+  expect(fresh).toHaveLength(1);
+  return fresh[0]!;
+}

@@ -7,6 +7,7 @@ import type { AuthMethod, Ctx } from "../context";
 import { guard } from "../db/batch";
 import { accounts } from "../db/schema";
 import { AppError } from "../lib/errors";
+import { managedBy } from "../accounts/service";
 import * as repo from "./repo";
 
 export const PLAN_IDS = ["free", "team", "business", "enterprise"] as const;
@@ -18,7 +19,7 @@ export function toLimitsDto(u: repo.UsageRow) {
     plan: u.plan,
     users: { limit: u.user_limit, active: u.active_users, pending_invitations: u.pending_invitations, available: Math.max(0, u.user_limit - seats), override: u.user_limit_override },
     devices: { limit: u.device_limit, used: u.devices, available: Math.max(0, u.device_limit - u.devices), override: u.device_limit_override },
-    managed_by: u.reseller_id ? { type: "reseller" as const, id: u.reseller_id, name: u.reseller_name ?? "" } : { type: "direct" as const },
+    managed_by: managedBy(u.reseller_name, u.reseller_id),
   };
 }
 

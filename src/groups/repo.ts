@@ -44,13 +44,6 @@ export async function findBuiltinGroupIds(db: Database, accountId: string) {
   return Object.fromEntries(rows.map((r) => [r.builtin, r.id])) as { administrators?: string; members?: string };
 }
 
-/** Of the given group ids, those that belong to the account. */
-export async function existingGroupIds(db: Database, accountId: string, ids: string[]) {
-  if (ids.length === 0) return [];
-  const rows = await db.select({ id: groups.id }).from(groups).where(and(eq(groups.accountId, accountId), inArray(groups.id, ids)));
-  return rows.map((r) => r.id);
-}
-
 export async function existingDeviceOrganizationIds(db: Database, accountId: string, ids: string[]) {
   if (ids.length === 0) return [];
   const rows = await db

@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem } from "../helpers";
+import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, outbox, newMail, type Mail } from "../helpers";
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;
@@ -17,8 +17,6 @@ afterEach(() => {
 });
 
 // ---- local helpers --------------------------------------------------------------------
-
-type Mail = { id: string; to: string; subject: string; text: string; html: string; tag: string };
 
 const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) => env.DB.prepare(query).bind(...binds).first<T>();
 
@@ -42,20 +40,6 @@ let ipCounter = 0;
 /** A fresh source address per login attempt, so throttle counters never matter here. */
 const freshIp = () => `192.0.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 const attempt = (email: string, password = PASSWORD) => call("POST", "/v1/auth/login", { body: { email, password }, ip: freshIp() });
-
-async function outbox(to: string): Promise<Mail[]> {
-  const res = await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(to)}&limit=100`, { token: PLATFORM_TOKEN });
-  expect(res.status).toBe(200);
-  return res.body.data;
-}
-
-/** The mail that arrived for `to` since `before` was read (exactly one). */
-async function newMail(to: string, before: Mail[]): Promise<Mail> {
-  const known = new Set(before.map((m) => m.id));
-  const fresh = (await outbox(to)).filter((m) => !known.has(m.id));
-  expect(fresh).toHaveLength(1);
-  return fresh[0]!;
-}
 
 /** The token of the /verify-email link in a mail's text part. */
 function verifyToken(mail: Mail): string {

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, count } from "../helpers";
+import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, count, outbox, newMail, type Mail } from "../helpers";
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -15,16 +15,6 @@ const MONTHS = ["January", "February", "March", "April", "May", "June", "July", 
 afterEach(() => {
   clock.offsetMs = 0;
 });
-
-interface Mail {
-  id: string;
-  to: string;
-  subject: string;
-  text: string;
-  html: string;
-  tag: string;
-  sent_at: string;
-}
 
 const invitationRow = async (id: string) => (await rows("SELECT * FROM invitations WHERE id = ?", id))[0]!;
 const eventTypes = async (subjectId: string) =>
@@ -39,20 +29,6 @@ async function sha256Hex(input: string) {
 
 
 /** Mail kept in the development outbox for `to`, newest first. */
-async function outbox(to: string): Promise<Mail[]> {
-  const res = await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(to)}&limit=100`, { token: PLATFORM_TOKEN });
-  expect(res.status).toBe(200);
-  return res.body.data;
-}
-
-/** The one mail that arrived for `email` since `before` was read. */
-async function newMail(email: string, before: Mail[]): Promise<Mail> {
-  const known = new Set(before.map((m) => m.id));
-  const fresh = (await outbox(email)).filter((m) => !known.has(m.id));
-  expect(fresh).toHaveLength(1);
-  return fresh[0]!;
-}
-
 const linkPrefix = () => `${env.APP_URL.replace(/\/$/, "")}/activate?token=`;
 
 /** Every activation-link token in `content` (the text part, or the html part). */

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem } from "../helpers";
+import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, outbox, newMail, type Mail } from "../helpers";
 
 const NEW_PASSWORD = "a freshly chosen passphrase 2024";
 const HOUR = 60 * 60 * 1000;
@@ -20,8 +20,6 @@ afterEach(() => {
 });
 
 // ---- local helpers --------------------------------------------------------------------
-
-type Mail = { id: string; to: string; subject: string; text: string; tag: string };
 
 const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) => env.DB.prepare(query).bind(...binds).first<T>();
 
@@ -43,17 +41,6 @@ async function login(email: string, password = PASSWORD) {
 }
 const refresh = (refreshToken: string) => call("POST", "/v1/auth/refresh", { body: { refresh_token: refreshToken } });
 
-async function outbox(to: string): Promise<Mail[]> {
-  const res = await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(to)}&limit=100`, { token: PLATFORM_TOKEN });
-  expect(res.status).toBe(200);
-  return res.body.data;
-}
-async function newMail(to: string, before: Mail[]): Promise<Mail> {
-  const known = new Set(before.map((m) => m.id));
-  const fresh = (await outbox(to)).filter((m) => !known.has(m.id));
-  expect(fresh).toHaveLength(1);
-  return fresh[0]!;
-}
 const resetPrefix = () => `${env.APP_URL.replace(/\/$/, "")}/reset-password?token=`;
 function resetToken(mail: Mail): string {
   const at = mail.text.indexOf(resetPrefix());
