@@ -23,7 +23,11 @@ process.env.WRANGLER_SEND_METRICS = "false";
 rmSync(persist, { recursive: true, force: true });
 mkdirSync(persist, { recursive: true });
 const wrangler = (...args) => {
-  const res = spawnSync(path.join(root, "node_modules/.bin/wrangler"), args, { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const res = spawnSync(path.join(root, "node_modules/.bin/wrangler"), args, {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (res.status !== 0) throw new Error(`wrangler ${args.join(" ")}: ${res.stderr}`);
   return res.stdout;
 };
@@ -33,8 +37,17 @@ async function startWorker() {
   const started = await unstable_startWorker({
     config: path.join(root, "wrangler.toml"),
     // The programmatic API does not derive this from compatibility_flags as `wrangler dev` does.
-    build: { nodejsCompatMode: (config) => (config.compatibility_flags.includes("nodejs_compat") ? "v2" : null) },
-    dev: { inspector: false, persist, watch: false, server: { hostname: "127.0.0.1", port: 0 }, logLevel: "warn" },
+    build: {
+      nodejsCompatMode: (config) =>
+        config.compatibility_flags.includes("nodejs_compat") ? "v2" : null,
+    },
+    dev: {
+      inspector: false,
+      persist,
+      watch: false,
+      server: { hostname: "127.0.0.1", port: 0 },
+      logLevel: "warn",
+    },
   });
   await started.ready;
   return started;
@@ -46,17 +59,27 @@ let base = (await worker.url).toString().replace(/\/$/, "");
 async function api(method, route, { token, body } = {}) {
   const res = await fetch(base + route, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, roundTrips: Number(res.headers.get("x-d1-round-trips")) };
+  return {
+    status: res.status,
+    body: text ? JSON.parse(text) : null,
+    roundTrips: Number(res.headers.get("x-d1-round-trips")),
+  };
 }
 
 let seq = 0;
 async function newAccount(i) {
   const email = `bench-admin-${i}-${Date.now()}@example.com`;
-  const created = await api("POST", "/v1/platform/accounts", { token: PLATFORM, body: { name: `Bench ${i}`, plan: "enterprise", admin_email: email, admin_password: PASSWORD } });
+  const created = await api("POST", "/v1/platform/accounts", {
+    token: PLATFORM,
+    body: { name: `Bench ${i}`, plan: "enterprise", admin_email: email, admin_password: PASSWORD },
+  });
   if (created.status !== 201) throw new Error(JSON.stringify(created.body));
   const login = await api("POST", "/v1/auth/login", { body: { email, password: PASSWORD } });
   return { email, token: login.body.access_token, accountId: created.body.account.id };
@@ -76,12 +99,25 @@ function run(title, make) {
       },
       (err, result) => (err ? reject(err) : resolve({ title, result })),
     );
-    autocannon.track(instance, { renderProgressBar: false, renderResultsTable: false, renderLatencyTable: false });
+    autocannon.track(instance, {
+      renderProgressBar: false,
+      renderResultsTable: false,
+      renderLatencyTable: false,
+    });
   });
 }
 
-const get = (route, token) => ({ method: "GET", path: route, headers: token ? { authorization: `Bearer ${token}` } : {} });
-const post = (route, token, body) => ({ method: "POST", path: route, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+const get = (route, token) => ({
+  method: "GET",
+  path: route,
+  headers: token ? { authorization: `Bearer ${token}` } : {},
+});
+const post = (route, token, body) => ({
+  method: "POST",
+  path: route,
+  headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
 
 const one = await newAccount(0);
 // Seeding runs one request at a time: each hashes a password, and scrypt's 16 MiB per
@@ -89,17 +125,67 @@ const one = await newAccount(0);
 const many = [];
 for (let i = 1; i <= 20; i++) many.push(await newAccount(i));
 for (let i = 0; i < 60; i++) {
-  await api("POST", "/v1/users", { token: one.token, body: { email: `u${i}@bench.example`, first_name: "U", last_name: String(i), password: PASSWORD } });
+  await api("POST", "/v1/users", {
+    token: one.token,
+    body: {
+      email: `u${i}@bench.example`,
+      first_name: "U",
+      last_name: String(i),
+      password: PASSWORD,
+    },
+  });
 }
 
 const scenarios = [
-  { name: "bare route (GET /health/live)", make: () => get("/health/live"), probe: () => api("GET", "/health/live") },
-  { name: "GET /v1/me, 1 account", make: () => get("/v1/me", one.token), probe: () => api("GET", "/v1/me", { token: one.token }) },
-  { name: "GET /v1/me, 20 accounts", make: (i) => get("/v1/me", many[i % 20].token), probe: () => api("GET", "/v1/me", { token: many[0].token }) },
-  { name: "GET /v1/users (page of 50), 1 account", make: () => get("/v1/users", one.token), probe: () => api("GET", "/v1/users", { token: one.token }) },
-  { name: "POST /v1/invitations, 1 account", make: () => post("/v1/invitations", one.token, { email: `inv-${++seq}@bench.example` }), probe: () => api("POST", "/v1/invitations", { token: one.token, body: { email: `probe-${++seq}@bench.example` } }) },
-  { name: "POST /v1/invitations, 20 accounts", make: (i) => post("/v1/invitations", many[i % 20].token, { email: `inv-${++seq}@bench.example` }), probe: () => api("POST", "/v1/invitations", { token: many[0].token, body: { email: `probe-${++seq}@bench.example` } }) },
-  { name: "POST /v1/groups (write batch), 20 accounts", make: (i) => post("/v1/groups", many[i % 20].token, { name: `g-${++seq}`, grants: [{ permission: "users:read" }] }), probe: () => api("POST", "/v1/groups", { token: one.token, body: { name: `probe-${++seq}`, grants: [] } }) },
+  {
+    name: "bare route (GET /health/live)",
+    make: () => get("/health/live"),
+    probe: () => api("GET", "/health/live"),
+  },
+  {
+    name: "GET /v1/me, 1 account",
+    make: () => get("/v1/me", one.token),
+    probe: () => api("GET", "/v1/me", { token: one.token }),
+  },
+  {
+    name: "GET /v1/me, 20 accounts",
+    make: (i) => get("/v1/me", many[i % 20].token),
+    probe: () => api("GET", "/v1/me", { token: many[0].token }),
+  },
+  {
+    name: "GET /v1/users (page of 50), 1 account",
+    make: () => get("/v1/users", one.token),
+    probe: () => api("GET", "/v1/users", { token: one.token }),
+  },
+  {
+    name: "POST /v1/invitations, 1 account",
+    make: () => post("/v1/invitations", one.token, { email: `inv-${++seq}@bench.example` }),
+    probe: () =>
+      api("POST", "/v1/invitations", {
+        token: one.token,
+        body: { email: `probe-${++seq}@bench.example` },
+      }),
+  },
+  {
+    name: "POST /v1/invitations, 20 accounts",
+    make: (i) =>
+      post("/v1/invitations", many[i % 20].token, { email: `inv-${++seq}@bench.example` }),
+    probe: () =>
+      api("POST", "/v1/invitations", {
+        token: many[0].token,
+        body: { email: `probe-${++seq}@bench.example` },
+      }),
+  },
+  {
+    name: "POST /v1/groups (write batch), 20 accounts",
+    make: (i) =>
+      post("/v1/groups", many[i % 20].token, {
+        name: `g-${++seq}`,
+        grants: [{ permission: "users:read" }],
+      }),
+    probe: () =>
+      api("POST", "/v1/groups", { token: one.token, body: { name: `probe-${++seq}`, grants: [] } }),
+  },
 ];
 
 const rows = [];
@@ -130,7 +216,11 @@ async function loginEvents(token) {
   const found = new Map();
   let cursor = null;
   do {
-    const page = await api("GET", `/v1/activity?type=auth.login.succeeded&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+    const page = await api(
+      "GET",
+      `/v1/activity?type=auth.login.succeeded&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      { token },
+    );
     if (page.status !== 200) throw new Error(JSON.stringify(page.body));
     for (const e of page.body.data) found.set(e.id, Date.parse(e.occurred_at));
     cursor = page.body.next_cursor;
@@ -138,11 +228,17 @@ async function loginEvents(token) {
   return found;
 }
 const LOGIN_USERS = 20;
-const loginBody = (i) => JSON.stringify({ email: `u${i % LOGIN_USERS}@bench.example`, password: PASSWORD });
+const loginBody = (i) =>
+  JSON.stringify({ email: `u${i % LOGIN_USERS}@bench.example`, password: PASSWORD });
 const loginProbe = await api("POST", "/v1/auth/login", { body: JSON.parse(loginBody(0)) });
 const loginsBefore = await loginEvents(one.token);
 const loginStart = Date.now();
-const { result: loginRun } = await run("POST /v1/auth/login", (i) => ({ method: "POST", path: "/v1/auth/login", headers: { "content-type": "application/json" }, body: loginBody(i) }));
+const { result: loginRun } = await run("POST /v1/auth/login", (i) => ({
+  method: "POST",
+  path: "/v1/auth/login",
+  headers: { "content-type": "application/json" },
+  body: loginBody(i),
+}));
 let loginsAfter = await loginEvents(one.token);
 for (let settle = 0; settle < 20; settle++) {
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -165,7 +261,11 @@ const logins = {
   "D1 round trips": loginProbe.roundTrips,
   "probe status": loginProbe.status,
 };
-console.log("\nEvents written under concurrent logins (%d connections, %s s)", connections, loginRun.duration);
+console.log(
+  "\nEvents written under concurrent logins (%d connections, %s s)",
+  connections,
+  loginRun.duration,
+);
 console.table([logins]);
 
 // The export of 100,000 events. The rows go straight into the bench's local D1 while the
@@ -177,7 +277,9 @@ const exporter = await newAccount("export");
 await worker.dispose();
 const newest = Date.now() - 60_000;
 const seedFile = path.join(root, ".bench", "seed-activity.sql");
-writeFileSync(seedFile, `INSERT INTO activity_events
+writeFileSync(
+  seedFile,
+  `INSERT INTO activity_events
   (id, account_id, type, occurred_at, actor_type, actor_id, subject_type, subject_id, method, ip, user_agent, metadata, streamed_at)
 WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < ${EXPORT_EVENTS - 1})
 SELECT 'evt_' || lower(hex(randomblob(13))), '${exporter.accountId}',
@@ -186,7 +288,8 @@ SELECT 'evt_' || lower(hex(randomblob(13))), '${exporter.accountId}',
   'Mozilla/5.0 (X11; Linux x86_64) bench, "quoted"', json_object('n', n, 'name', 'Smith, "Jr."', 'changes', json_array('first_name', 'last_name')),
   ${newest} - n * 1000
 FROM seq;
-`);
+`,
+);
 const seedStart = performance.now();
 wrangler("d1", "execute", "DB", "--local", "--persist-to", persist, "--file", seedFile);
 const seedSeconds = (performance.now() - seedStart) / 1000;
@@ -223,7 +326,10 @@ function workerdPids() {
 }
 const kib = (pid, field) => {
   try {
-    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    return Number(
+      new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ??
+        0,
+    );
   } catch {
     return 0;
   }
@@ -255,7 +361,9 @@ async function settledRss() {
 
 async function streamExport(query) {
   const started = performance.now();
-  const res = await fetch(`${base}/v1/activity/export?${query}`, { headers: { authorization: `Bearer ${exporter.token}` } });
+  const res = await fetch(`${base}/v1/activity/export?${query}`, {
+    headers: { authorization: `Bearer ${exporter.token}` },
+  });
   if (res.status !== 200) throw new Error(`export ${query}: ${res.status} ${await res.text()}`);
   let firstByte = null;
   let bytes = 0;
@@ -265,13 +373,18 @@ async function streamExport(query) {
     firstByte ??= performance.now() - started;
     bytes += chunk.length;
     for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
-    if (head.length < 2000) head += Buffer.from(chunk.subarray(0, 2000 - head.length)).toString("utf8");
+    if (head.length < 2000)
+      head += Buffer.from(chunk.subarray(0, 2000 - head.length)).toString("utf8");
   }
   return { seconds: (performance.now() - started) / 1000, firstByte, bytes, lines, head };
 }
 
 const exportRuns = [
-  { name: "ndjson, newest 10,000", query: `format=ndjson&since=${new Date(newest - 9_999 * 1000).toISOString()}`, rows: 10_000 },
+  {
+    name: "ndjson, newest 10,000",
+    query: `format=ndjson&since=${new Date(newest - 9_999 * 1000).toISOString()}`,
+    rows: 10_000,
+  },
   { name: "ndjson, all", query: "format=ndjson", rows: null },
   { name: "csv, all", query: "format=csv", rows: null },
 ];
@@ -286,7 +399,10 @@ try {
     const { value: out, peak } = await sampled(() => streamExport(e.query));
     const csv = e.query.startsWith("format=csv");
     const events = csv ? out.lines - 1 : out.lines;
-    if (events < (e.rows ?? EXPORT_EVENTS)) throw new Error(`${e.name}: ${events} events exported, expected at least ${e.rows ?? EXPORT_EVENTS}`);
+    if (events < (e.rows ?? EXPORT_EVENTS))
+      throw new Error(
+        `${e.name}: ${events} events exported, expected at least ${e.rows ?? EXPORT_EVENTS}`,
+      );
     if (!csv) JSON.parse(out.head.split("\n")[0]);
     exportRows.push({
       export: e.name,
@@ -303,10 +419,16 @@ try {
 } catch (err) {
   exportError = String(err);
 }
-const workerd = pids.map((pid) => ({ pid, "VmRSS MiB": mib(kib(pid, "VmRSS")), "VmHWM MiB (peak since start)": mib(kib(pid, "VmHWM")) }));
+const workerd = pids.map((pid) => ({
+  pid,
+  "VmRSS MiB": mib(kib(pid, "VmRSS")),
+  "VmHWM MiB (peak since start)": mib(kib(pid, "VmHWM")),
+}));
 console.log(
   "\nExport of %s seeded events (+ the account's own), streamed from Node; workerd RSS sampled every 100 ms (%d processes; seeding took %s s)",
-  EXPORT_EVENTS.toLocaleString("en"), pids.length, seedSeconds.toFixed(1),
+  EXPORT_EVENTS.toLocaleString("en"),
+  pids.length,
+  seedSeconds.toFixed(1),
 );
 if (exportError) console.error("export failed:", exportError);
 console.table(exportRows);
@@ -317,9 +439,19 @@ writeFileSync(
   path.join(root, ".bench", "results.json"),
   JSON.stringify(
     {
-      at: new Date().toISOString(), seconds, connections, rows,
+      at: new Date().toISOString(),
+      seconds,
+      connections,
+      rows,
       logins: { ...logins, seconds: loginRun.duration, connections },
-      export: { seeded_events: EXPORT_EVENTS, seed_seconds: Number(seedSeconds.toFixed(2)), idle_rss_mib: mib(idle), rows: exportRows, workerd, error: exportError },
+      export: {
+        seeded_events: EXPORT_EVENTS,
+        seed_seconds: Number(seedSeconds.toFixed(2)),
+        idle_rss_mib: mib(idle),
+        rows: exportRows,
+        workerd,
+        error: exportError,
+      },
     },
     null,
     2,

@@ -15,16 +15,30 @@ const platformToken = "dev-platform-token"; // wrangler.toml's development value
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
 
-const applied = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-  cwd: root,
-  env,
-  stdio: "inherit",
-});
+const applied = spawnSync(
+  wrangler,
+  ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],
+  {
+    cwd: root,
+    env,
+    stdio: "inherit",
+  },
+);
 if (applied.status !== 0) process.exit(applied.status ?? 1);
 
 const dev = spawn(
   wrangler,
-  ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--var", `APP_URL:http://127.0.0.1:${port}`],
+  [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--persist-to",
+    persist,
+    "--var",
+    `APP_URL:http://127.0.0.1:${port}`,
+  ],
   { cwd: root, env, stdio: "inherit" },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
@@ -45,7 +59,10 @@ async function waitForHealth() {
 
 function loadCredentials() {
   if (existsSync(credentialsFile)) return JSON.parse(readFileSync(credentialsFile, "utf8"));
-  const credentials = { email: "admin@demo.example", password: `demo-${randomBytes(12).toString("base64url")}` };
+  const credentials = {
+    email: "admin@demo.example",
+    password: `demo-${randomBytes(12).toString("base64url")}`,
+  };
   mkdirSync(persist, { recursive: true });
   writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2), { mode: 0o600 });
   return credentials;
@@ -57,17 +74,31 @@ async function seed() {
   const res = await fetch(`${base}/v1/platform/accounts`, {
     method: "POST",
     headers: { authorization: `Bearer ${platformToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "Demo Signage Co", plan: "enterprise", admin_email: credentials.email, admin_password: credentials.password }),
+    body: JSON.stringify({
+      name: "Demo Signage Co",
+      plan: "enterprise",
+      admin_email: credentials.email,
+      admin_password: credentials.password,
+    }),
   });
   const body = await res.json();
-  if (res.status !== 201 && body.code !== "email_taken") throw new Error(`seeding failed: ${res.status} ${JSON.stringify(body)}`);
+  if (res.status !== 201 && body.code !== "email_taken")
+    throw new Error(`seeding failed: ${res.status} ${JSON.stringify(body)}`);
   const line = "=".repeat(72);
   console.log(`\n${line}\n User Management API on ${base}   (docs: ${base}/docs)`);
-  console.log(` Demo account ${res.status === 201 ? "created" : "already seeded"}: "Demo Signage Co" (enterprise)`);
-  console.log(`   admin email:    ${credentials.email}\n   admin password: ${credentials.password}`);
+  console.log(
+    ` Demo account ${res.status === 201 ? "created" : "already seeded"}: "Demo Signage Co" (enterprise)`,
+  );
+  console.log(
+    `   admin email:    ${credentials.email}\n   admin password: ${credentials.password}`,
+  );
   console.log(`   platform token: ${platformToken}`);
-  console.log(`\n Try:\n   TOKEN=$(curl -s ${base}/v1/auth/login -H 'content-type: application/json' \\`);
-  console.log(`     -d '{"email":"${credentials.email}","password":"${credentials.password}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`);
+  console.log(
+    `\n Try:\n   TOKEN=$(curl -s ${base}/v1/auth/login -H 'content-type: application/json' \\`,
+  );
+  console.log(
+    `     -d '{"email":"${credentials.email}","password":"${credentials.password}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
+  );
   console.log(`   curl -s ${base}/v1/users -H "authorization: Bearer $TOKEN"\n${line}\n`);
 }
 

@@ -2,33 +2,33 @@
  * The whole API, mounted in one place: a reader finds every path here. Each module is a
  * chained sub-app; errors from anywhere become problem+json in `onError`.
  */
-import { HTTPException } from "hono/http-exception";
-import { bodyLimit } from "hono/body-limit";
+
 import { sql } from "drizzle-orm";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import { accountRoutes } from "./accounts/routes";
 import { activityRoutes } from "./activity/routes";
 import { apiTokenRoutes } from "./api-tokens/routes";
 import { authRoutes } from "./auth/routes";
 import { authzRoutes } from "./authz/check";
+import { billingRoutes } from "./billing/routes";
 import { deviceRoutes } from "./devices/routes";
 import { groupRoutes } from "./groups/routes";
-import { meRoutes } from "./me/routes";
-import { platformRoutes } from "./platform/routes";
-import { billingRoutes } from "./billing/routes";
+import { docsPage } from "./http/docs";
+import { requestContext } from "./http/middleware";
+import { createRouter } from "./http/router";
 import { invitationRoutes } from "./invitations/routes";
+import { AppError, type ErrorCode, problemResponse } from "./lib/errors";
 import { adminResetRoutes, emailVerificationRoutes, passwordRoutes } from "./lifecycle/routes";
+import { meRoutes } from "./me/routes";
 import { activatePage } from "./pages/activate";
 import { resetPasswordPage } from "./pages/reset-password";
 import { verifyEmailPage } from "./pages/verify-email";
 import { devRoutes } from "./platform/dev-outbox";
+import { platformRoutes } from "./platform/routes";
 import { resellerRoutes } from "./resellers/routes";
 import { userRoutes } from "./users/routes";
 import { webhookRoutes } from "./webhooks/routes";
-import type { AppEnv } from "./context";
-import { docsPage } from "./http/docs";
-import { requestContext } from "./http/middleware";
-import { createRouter } from "./http/router";
-import { AppError, problemResponse, type ErrorCode } from "./lib/errors";
 
 const HTTP_CODES: Record<number, ErrorCode> = {
   400: "invalid_json",
@@ -91,9 +91,22 @@ export function buildApp() {
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "User Management API", version: "1.0.0", description: "Users, groups, capacity and activity for device and content accounts." },
+    info: {
+      title: "User Management API",
+      version: "1.0.0",
+      description: "Users, groups, capacity and activity for device and content accounts.",
+    },
   });
-  app.get("/docs", (c) => c.html(docsPage(app.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "User Management API", version: "1.0.0" } }))));
+  app.get("/docs", (c) =>
+    c.html(
+      docsPage(
+        app.getOpenAPI31Document({
+          openapi: "3.1.0",
+          info: { title: "User Management API", version: "1.0.0" },
+        }),
+      ),
+    ),
+  );
 
   app.notFound(() => {
     throw new AppError("not_found", "No such route.");
@@ -104,8 +117,21 @@ export function buildApp() {
     if (err instanceof HTTPException && HTTP_CODES[err.status]) {
       return problemResponse(new AppError(HTTP_CODES[err.status]!, err.message), requestId);
     }
-    console.error(JSON.stringify({ msg: "unhandled error", request_id: requestId, err: String(err), stack: (err as Error).stack }));
-    return problemResponse(new AppError("internal_error", "Something went wrong. Quote the request id when reporting it."), requestId);
+    console.error(
+      JSON.stringify({
+        msg: "unhandled error",
+        request_id: requestId,
+        err: String(err),
+        stack: (err as Error).stack,
+      }),
+    );
+    return problemResponse(
+      new AppError(
+        "internal_error",
+        "Something went wrong. Quote the request id when reporting it.",
+      ),
+      requestId,
+    );
   });
   return app;
 }

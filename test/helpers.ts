@@ -1,6 +1,7 @@
 /** Test helpers: every call goes through the Worker's real fetch handler with real bindings. */
-import { expect } from "vitest";
+
 import { env, exports } from "cloudflare:workers";
+import { expect } from "vitest";
 
 export const PLATFORM_TOKEN = "test-platform-token";
 export const PASSWORD = "correct horse battery staple 42";
@@ -20,7 +21,11 @@ export interface CallOptions {
   ip?: string;
 }
 
-export async function call<T = any>(method: string, path: string, opts: CallOptions = {}): Promise<Reply<T>> {
+export async function call<T = any>(
+  method: string,
+  path: string,
+  opts: CallOptions = {},
+): Promise<Reply<T>> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.ip) headers["cf-connecting-ip"] = opts.ip;
@@ -41,7 +46,8 @@ export async function call<T = any>(method: string, path: string, opts: CallOpti
 }
 
 let counter = 0;
-export const uniqueEmail = (label = "user") => `${label}-${Date.now().toString(36)}-${++counter}@example.com`;
+export const uniqueEmail = (label = "user") =>
+  `${label}-${Date.now().toString(36)}-${++counter}@example.com`;
 
 export interface TestAccount {
   accountId: string;
@@ -55,17 +61,27 @@ export interface TestAccount {
 
 export async function login(email: string, password = PASSWORD, ip?: string) {
   const res = await call("POST", "/v1/auth/login", { body: { email, password }, ip });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as { access_token: string; refresh_token: string; user: any; must_change_password: boolean };
+  if (res.status !== 200)
+    throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as {
+    access_token: string;
+    refresh_token: string;
+    user: any;
+    must_change_password: boolean;
+  };
 }
 
-export async function createAccount(plan = "enterprise", name = "Acme Signage"): Promise<TestAccount> {
+export async function createAccount(
+  plan = "enterprise",
+  name = "Acme Signage",
+): Promise<TestAccount> {
   const adminEmail = uniqueEmail("admin");
   const res = await call("POST", "/v1/platform/accounts", {
     token: PLATFORM_TOKEN,
     body: { name, plan, admin_email: adminEmail, admin_password: PASSWORD },
   });
-  if (res.status !== 201) throw new Error(`account creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`account creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   const session = await login(adminEmail);
   const groups = await call("GET", "/v1/groups", { token: session.access_token });
   const byName = (n: string) => groups.body.data.find((g: any) => g.name === n).id as string;
@@ -81,41 +97,82 @@ export async function createAccount(plan = "enterprise", name = "Acme Signage"):
 }
 
 /** Creates a user with a password and logs it in. */
-export async function createUser(admin: TestAccount, opts: { groupIds?: string[]; email?: string } = {}) {
+export async function createUser(
+  admin: TestAccount,
+  opts: { groupIds?: string[]; email?: string } = {},
+) {
   const email = opts.email ?? uniqueEmail();
   const res = await call("POST", "/v1/users", {
     token: admin.token,
-    body: { email, first_name: "Test", last_name: "User", password: PASSWORD, ...(opts.groupIds ? { group_ids: opts.groupIds } : {}) },
+    body: {
+      email,
+      first_name: "Test",
+      last_name: "User",
+      password: PASSWORD,
+      ...(opts.groupIds ? { group_ids: opts.groupIds } : {}),
+    },
   });
-  if (res.status !== 201) throw new Error(`user creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`user creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   const session = await login(email);
-  return { id: res.body.id as string, email, token: session.access_token, refreshToken: session.refresh_token };
+  return {
+    id: res.body.id as string,
+    email,
+    token: session.access_token,
+    refreshToken: session.refresh_token,
+  };
 }
 
 /** A group with the given grants, for permission tests. */
-export async function createGroup(admin: TestAccount, grants: { permission: string; scope?: unknown }[], name = `g-${++counter}`) {
+export async function createGroup(
+  admin: TestAccount,
+  grants: { permission: string; scope?: unknown }[],
+  name = `g-${++counter}`,
+) {
   const res = await call("POST", "/v1/groups", { token: admin.token, body: { name, grants } });
-  if (res.status !== 201) throw new Error(`group creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`group creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id as string;
 }
 
 /** Rows straight from D1, for asserting on stored state. */
-export async function rows<T = Record<string, any>>(query: string, ...params: unknown[]): Promise<T[]> {
-  return (await env.DB.prepare(query).bind(...params).all<T>()).results;
+export async function rows<T = Record<string, any>>(
+  query: string,
+  ...params: unknown[]
+): Promise<T[]> {
+  return (
+    await env.DB.prepare(query)
+      .bind(...params)
+      .all<T>()
+  ).results;
 }
 
 /** A `SELECT count(*) AS n …` as a number. */
-export const count = async (query: string, ...params: unknown[]) => Number((await rows<{ n: number }>(query, ...params))[0]!.n);
+export const count = async (query: string, ...params: unknown[]) =>
+  Number((await rows<{ n: number }>(query, ...params))[0]!.n);
 
 /** An RFC 9457 problem with the given status and catalogue code, every member present. */
 export function expectProblem(res: Reply, status: number, code: string) {
-  expect({ status: res.status, code: (res.body as any)?.code }, JSON.stringify(res.body)).toEqual({ status, code });
+  expect({ status: res.status, code: (res.body as any)?.code }, JSON.stringify(res.body)).toEqual({
+    status,
+    code,
+  });
   expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.stringMatching(/\S/), title: expect.stringMatching(/\S/), status, detail: expect.stringMatching(/\S/), code });
+  expect(res.body).toMatchObject({
+    type: expect.stringMatching(/\S/),
+    title: expect.stringMatching(/\S/),
+    status,
+    detail: expect.stringMatching(/\S/),
+    code,
+  });
 }
 
 /** Waits, boundedly, until `read` gives something `ok` accepts (for work the runtime does in the background). */
-export async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+export async function until<T>(
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  what: string,
+): Promise<T> {
   for (let i = 0; i < 200; i++) {
     const v = await read();
     if (ok(v)) return v;
@@ -137,7 +194,11 @@ export interface Mail {
 
 /** The development outbox for one recipient, newest first. */
 export async function outbox(to: string): Promise<Mail[]> {
-  const res = await call<{ data: Mail[] }>("GET", `/v1/dev/outbox?to=${encodeURIComponent(to)}&limit=100`, { token: PLATFORM_TOKEN });
+  const res = await call<{ data: Mail[] }>(
+    "GET",
+    `/v1/dev/outbox?to=${encodeURIComponent(to)}&limit=100`,
+    { token: PLATFORM_TOKEN },
+  );
   expect(res.status).toBe(200);
   return res.body.data;
 }

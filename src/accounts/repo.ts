@@ -16,7 +16,10 @@ export async function findAccount(db: Database, accountId: string) {
 }
 
 export async function resellerName(db: Database, resellerId: string) {
-  const rows = await db.select({ name: resellers.name }).from(resellers).where(eq(resellers.id, resellerId));
+  const rows = await db
+    .select({ name: resellers.name })
+    .from(resellers)
+    .where(eq(resellers.id, resellerId));
   return rows[0]?.name ?? null;
 }
 
@@ -24,6 +27,13 @@ export function insertAccount(db: Database, row: typeof accounts.$inferInsert) {
   return db.insert(accounts).values(row);
 }
 
-export function updateAccount(db: Database, accountId: string, set: Partial<typeof accounts.$inferInsert>) {
-  return db.update(accounts).set(set).where(and(eq(accounts.id, accountId)));
+export function updateAccount(
+  db: Database,
+  accountId: string,
+  set: Partial<typeof accounts.$inferInsert>,
+) {
+  return db
+    .update(accounts)
+    .set(set)
+    .where(and(eq(accounts.id, accountId)));
 }

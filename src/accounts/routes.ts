@@ -1,6 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authenticate, authed, requires } from "../http/middleware";
-import { AUTHED_ERRORS, bearer, BODY_ERRORS, errors, jsonBody, jsonResponse } from "../http/openapi";
+import { authed, authenticate, requires } from "../http/middleware";
+import {
+  AUTHED_ERRORS,
+  BODY_ERRORS,
+  bearer,
+  errors,
+  jsonBody,
+  jsonResponse,
+} from "../http/openapi";
 import { createRouter } from "../http/router";
 import { describeAccount, updateAccount } from "./service";
 
@@ -22,23 +29,39 @@ export const AccountSchema = z
   .openapi("Account");
 
 const get = createRoute({
-  method: "get", path: "/", tags, security: bearer, summary: "The caller's account: name, plan, features, who manages it",
+  method: "get",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "The caller's account: name, plan, features, who manages it",
   middleware: [authenticate],
-  responses: { 200: jsonResponse(AccountSchema, "The account"), ...errors("unauthorized", "password_change_required") },
+  responses: {
+    200: jsonResponse(AccountSchema, "The account"),
+    ...errors("unauthorized", "password_change_required"),
+  },
 });
 
 const update = createRoute({
-  method: "patch", path: "/", tags, security: bearer, summary: "Rename the account or change its settings",
+  method: "patch",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "Rename the account or change its settings",
   middleware: requires("account:manage"),
   request: {
     body: jsonBody(
       z.strictObject({
         name: z.string().trim().min(1).max(200).optional(),
-        settings: z.strictObject({ invitation_ttl_hours: z.number().int().min(1).max(720) }).optional(),
+        settings: z
+          .strictObject({ invitation_ttl_hours: z.number().int().min(1).max(720) })
+          .optional(),
       }),
     ),
   },
-  responses: { 200: jsonResponse(AccountSchema, "Updated"), ...errors(...AUTHED_ERRORS, ...BODY_ERRORS) },
+  responses: {
+    200: jsonResponse(AccountSchema, "Updated"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS),
+  },
 });
 
 export const accountRoutes = createRouter()

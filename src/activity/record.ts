@@ -11,16 +11,47 @@ import { activityEvents } from "../db/schema";
 import { newId } from "../lib/ids";
 
 export const EVENT_TYPES = [
-  "auth.login.succeeded", "auth.login.failed", "auth.logout", "auth.token_refreshed",
-  "auth.api_token_used", "auth.sso.succeeded", "auth.refresh_token_reused",
-  "user.created", "user.updated", "user.email_change_requested", "user.email_changed",
-  "user.disabled", "user.enabled", "user.deleted", "user.password_reset", "user.password_reset_requested", "user.password_changed",
+  "auth.login.succeeded",
+  "auth.login.failed",
+  "auth.logout",
+  "auth.token_refreshed",
+  "auth.api_token_used",
+  "auth.sso.succeeded",
+  "auth.refresh_token_reused",
+  "user.created",
+  "user.updated",
+  "user.email_change_requested",
+  "user.email_changed",
+  "user.disabled",
+  "user.enabled",
+  "user.deleted",
+  "user.password_reset",
+  "user.password_reset_requested",
+  "user.password_changed",
   "user.groups_changed",
-  "invitation.created", "invitation.resent", "invitation.revoked", "invitation.accepted", "invitation.expired",
-  "group.created", "group.updated", "group.deleted",
-  "account.created", "account.updated", "account.plan_changed", "account.capacity_changed", "capacity.limit_reached",
-  "device.added", "device.removed", "device_organization.created", "api_token.created", "api_token.revoked",
-  "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated", "webhook.endpoint_disabled",
+  "invitation.created",
+  "invitation.resent",
+  "invitation.revoked",
+  "invitation.accepted",
+  "invitation.expired",
+  "group.created",
+  "group.updated",
+  "group.deleted",
+  "account.created",
+  "account.updated",
+  "account.plan_changed",
+  "account.capacity_changed",
+  "capacity.limit_reached",
+  "device.added",
+  "device.removed",
+  "device_organization.created",
+  "api_token.created",
+  "api_token.revoked",
+  "webhook.created",
+  "webhook.updated",
+  "webhook.deleted",
+  "webhook.secret_rotated",
+  "webhook.endpoint_disabled",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -77,8 +108,16 @@ export function insertEvent(db: Database, event: EventRow, when?: SQL) {
 export function publish(ctx: Ctx, events: EventRow[]): void {
   if (events.length === 0) return;
   ctx.waitUntil(
-    ctx.env.EVENTS.sendBatch(events.map((e) => ({ body: { kind: "event", id: e.id, account_id: e.accountId } }))).catch((err) =>
-      console.warn(JSON.stringify({ msg: "event publish failed", request_id: ctx.meta.requestId, err: String(err) })),
+    ctx.env.EVENTS.sendBatch(
+      events.map((e) => ({ body: { kind: "event", id: e.id, account_id: e.accountId } })),
+    ).catch((err) =>
+      console.warn(
+        JSON.stringify({
+          msg: "event publish failed",
+          request_id: ctx.meta.requestId,
+          err: String(err),
+        }),
+      ),
     ),
   );
 }

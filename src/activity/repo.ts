@@ -1,5 +1,5 @@
 /** Reading the activity log: newest first, keyset-paged on (occurred_at, id), always account-scoped. */
-import { and, desc, eq, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { activityEvents, users } from "../db/schema";
 
@@ -22,18 +22,36 @@ export interface Position {
 
 function conditions(accountId: string, f: ActivityFilter, after?: Position): SQL[] {
   const list: (SQL | undefined)[] = [eq(activityEvents.accountId, accountId)];
-  if (f.userId) list.push(or(eq(activityEvents.subjectId, f.userId), eq(activityEvents.actorId, f.userId)));
+  if (f.userId)
+    list.push(or(eq(activityEvents.subjectId, f.userId), eq(activityEvents.actorId, f.userId)));
   // SQLite's LIKE has no escape character unless told: without ESCAPE, `\_` matches nothing.
-  if (f.type) list.push(f.type.endsWith("*") ? sql`${activityEvents.type} LIKE ${`${f.type.slice(0, -1).replace(/[\\%_]/g, "\\$&")}%`} ESCAPE '\\'` : eq(activityEvents.type, f.type));
+  if (f.type)
+    list.push(
+      f.type.endsWith("*")
+        ? sql`${activityEvents.type} LIKE ${`${f.type.slice(0, -1).replace(/[\\%_]/g, "\\$&")}%`} ESCAPE '\\'`
+        : eq(activityEvents.type, f.type),
+    );
   if (f.method) list.push(eq(activityEvents.method, f.method));
   if (f.ip) list.push(eq(activityEvents.ip, f.ip));
   if (f.since !== undefined) list.push(gte(activityEvents.occurredAt, f.since));
   if (f.until !== undefined) list.push(lte(activityEvents.occurredAt, f.until));
-  if (after) list.push(or(lt(activityEvents.occurredAt, after.at), and(eq(activityEvents.occurredAt, after.at), lt(activityEvents.id, after.id))));
+  if (after)
+    list.push(
+      or(
+        lt(activityEvents.occurredAt, after.at),
+        and(eq(activityEvents.occurredAt, after.at), lt(activityEvents.id, after.id)),
+      ),
+    );
   return list.filter((c): c is SQL => c !== undefined);
 }
 
-export function listEvents(db: Database, accountId: string, filter: ActivityFilter, limit: number, after?: Position) {
+export function listEvents(
+  db: Database,
+  accountId: string,
+  filter: ActivityFilter,
+  limit: number,
+  after?: Position,
+) {
   return db
     .select()
     .from(activityEvents)
@@ -51,7 +69,13 @@ export async function knownSubject(db: Database, accountId: string, userId: stri
 }
 
 /** Active users who never logged in, or not since `before`. */
-export function inactiveUsers(db: Database, accountId: string, before: number, limit: number, afterId?: string) {
+export function inactiveUsers(
+  db: Database,
+  accountId: string,
+  before: number,
+  limit: number,
+  afterId?: string,
+) {
   return db
     .select()
     .from(users)

@@ -1,6 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { authed, requires } from "../http/middleware";
-import { AUTHED_ERRORS, bearer, errors, IdParam, jsonResponse, page, PageQuery } from "../http/openapi";
+import {
+  AUTHED_ERRORS,
+  bearer,
+  errors,
+  IdParam,
+  jsonResponse,
+  PageQuery,
+  page,
+} from "../http/openapi";
 import { createRouter } from "../http/router";
 import { UserSchema } from "../users/dto";
 import type { ActivityFilter } from "./repo";
@@ -10,10 +18,15 @@ const tags = ["Activity"];
 
 const EventSchema = z
   .object({
-    id: z.string(), type: z.string(), occurred_at: z.string(), account_id: z.string(),
+    id: z.string(),
+    type: z.string(),
+    occurred_at: z.string(),
+    account_id: z.string(),
     actor: z.object({ type: z.string(), id: z.string().nullable() }),
     subject: z.object({ type: z.string(), id: z.string().nullable() }).nullable(),
-    method: z.string().nullable(), ip: z.string().nullable(), user_agent: z.string().nullable(),
+    method: z.string().nullable(),
+    ip: z.string().nullable(),
+    user_agent: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()),
   })
   .openapi("ActivityEvent");
@@ -23,7 +36,12 @@ const Range = z.object({
   until: z.iso.datetime({ offset: true }).optional(),
 });
 const Filters = Range.extend({
-  type: z.string().min(1).max(100).regex(/^[a-z_.]+\*?$/, "An event type, or a prefix ending in *").optional(),
+  type: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[a-z_.]+\*?$/, "An event type, or a prefix ending in *")
+    .optional(),
   method: z.enum(["password", "sso", "api_token", "scim"]).optional(),
   ip: z.string().min(1).max(64).optional(),
 });
@@ -40,35 +58,79 @@ function toFilter(q: z.infer<typeof Filters> & { user_id?: string }): ActivityFi
 }
 
 const list = createRoute({
-  method: "get", path: "/activity", tags, security: bearer, summary: "The account's activity, newest first, with filters",
+  method: "get",
+  path: "/activity",
+  tags,
+  security: bearer,
+  summary: "The account's activity, newest first, with filters",
   middleware: requires("activity:read"),
-  request: { query: PageQuery.merge(Filters).extend({ user_id: z.string().min(1).max(64).optional() }) },
-  responses: { 200: jsonResponse(page(EventSchema), "Events"), ...errors(...AUTHED_ERRORS, "validation_failed") },
+  request: {
+    query: PageQuery.merge(Filters).extend({ user_id: z.string().min(1).max(64).optional() }),
+  },
+  responses: {
+    200: jsonResponse(page(EventSchema), "Events"),
+    ...errors(...AUTHED_ERRORS, "validation_failed"),
+  },
 });
 
 const exportRoute = createRoute({
-  method: "get", path: "/activity/export", tags, security: bearer, summary: "Export a whole range as CSV or NDJSON, streamed",
+  method: "get",
+  path: "/activity/export",
+  tags,
+  security: bearer,
+  summary: "Export a whole range as CSV or NDJSON, streamed",
   middleware: requires("activity:read"),
-  request: { query: Filters.extend({ format: z.enum(["csv", "ndjson"]).default("ndjson"), user_id: z.string().min(1).max(64).optional() }) },
+  request: {
+    query: Filters.extend({
+      format: z.enum(["csv", "ndjson"]).default("ndjson"),
+      user_id: z.string().min(1).max(64).optional(),
+    }),
+  },
   responses: {
-    200: { description: "The events, newest first", content: { "text/csv": { schema: z.string() }, "application/x-ndjson": { schema: z.string() } } },
+    200: {
+      description: "The events, newest first",
+      content: {
+        "text/csv": { schema: z.string() },
+        "application/x-ndjson": { schema: z.string() },
+      },
+    },
     ...errors(...AUTHED_ERRORS, "validation_failed"),
   },
 });
 
 const forUser = createRoute({
-  method: "get", path: "/users/{id}/activity", tags, security: bearer, summary: "A user's events (as actor or subject), newest first",
+  method: "get",
+  path: "/users/{id}/activity",
+  tags,
+  security: bearer,
+  summary: "A user's events (as actor or subject), newest first",
   middleware: requires("activity:read"),
   request: { params: IdParam(), query: PageQuery.merge(Filters) },
-  responses: { 200: jsonResponse(page(EventSchema), "Events"), ...errors(...AUTHED_ERRORS, "validation_failed", "not_found") },
+  responses: {
+    200: jsonResponse(page(EventSchema), "Events"),
+    ...errors(...AUTHED_ERRORS, "validation_failed", "not_found"),
+  },
 });
 
 const inactive = createRoute({
-  method: "get", path: "/reports/inactive-users", tags, security: bearer, summary: "Active users who never logged in, or not in the last N days",
+  method: "get",
+  path: "/reports/inactive-users",
+  tags,
+  security: bearer,
+  summary: "Active users who never logged in, or not in the last N days",
   middleware: requires("activity:read"),
-  request: { query: PageQuery.extend({ days: z.coerce.number().int().min(1).max(3650).default(90) }) },
+  request: {
+    query: PageQuery.extend({ days: z.coerce.number().int().min(1).max(3650).default(90) }),
+  },
   responses: {
-    200: jsonResponse(z.object({ days: z.number().int(), data: z.array(UserSchema.extend({ never_logged_in: z.boolean() })), next_cursor: z.string().nullable() }), "Inactive users"),
+    200: jsonResponse(
+      z.object({
+        days: z.number().int(),
+        data: z.array(UserSchema.extend({ never_logged_in: z.boolean() })),
+        next_cursor: z.string().nullable(),
+      }),
+      "Inactive users",
+    ),
     ...errors(...AUTHED_ERRORS, "validation_failed"),
   },
 });
@@ -90,7 +152,10 @@ export const activityRoutes = createRouter()
   })
   .openapi(forUser, async (c) => {
     const q = c.req.valid("query");
-    return c.json(await userActivity(authed(c), c.req.valid("param").id, toFilter(q), q.limit, q.cursor), 200);
+    return c.json(
+      await userActivity(authed(c), c.req.valid("param").id, toFilter(q), q.limit, q.cursor),
+      200,
+    );
   })
   .openapi(inactive, async (c) => {
     const q = c.req.valid("query");

@@ -9,13 +9,24 @@ export function listApiTokens(db: Database, accountId: string, limit: number, af
   return db
     .select()
     .from(apiTokens)
-    .where(and(eq(apiTokens.accountId, accountId), isNull(apiTokens.revokedAt), after ? gt(apiTokens.id, after) : undefined))
+    .where(
+      and(
+        eq(apiTokens.accountId, accountId),
+        isNull(apiTokens.revokedAt),
+        after ? gt(apiTokens.id, after) : undefined,
+      ),
+    )
     .orderBy(asc(apiTokens.id))
     .limit(limit + 1);
 }
 
 export async function findApiToken(db: Database, accountId: string, id: string) {
-  const rows = await db.select().from(apiTokens).where(and(eq(apiTokens.accountId, accountId), eq(apiTokens.id, id), isNull(apiTokens.revokedAt)));
+  const rows = await db
+    .select()
+    .from(apiTokens)
+    .where(
+      and(eq(apiTokens.accountId, accountId), eq(apiTokens.id, id), isNull(apiTokens.revokedAt)),
+    );
   return rows[0] ?? null;
 }
 
@@ -24,5 +35,10 @@ export function insertApiToken(db: Database, row: typeof apiTokens.$inferInsert)
 }
 
 export function revokeApiToken(db: Database, accountId: string, id: string, now: number) {
-  return db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.accountId, accountId), eq(apiTokens.id, id), isNull(apiTokens.revokedAt)));
+  return db
+    .update(apiTokens)
+    .set({ revokedAt: now })
+    .where(
+      and(eq(apiTokens.accountId, accountId), eq(apiTokens.id, id), isNull(apiTokens.revokedAt)),
+    );
 }

@@ -1,27 +1,53 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { PERMISSIONS } from "../authz/catalog";
 import { authed, requires } from "../http/middleware";
-import { AUTHED_ERRORS, bearer, BODY_ERRORS, errors, IdParam, jsonBody, jsonResponse, page, PageQuery } from "../http/openapi";
+import {
+  AUTHED_ERRORS,
+  BODY_ERRORS,
+  bearer,
+  errors,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  PageQuery,
+  page,
+} from "../http/openapi";
 import { createRouter } from "../http/router";
 import { createApiToken, listApiTokens, revokeApiToken } from "./service";
 
 const tags = ["API tokens"];
 const ApiToken = z
   .object({
-    id: z.string(), name: z.string(), permissions: z.array(z.string()), user_id: z.string(),
-    expires_at: z.string().nullable(), last_used_at: z.string().nullable(), created_at: z.string(),
+    id: z.string(),
+    name: z.string(),
+    permissions: z.array(z.string()),
+    user_id: z.string(),
+    expires_at: z.string().nullable(),
+    last_used_at: z.string().nullable(),
+    created_at: z.string(),
   })
   .openapi("ApiToken");
 
 const list = createRoute({
-  method: "get", path: "/", tags, security: bearer, summary: "List the account's active API tokens",
+  method: "get",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "List the account's active API tokens",
   middleware: requires("api_tokens:manage"),
   request: { query: PageQuery },
-  responses: { 200: jsonResponse(page(ApiToken), "Tokens"), ...errors(...AUTHED_ERRORS, "validation_failed") },
+  responses: {
+    200: jsonResponse(page(ApiToken), "Tokens"),
+    ...errors(...AUTHED_ERRORS, "validation_failed"),
+  },
 });
 
 const create = createRoute({
-  method: "post", path: "/", tags, security: bearer, summary: "Create an API token; the secret is shown once",
+  method: "post",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "Create an API token; the secret is shown once",
   middleware: requires("api_tokens:manage"),
   request: {
     body: jsonBody(
@@ -33,13 +59,20 @@ const create = createRoute({
     ),
   },
   responses: {
-    201: jsonResponse(ApiToken.extend({ token: z.string() }).openapi("NewApiToken"), "Created; `token` is shown only now"),
+    201: jsonResponse(
+      ApiToken.extend({ token: z.string() }).openapi("NewApiToken"),
+      "Created; `token` is shown only now",
+    ),
     ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "permission_not_held"),
   },
 });
 
 const remove = createRoute({
-  method: "delete", path: "/{id}", tags, security: bearer, summary: "Revoke an API token",
+  method: "delete",
+  path: "/{id}",
+  tags,
+  security: bearer,
+  summary: "Revoke an API token",
   middleware: requires("api_tokens:manage"),
   request: { params: IdParam() },
   responses: { 204: { description: "Revoked" }, ...errors(...AUTHED_ERRORS, "not_found") },

@@ -24,17 +24,29 @@ export function toApiTokenDto(t: repo.ApiTokenRow) {
 }
 
 export async function listApiTokens(ctx: AuthedCtx, limit: number, cursor?: string) {
-  const rows = await repo.listApiTokens(ctx.db, ctx.principal.accountId, limit, decodeCursor(cursor));
+  const rows = await repo.listApiTokens(
+    ctx.db,
+    ctx.principal.accountId,
+    limit,
+    decodeCursor(cursor),
+  );
   return toPage(rows, limit, toApiTokenDto, (t) => t.id);
 }
 
-export async function createApiToken(ctx: AuthedCtx, input: { name: string; permissions: Permission[]; expires_at?: string }) {
+export async function createApiToken(
+  ctx: AuthedCtx,
+  input: { name: string; permissions: Permission[]; expires_at?: string },
+) {
   const { db, now, principal } = ctx;
   const notHeld = input.permissions.filter((p) => !authorize(principal.grants, p).allowed);
   if (notHeld.length > 0) {
-    throw new AppError("permission_not_held", `You cannot give a token permissions you do not hold: ${notHeld.join(", ")}.`, {
-      errors: [{ path: "permissions", code: "permission_not_held", message: notHeld.join(", ") }],
-    });
+    throw new AppError(
+      "permission_not_held",
+      `You cannot give a token permissions you do not hold: ${notHeld.join(", ")}.`,
+      {
+        errors: [{ path: "permissions", code: "permission_not_held", message: notHeld.join(", ") }],
+      },
+    );
   }
   const expiresAt = input.expires_at ? Date.parse(input.expires_at) : null;
   if (expiresAt !== null && expiresAt <= now) {
@@ -45,8 +57,16 @@ export async function createApiToken(ctx: AuthedCtx, input: { name: string; perm
   const id = newId("apiToken");
   const { token, secretHash } = await mintApiToken(id);
   const row = {
-    id, accountId: principal.accountId, userId: principal.userId, name: input.name,
-    secretHash, permissions: [...new Set(input.permissions)], expiresAt, lastUsedAt: null, createdAt: now, revokedAt: null,
+    id,
+    accountId: principal.accountId,
+    userId: principal.userId,
+    name: input.name,
+    secretHash,
+    permissions: [...new Set(input.permissions)],
+    expiresAt,
+    lastUsedAt: null,
+    createdAt: now,
+    revokedAt: null,
   };
   const event = buildEvent(ctx, {
     type: "api_token.created",
@@ -73,6 +93,9 @@ export async function revokeApiToken(ctx: AuthedCtx, id: string) {
     method: principal.method,
     metadata: { name: found.name },
   });
-  await runBatch(db, [repo.revokeApiToken(db, principal.accountId, id, now), insertEvent(db, event)]);
+  await runBatch(db, [
+    repo.revokeApiToken(db, principal.accountId, id, now),
+    insertEvent(db, event),
+  ]);
   publish(ctx, [event]);
 }

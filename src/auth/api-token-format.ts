@@ -3,8 +3,9 @@
  * 256-bit secret is stored (a fast hash is enough for a random secret; a slow one is for
  * passwords), and it is compared in constant time.
  */
-import { idPattern } from "../lib/ids";
+
 import { randomSecret, sha256Hex } from "../lib/crypto";
+import { idPattern } from "../lib/ids";
 
 const TOKEN_ID = idPattern("apiToken");
 

@@ -20,18 +20,35 @@ export function touchApiToken(ctx: Ctx, token: typeof apiTokens.$inferSelect): v
         metadata: { name: token.name, user_id: token.userId },
       })
     : null;
-  const stale = or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, now - EVENT_EVERY_MS + 1));
+  const stale = or(
+    isNull(apiTokens.lastUsedAt),
+    lt(apiTokens.lastUsedAt, now - EVENT_EVERY_MS + 1),
+  );
   const write = async () => {
     if (event) {
       // Conditional on the row still being stale, so concurrent requests write one event.
       await runBatch(db, [
-        insertEvent(db, event, sql`EXISTS (SELECT 1 FROM ${apiTokens} WHERE ${apiTokens.id} = ${token.id} AND ${stale})`),
-        db.update(apiTokens).set({ lastUsedAt: now }).where(and(eq(apiTokens.accountId, token.accountId), eq(apiTokens.id, token.id))),
+        insertEvent(
+          db,
+          event,
+          sql`EXISTS (SELECT 1 FROM ${apiTokens} WHERE ${apiTokens.id} = ${token.id} AND ${stale})`,
+        ),
+        db
+          .update(apiTokens)
+          .set({ lastUsedAt: now })
+          .where(and(eq(apiTokens.accountId, token.accountId), eq(apiTokens.id, token.id))),
       ]);
       publish(ctx, [event]);
     } else {
-      await db.update(apiTokens).set({ lastUsedAt: now }).where(and(eq(apiTokens.accountId, token.accountId), eq(apiTokens.id, token.id)));
+      await db
+        .update(apiTokens)
+        .set({ lastUsedAt: now })
+        .where(and(eq(apiTokens.accountId, token.accountId), eq(apiTokens.id, token.id)));
     }
   };
-  ctx.waitUntil(write().catch((err) => console.warn(JSON.stringify({ msg: "api token touch failed", err: String(err) }))));
+  ctx.waitUntil(
+    write().catch((err) =>
+      console.warn(JSON.stringify({ msg: "api token touch failed", err: String(err) })),
+    ),
+  );
 }

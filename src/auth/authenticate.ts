@@ -7,9 +7,13 @@ import { touchApiToken } from "./api-token-repo";
 import { verifyAccessToken } from "./jwt";
 import { loadSessionPrincipal, loadTokenPrincipal } from "./principal-repo";
 
-const unauthorized = (detail = "A valid bearer token is required.") => new AppError("unauthorized", detail);
+const unauthorized = (detail = "A valid bearer token is required.") =>
+  new AppError("unauthorized", detail);
 
-export async function authenticateRequest(ctx: Ctx, header: string | undefined): Promise<Principal> {
+export async function authenticateRequest(
+  ctx: Ctx,
+  header: string | undefined,
+): Promise<Principal> {
   const match = header ? /^Bearer +([^\s]+)$/i.exec(header) : null;
   if (!match?.[1]) throw unauthorized();
   const token = match[1];
@@ -24,7 +28,8 @@ async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
   if (!found || found.session.revokedAt !== null || found.session.expiresAt <= ctx.now) {
     throw unauthorized("The session has ended.");
   }
-  if (found.user.status !== "active" || found.user.accountId !== claims.acct) throw unauthorized("The session has ended.");
+  if (found.user.status !== "active" || found.user.accountId !== claims.acct)
+    throw unauthorized("The session has ended.");
   return {
     kind: "session",
     accountId: found.user.accountId,
@@ -48,7 +53,8 @@ async function fromApiToken(ctx: Ctx, parsed: { id: string; secret: string }): P
   const presented = enc.encode(await sha256Hex(parsed.secret));
   // Compare against a same-length dummy when the id is unknown, so timing says nothing.
   const stored = enc.encode(found?.token.secretHash ?? "0".repeat(64));
-  if (!found || !timingSafeEqual(presented, stored)) throw unauthorized("The API token is invalid.");
+  if (!found || !timingSafeEqual(presented, stored))
+    throw unauthorized("The API token is invalid.");
   const { token, user } = found;
   if (token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt <= ctx.now)) {
     throw unauthorized("The API token has been revoked or has expired.");

@@ -10,7 +10,13 @@ const keys = new Map<string, Promise<CryptoKey>>();
 function keyFor(secret: string): Promise<CryptoKey> {
   let key = keys.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
     keys.set(secret, key);
   }
   return key;
@@ -22,7 +28,11 @@ export interface AccessClaims {
   sid: string;
 }
 
-export async function signAccessToken(secret: string, claims: AccessClaims, nowMs: number): Promise<string> {
+export async function signAccessToken(
+  secret: string,
+  claims: AccessClaims,
+  nowMs: number,
+): Promise<string> {
   const iat = Math.floor(nowMs / 1000);
   return new SignJWT({ acct: claims.acct, sid: claims.sid })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
@@ -36,7 +46,11 @@ export async function signAccessToken(secret: string, claims: AccessClaims, nowM
 }
 
 /** Returns the claims, or null for any token that is not ours, altered or expired. */
-export async function verifyAccessToken(secret: string, token: string, nowMs: number): Promise<AccessClaims | null> {
+export async function verifyAccessToken(
+  secret: string,
+  token: string,
+  nowMs: number,
+): Promise<AccessClaims | null> {
   try {
     const { payload } = await jwtVerify(token, await keyFor(secret), {
       algorithms: ["HS256"],

@@ -3,13 +3,15 @@
  * one D1 round trip: a single query whose grants come as a JSON column. Grants are read
  * live on every request, so a membership or grant change applies to the very next one.
  */
-import { and, eq, sql, type SQL } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { EffectiveGrant } from "../authz/authorize";
 import type { Database } from "../db/client";
-import { accounts, apiTokens, plans, sessions, users, type GrantScope } from "../db/schema";
+import { accounts, apiTokens, type GrantScope, plans, sessions, users } from "../db/schema";
 
 /** The user's memberships (group id and name) with each group's grants, as a JSON array. */
-const grantsJson = (userId: SQL | typeof users.id) => sql<string>`(SELECT json_group_array(json_object(
+const grantsJson = (
+  userId: SQL | typeof users.id,
+) => sql<string>`(SELECT json_group_array(json_object(
     'group_id', m.group_id, 'group_name', g.name, 'permission', gr.permission, 'scope', json(gr.scope)))
   FROM group_memberships m JOIN groups g ON g.id = m.group_id LEFT JOIN grants gr ON gr.group_id = m.group_id
   WHERE m.user_id = ${userId})`;
@@ -27,7 +29,9 @@ interface GrantJsonRow {
 export function parseGrants(json: string) {
   const rows = JSON.parse(json) as GrantJsonRow[];
   const names = new Map(rows.map((r) => [r.group_id, r.group_name]));
-  const groups = [...names].map(([id, name]) => ({ id, name })).sort((a, b) => a.id.localeCompare(b.id));
+  const groups = [...names]
+    .map(([id, name]) => ({ id, name }))
+    .sort((a, b) => a.id.localeCompare(b.id));
   const grants: EffectiveGrant[] = rows
     .filter((r) => r.permission !== null)
     .map((r) => ({ groupId: r.group_id, permission: r.permission!, scope: r.scope ?? null }));
@@ -36,7 +40,14 @@ export function parseGrants(json: string) {
 
 export async function loadSessionPrincipal(db: Database, sessionId: string, userId: string) {
   const rows = await db
-    .select({ session: sessions, user: users, account: accounts, plan: plans, grants: grantsJson(users.id), membersGroupId })
+    .select({
+      session: sessions,
+      user: users,
+      account: accounts,
+      plan: plans,
+      grants: grantsJson(users.id),
+      membersGroupId,
+    })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .innerJoin(accounts, eq(accounts.id, users.accountId))
@@ -48,7 +59,14 @@ export async function loadSessionPrincipal(db: Database, sessionId: string, user
 
 export async function loadTokenPrincipal(db: Database, tokenId: string) {
   const rows = await db
-    .select({ token: apiTokens, user: users, account: accounts, plan: plans, grants: grantsJson(users.id), membersGroupId })
+    .select({
+      token: apiTokens,
+      user: users,
+      account: accounts,
+      plan: plans,
+      grants: grantsJson(users.id),
+      membersGroupId,
+    })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .innerJoin(accounts, eq(accounts.id, users.accountId))

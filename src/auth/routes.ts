@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter } from "../http/router";
-import { bearer, BODY_ERRORS, errors, jsonBody, jsonResponse } from "../http/openapi";
 import { authenticate } from "../http/middleware";
-import { UserSchema } from "../users/dto";
+import { BODY_ERRORS, bearer, errors, jsonBody, jsonResponse } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { PASSWORD_MAX } from "../lib/password";
+import { UserSchema } from "../users/dto";
 import { login, logout, refresh } from "./service";
 
 const Tokens = z.object({
@@ -12,7 +12,9 @@ const Tokens = z.object({
   token_type: z.literal("Bearer"),
   expires_in: z.number().int(),
 });
-const LoginResult = Tokens.extend({ user: UserSchema, must_change_password: z.boolean() }).openapi("LoginResult");
+const LoginResult = Tokens.extend({ user: UserSchema, must_change_password: z.boolean() }).openapi(
+  "LoginResult",
+);
 
 const loginRoute = createRoute({
   method: "post",
@@ -20,7 +22,15 @@ const loginRoute = createRoute({
   tags: ["Auth"],
   summary: "Log in with email and password",
   request: {
-    body: jsonBody(z.strictObject({ email: z.string().min(1).max(320), password: z.string().min(1).max(PASSWORD_MAX * 4) })),
+    body: jsonBody(
+      z.strictObject({
+        email: z.string().min(1).max(320),
+        password: z
+          .string()
+          .min(1)
+          .max(PASSWORD_MAX * 4),
+      }),
+    ),
   },
   responses: {
     200: jsonResponse(LoginResult, "Logged in"),
@@ -32,9 +42,13 @@ const refreshRoute = createRoute({
   method: "post",
   path: "/refresh",
   tags: ["Auth"],
-  summary: "Exchange a refresh token for a new pair; the old one dies, and reusing it ends the session",
+  summary:
+    "Exchange a refresh token for a new pair; the old one dies, and reusing it ends the session",
   request: { body: jsonBody(z.strictObject({ refresh_token: z.string().min(1).max(200) })) },
-  responses: { 200: jsonResponse(Tokens.openapi("TokenPair"), "New token pair"), ...errors(...BODY_ERRORS, "invalid_refresh_token") },
+  responses: {
+    200: jsonResponse(Tokens.openapi("TokenPair"), "New token pair"),
+    ...errors(...BODY_ERRORS, "invalid_refresh_token"),
+  },
 });
 
 const logoutRoute = createRoute({
@@ -49,7 +63,9 @@ const logoutRoute = createRoute({
 
 export const authRoutes = createRouter()
   .openapi(loginRoute, async (c) => c.json(await login(c.get("ctx"), c.req.valid("json")), 200))
-  .openapi(refreshRoute, async (c) => c.json(await refresh(c.get("ctx"), c.req.valid("json").refresh_token), 200))
+  .openapi(refreshRoute, async (c) =>
+    c.json(await refresh(c.get("ctx"), c.req.valid("json").refresh_token), 200),
+  )
   .openapi(logoutRoute, async (c) => {
     await logout(c.get("ctx"), c.get("principal"));
     return c.body(null, 204);

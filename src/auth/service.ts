@@ -1,13 +1,13 @@
 /** Login, refresh and logout (API.md, "Auth"). */
 import { sql } from "drizzle-orm";
-import { buildEvent, insertEvent, publish, type EventRow } from "../activity/record";
+import { buildEvent, type EventRow, insertEvent, publish } from "../activity/record";
 import type { AuthMethod, Ctx, UserRow } from "../context";
 import { guard, runBatch, type Statement } from "../db/batch";
+import { groupIdsFromResult, selectGroupIdsOf } from "../groups/repo";
 import { randomSecret, sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
-import { groupIdsFromResult, selectGroupIdsOf } from "../groups/repo";
 import { toUserDto, type UserDto } from "../users/dto";
 import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "./jwt";
 import * as repo from "./session-repo";
@@ -37,7 +37,12 @@ export async function startSession(
   /** null: the batch itself creates the memberships, so read them back at its end. */
   groupIds: string[] | null,
   method: AuthMethod,
-  extra: { before?: Statement[]; events?: EventRow[]; after?: Statement[]; passwordHash?: string } = {},
+  extra: {
+    before?: Statement[];
+    events?: EventRow[];
+    after?: Statement[];
+    passwordHash?: string;
+  } = {},
 ): Promise<TokenPair> {
   const { db, now } = ctx;
   const sessionId = newId("session");
@@ -53,12 +58,22 @@ export async function startSession(
   const results = await runBatch(db, [
     ...(extra.before ?? []),
     repo.insertSession(db, {
-      id: sessionId, accountId: user.accountId, userId: user.id, method,
-      ip: ctx.meta.ip, userAgent: ctx.meta.userAgent, createdAt: now, expiresAt: now + SESSION_TTL_MS,
+      id: sessionId,
+      accountId: user.accountId,
+      userId: user.id,
+      method,
+      ip: ctx.meta.ip,
+      userAgent: ctx.meta.userAgent,
+      createdAt: now,
+      expiresAt: now + SESSION_TTL_MS,
     }),
     repo.insertRefreshToken(db, {
-      id: newId("refreshToken"), accountId: user.accountId, sessionId,
-      tokenHash: await sha256Hex(refresh), createdAt: now, expiresAt: now + SESSION_TTL_MS,
+      id: newId("refreshToken"),
+      accountId: user.accountId,
+      sessionId,
+      tokenHash: await sha256Hex(refresh),
+      createdAt: now,
+      expiresAt: now + SESSION_TTL_MS,
     }),
     repo.recordLogin(db, user.accountId, user.id, now, ctx.meta.ip, method, extra.passwordHash),
     ...events.map((e) => insertEvent(db, e)),
@@ -68,7 +83,11 @@ export async function startSession(
   publish(ctx, events);
   const loggedIn = { ...user, lastLoginAt: now, lastLoginIp: ctx.meta.ip, lastLoginMethod: method };
   return {
-    access_token: await signAccessToken(ctx.env.JWT_SIGNING_KEY, { sub: user.id, acct: user.accountId, sid: sessionId }, now),
+    access_token: await signAccessToken(
+      ctx.env.JWT_SIGNING_KEY,
+      { sub: user.id, acct: user.accountId, sid: sessionId },
+      now,
+    ),
     refresh_token: refresh,
     token_type: "Bearer",
     expires_in: ACCESS_TOKEN_TTL_SECONDS,
@@ -77,7 +96,10 @@ export async function startSession(
   };
 }
 
-export async function login(ctx: Ctx, input: { email: string; password: string }): Promise<TokenPair> {
+export async function login(
+  ctx: Ctx,
+  input: { email: string; password: string },
+): Promise<TokenPair> {
   const { db, now, env } = ctx;
   const email = normalizeEmail(input.email);
   const keys = throttleKeys(email, ctx.meta.ip);
@@ -85,12 +107,16 @@ export async function login(ctx: Ctx, input: { email: string; password: string }
 
   const wait = retryAfterSeconds(keys, throttle, now);
   if (wait > 0) {
-    throw new AppError("too_many_attempts", "Too many failed logins. Try again later.", { retryAfter: wait });
+    throw new AppError("too_many_attempts", "Too many failed logins. Try again later.", {
+      retryAfter: wait,
+    });
   }
 
   // Unknown emails and SSO-only users cost the same hashing time as a wrong password.
   const stored = found?.user.passwordHash ?? (await decoyHash(env.PASSWORD_PEPPER));
-  const valid = (await verifyPassword(input.password, stored, env.PASSWORD_PEPPER)) && !!found?.user.passwordHash;
+  const valid =
+    (await verifyPassword(input.password, stored, env.PASSWORD_PEPPER)) &&
+    !!found?.user.passwordHash;
 
   if (!valid || !found) {
     const failure = found
@@ -114,17 +140,23 @@ export async function login(ctx: Ctx, input: { email: string; password: string }
 
   const { user } = found;
   if (user.status !== "active") throw new AppError("user_disabled", "This user has been disabled.");
-  const rehash = needsRehash(stored) ? await hashPassword(input.password, env.PASSWORD_PEPPER) : undefined;
+  const rehash = needsRehash(stored)
+    ? await hashPassword(input.password, env.PASSWORD_PEPPER)
+    : undefined;
   return startSession(ctx, user, groupIds, "password", {
     before: [repo.clearThrottle(db, keys[0]!.key)],
     passwordHash: rehash,
   });
 }
 
-export async function refresh(ctx: Ctx, presented: string): Promise<Omit<TokenPair, "user" | "must_change_password">> {
+export async function refresh(
+  ctx: Ctx,
+  presented: string,
+): Promise<Omit<TokenPair, "user" | "must_change_password">> {
   const { db, now } = ctx;
   const found = await repo.findRefreshToken(db, await sha256Hex(presented));
-  const invalid = () => new AppError("invalid_refresh_token", "The refresh token is invalid, expired or already used.");
+  const invalid = () =>
+    new AppError("invalid_refresh_token", "The refresh token is invalid, expired or already used.");
   if (!found) throw invalid();
   const { token, session, user } = found;
   const reuse = async () => {
@@ -137,12 +169,20 @@ export async function refresh(ctx: Ctx, presented: string): Promise<Omit<TokenPa
       method: session.method as AuthMethod,
       metadata: { session_id: session.id },
     });
-    await runBatch(db, [repo.revokeSession(db, token.accountId, session.id, now), insertEvent(db, event)]);
+    await runBatch(db, [
+      repo.revokeSession(db, token.accountId, session.id, now),
+      insertEvent(db, event),
+    ]);
     publish(ctx, [event]);
     return invalid();
   };
   if (token.replacedBy !== null) throw await reuse();
-  if (session.revokedAt !== null || token.expiresAt <= now || session.expiresAt <= now || user.status !== "active") {
+  if (
+    session.revokedAt !== null ||
+    token.expiresAt <= now ||
+    session.expiresAt <= now ||
+    user.status !== "active"
+  ) {
     throw invalid();
   }
   const next = randomSecret();
@@ -156,11 +196,18 @@ export async function refresh(ctx: Ctx, presented: string): Promise<Omit<TokenPa
   });
   try {
     await runBatch(db, [
-      guard("invalid_refresh_token", sql`EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${token.id} AND replaced_by IS NULL)`),
+      guard(
+        "invalid_refresh_token",
+        sql`EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${token.id} AND replaced_by IS NULL)`,
+      ),
       repo.markRefreshTokenUsed(db, token.accountId, token.id, nextId),
       repo.insertRefreshToken(db, {
-        id: nextId, accountId: token.accountId, sessionId: session.id,
-        tokenHash: await sha256Hex(next), createdAt: now, expiresAt: session.expiresAt,
+        id: nextId,
+        accountId: token.accountId,
+        sessionId: session.id,
+        tokenHash: await sha256Hex(next),
+        createdAt: now,
+        expiresAt: session.expiresAt,
       }),
       insertEvent(db, event),
     ]);
@@ -171,15 +218,23 @@ export async function refresh(ctx: Ctx, presented: string): Promise<Omit<TokenPa
   }
   publish(ctx, [event]);
   return {
-    access_token: await signAccessToken(ctx.env.JWT_SIGNING_KEY, { sub: user.id, acct: user.accountId, sid: session.id }, now),
+    access_token: await signAccessToken(
+      ctx.env.JWT_SIGNING_KEY,
+      { sub: user.id, acct: user.accountId, sid: session.id },
+      now,
+    ),
     refresh_token: next,
     token_type: "Bearer",
     expires_in: ACCESS_TOKEN_TTL_SECONDS,
   };
 }
 
-export async function logout(ctx: Ctx, principal: { accountId: string; userId: string; sessionId: string | null; method: AuthMethod }) {
-  if (!principal.sessionId) throw new AppError("forbidden", "Only a login session can log out; revoke API tokens instead.");
+export async function logout(
+  ctx: Ctx,
+  principal: { accountId: string; userId: string; sessionId: string | null; method: AuthMethod },
+) {
+  if (!principal.sessionId)
+    throw new AppError("forbidden", "Only a login session can log out; revoke API tokens instead.");
   const event = buildEvent(ctx, {
     type: "auth.logout",
     accountId: principal.accountId,
@@ -187,6 +242,9 @@ export async function logout(ctx: Ctx, principal: { accountId: string; userId: s
     subject: { type: "user", id: principal.userId },
     method: principal.method,
   });
-  await runBatch(ctx.db, [repo.revokeSession(ctx.db, principal.accountId, principal.sessionId, ctx.now), insertEvent(ctx.db, event)]);
+  await runBatch(ctx.db, [
+    repo.revokeSession(ctx.db, principal.accountId, principal.sessionId, ctx.now),
+    insertEvent(ctx.db, event),
+  ]);
   publish(ctx, [event]);
 }

@@ -11,20 +11,41 @@ import { THROTTLE_WINDOW_MS, type ThrottleKey } from "./throttle";
  */
 export async function loadLoginState(db: Database, email: string, keys: ThrottleKey[]) {
   const throttleJson = sql<string>`(SELECT json_group_array(json_object('key', key, 'failures', failures, 'windowStartedAt', window_started_at))
-    FROM login_throttle WHERE ${inArray(loginThrottle.key, keys.map((k) => k.key))})`;
+    FROM login_throttle WHERE ${inArray(
+      loginThrottle.key,
+      keys.map((k) => k.key),
+    )})`;
   const groupIdsJson = sql<string>`(SELECT json_group_array(group_id) FROM group_memberships WHERE user_id = ${users.id})`;
   const [row] = await db
-    .select({ throttle: throttleJson, user: users, account: accounts, plan: plans, groupIds: groupIdsJson })
+    .select({
+      throttle: throttleJson,
+      user: users,
+      account: accounts,
+      plan: plans,
+      groupIds: groupIdsJson,
+    })
     .from(sql`(SELECT 1) AS one`)
     .leftJoin(users, eq(users.email, email))
     .leftJoin(accounts, eq(accounts.id, users.accountId))
     .leftJoin(plans, eq(plans.id, accounts.planId));
-  const throttle = JSON.parse(row!.throttle) as { key: string; failures: number; windowStartedAt: number }[];
-  const found = row?.user && row.account && row.plan ? { user: row.user, account: row.account, plan: row.plan } : null;
+  const throttle = JSON.parse(row!.throttle) as {
+    key: string;
+    failures: number;
+    windowStartedAt: number;
+  }[];
+  const found =
+    row?.user && row.account && row.plan
+      ? { user: row.user, account: row.account, plan: row.plan }
+      : null;
   return { throttle, found, groupIds: found ? (JSON.parse(row!.groupIds) as string[]) : [] };
 }
 
-export function countFailure(db: Database, key: string, now: number, windowMs = THROTTLE_WINDOW_MS) {
+export function countFailure(
+  db: Database,
+  key: string,
+  now: number,
+  windowMs = THROTTLE_WINDOW_MS,
+) {
   const expired = now - windowMs;
   return db
     .insert(loginThrottle)
@@ -61,22 +82,45 @@ export async function findRefreshToken(db: Database, tokenHash: string) {
   return rows[0] ?? null;
 }
 
-export function markRefreshTokenUsed(db: Database, accountId: string, id: string, replacedBy: string) {
+export function markRefreshTokenUsed(
+  db: Database,
+  accountId: string,
+  id: string,
+  replacedBy: string,
+) {
   return db
     .update(refreshTokens)
     .set({ replacedBy })
-    .where(and(eq(refreshTokens.accountId, accountId), eq(refreshTokens.id, id), isNull(refreshTokens.replacedBy)));
+    .where(
+      and(
+        eq(refreshTokens.accountId, accountId),
+        eq(refreshTokens.id, id),
+        isNull(refreshTokens.replacedBy),
+      ),
+    );
 }
 
 export function revokeSession(db: Database, accountId: string, sessionId: string, now: number) {
   return db
     .update(sessions)
     .set({ revokedAt: now })
-    .where(and(eq(sessions.accountId, accountId), eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+    .where(
+      and(
+        eq(sessions.accountId, accountId),
+        eq(sessions.id, sessionId),
+        isNull(sessions.revokedAt),
+      ),
+    );
 }
 
 /** Ends every session of a user, optionally but one (after a password change). */
-export function revokeUserSessions(db: Database, accountId: string, userId: string, now: number, exceptSessionId?: string) {
+export function revokeUserSessions(
+  db: Database,
+  accountId: string,
+  userId: string,
+  now: number,
+  exceptSessionId?: string,
+) {
   return db
     .update(sessions)
     .set({ revokedAt: now })
@@ -90,10 +134,23 @@ export function revokeUserSessions(db: Database, accountId: string, userId: stri
     );
 }
 
-export function recordLogin(db: Database, accountId: string, userId: string, at: number, ip: string | null, method: string, passwordHash?: string) {
+export function recordLogin(
+  db: Database,
+  accountId: string,
+  userId: string,
+  at: number,
+  ip: string | null,
+  method: string,
+  passwordHash?: string,
+) {
   return db
     .update(users)
-    .set({ lastLoginAt: at, lastLoginIp: ip, lastLoginMethod: method, ...(passwordHash ? { passwordHash } : {}) })
+    .set({
+      lastLoginAt: at,
+      lastLoginIp: ip,
+      lastLoginMethod: method,
+      ...(passwordHash ? { passwordHash } : {}),
+    })
     .where(and(eq(users.accountId, accountId), eq(users.id, userId)));
 }
 

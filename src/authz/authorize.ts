@@ -38,7 +38,11 @@ function covers(scope: GrantScope | null, resource: Resource | undefined): boole
  * Without a resource, a scoped grant still allows the permission itself (a route can run,
  * and narrows what it returns by `scopeOf`); with a resource the grant must cover it.
  */
-export function authorize(grants: EffectiveGrant[], permission: Permission, resource?: Resource): Decision {
+export function authorize(
+  grants: EffectiveGrant[],
+  permission: Permission,
+  resource?: Resource,
+): Decision {
   const matching = grants.filter(
     (g) => g.permission === permission && (resource === undefined || covers(g.scope, resource)),
   );
@@ -47,7 +51,11 @@ export function authorize(grants: EffectiveGrant[], permission: Permission, reso
 }
 
 /** `null` = unrestricted; otherwise the ids the principal may touch for this permission. */
-export function scopeOf(grants: EffectiveGrant[], permission: Permission, key: keyof GrantScope): string[] | null {
+export function scopeOf(
+  grants: EffectiveGrant[],
+  permission: Permission,
+  key: keyof GrantScope,
+): string[] | null {
   const ids = new Set<string>();
   for (const g of grants) {
     if (g.permission !== permission) continue;
@@ -59,7 +67,9 @@ export function scopeOf(grants: EffectiveGrant[], permission: Permission, key: k
 }
 
 /** Permissions with their merged scopes, as `GET /v1/me` shows them. */
-export function effectivePermissions(grants: EffectiveGrant[]): { permission: string; scope: GrantScope | null }[] {
+export function effectivePermissions(
+  grants: EffectiveGrant[],
+): { permission: string; scope: GrantScope | null }[] {
   const byPermission = new Map<string, GrantScope | null>();
   for (const g of grants) {
     const prev = byPermission.get(g.permission);
@@ -75,5 +85,7 @@ export function effectivePermissions(grants: EffectiveGrant[]): { permission: st
     }
     byPermission.set(g.permission, merged);
   }
-  return [...byPermission].sort(([a], [b]) => a.localeCompare(b)).map(([permission, scope]) => ({ permission, scope }));
+  return [...byPermission]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([permission, scope]) => ({ permission, scope }));
 }

@@ -1,11 +1,22 @@
 /** Permissions are data: the fixed catalog (API.md), which scopes each accepts, and the built-in groups. */
 export const PERMISSIONS = [
-  "users:read", "users:invite", "users:write", "users:reset_password",
-  "groups:read", "groups:write",
-  "devices:read", "devices:write",
-  "content:read", "content:write",
-  "billing:read", "billing:write",
-  "activity:read", "webhooks:manage", "sso:manage", "api_tokens:manage", "account:manage",
+  "users:read",
+  "users:invite",
+  "users:write",
+  "users:reset_password",
+  "groups:read",
+  "groups:write",
+  "devices:read",
+  "devices:write",
+  "content:read",
+  "content:write",
+  "billing:read",
+  "billing:write",
+  "activity:read",
+  "webhooks:manage",
+  "sso:manage",
+  "api_tokens:manage",
+  "account:manage",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

@@ -1,15 +1,25 @@
 /** `POST /v1/authz/check`: other services of the platform ask whether a user may do something. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AuthedCtx } from "../context";
-import { loadUserGrants } from "./repo";
 import { authed, requires } from "../http/middleware";
-import { AUTHED_ERRORS, bearer, BODY_ERRORS, errors, jsonBody, jsonResponse } from "../http/openapi";
+import {
+  AUTHED_ERRORS,
+  BODY_ERRORS,
+  bearer,
+  errors,
+  jsonBody,
+  jsonResponse,
+} from "../http/openapi";
 import { createRouter } from "../http/router";
 import { AppError } from "../lib/errors";
 import { authorize, type Resource } from "./authorize";
 import { PERMISSIONS, type Permission } from "./catalog";
+import { loadUserGrants } from "./repo";
 
-export async function checkAccess(ctx: AuthedCtx, input: { user_id: string; permission: Permission; resource?: Resource }) {
+export async function checkAccess(
+  ctx: AuthedCtx,
+  input: { user_id: string; permission: Permission; resource?: Resource },
+) {
   const found = await loadUserGrants(ctx.db, ctx.principal.accountId, input.user_id);
   if (!found) throw new AppError("not_found", "No such user.");
   // A disabled user may do nothing, whatever its groups say.
@@ -19,8 +29,12 @@ export async function checkAccess(ctx: AuthedCtx, input: { user_id: string; perm
 }
 
 const check = createRoute({
-  method: "post", path: "/check", tags: ["Authorization"], security: bearer,
-  summary: "Whether a user holds a permission, optionally for one device organization or content type",
+  method: "post",
+  path: "/check",
+  tags: ["Authorization"],
+  security: bearer,
+  summary:
+    "Whether a user holds a permission, optionally for one device organization or content type",
   middleware: requires("users:read"),
   request: {
     body: jsonBody(
@@ -28,15 +42,23 @@ const check = createRoute({
         user_id: z.string().min(1).max(64),
         permission: z.enum(PERMISSIONS),
         resource: z
-          .strictObject({ device_organization_id: z.string().min(1).max(64).optional(), content_type: z.string().min(1).max(100).optional() })
+          .strictObject({
+            device_organization_id: z.string().min(1).max(64).optional(),
+            content_type: z.string().min(1).max(100).optional(),
+          })
           .optional(),
       }),
     ),
   },
   responses: {
-    200: jsonResponse(z.object({ allowed: z.boolean(), granted_by: z.array(z.string()) }).openapi("AuthzDecision"), "Decision"),
+    200: jsonResponse(
+      z.object({ allowed: z.boolean(), granted_by: z.array(z.string()) }).openapi("AuthzDecision"),
+      "Decision",
+    ),
     ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found"),
   },
 });
 
-export const authzRoutes = createRouter().openapi(check, async (c) => c.json(await checkAccess(authed(c), c.req.valid("json")), 200));
+export const authzRoutes = createRouter().openapi(check, async (c) =>
+  c.json(await checkAccess(authed(c), c.req.valid("json")), 200),
+);

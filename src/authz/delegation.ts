@@ -5,7 +5,7 @@
  * `users:write` cannot join Administrators, and cannot disable an administrator.
  * The built-in Members group is the baseline every user gets, so its grants do not count.
  */
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { GrantScope } from "../db/schema";
 import { AppError } from "../lib/errors";
 import type { EffectiveGrant } from "./authorize";
@@ -29,7 +29,11 @@ export function authorityOf(grants: EffectiveGrant[]): Authority {
     }
     const entry = scoped.get(g.permission) ?? {};
     for (const key of ["device_organization_ids", "content_types"] as const) {
-      for (const id of g.scope[key] ?? []) (entry[key] ??= new Set()).add(id);
+      const ids = g.scope[key];
+      if (!ids) continue;
+      const held = entry[key] ?? new Set<string>();
+      for (const id of ids) held.add(id);
+      entry[key] = held;
     }
     scoped.set(g.permission, entry);
   }
@@ -37,32 +41,55 @@ export function authorityOf(grants: EffectiveGrant[]): Authority {
   return { everything: PERMISSIONS.every((p) => unscoped.has(p)), unscoped, scoped };
 }
 
-export function grantWithin(authority: Authority, grant: { permission: string; scope: GrantScope | null }): boolean {
+export function grantWithin(
+  authority: Authority,
+  grant: { permission: string; scope: GrantScope | null },
+): boolean {
   if (authority.unscoped.has(grant.permission)) return true;
   const held = authority.scoped.get(grant.permission);
   if (!held || !grant.scope) return false;
-  return (["device_organization_ids", "content_types"] as const).every((key) => (grant.scope![key] ?? []).every((id) => held[key]?.has(id)));
+  return (["device_organization_ids", "content_types"] as const).every((key) =>
+    (grant.scope![key] ?? []).every((id) => held[key]?.has(id)),
+  );
 }
 
 export const notHeld = (detail: string) => new AppError("permission_not_held", detail);
 
 /** For grants given as input (a group being created or changed). */
-export function assertGrantsWithin(authority: Authority, grants: { permission: string; scope: GrantScope | null }[]) {
+export function assertGrantsWithin(
+  authority: Authority,
+  grants: { permission: string; scope: GrantScope | null }[],
+) {
   const beyond = grants.filter((g) => !grantWithin(authority, g)).map((g) => g.permission);
-  if (beyond.length > 0) throw notHeld(`You cannot grant what you do not hold: ${[...new Set(beyond)].join(", ")}.`);
+  if (beyond.length > 0)
+    throw notHeld(`You cannot grant what you do not hold: ${[...new Set(beyond)].join(", ")}.`);
 }
 
 /** SQL: the grant row `gr` lies within the authority (for guards over stored grants). */
 function grantRowWithin(authority: Authority): SQL {
   const unscoped = [...authority.unscoped];
-  const parts: SQL[] = [unscoped.length ? sql`gr.permission IN (${sql.join(unscoped.map((p) => sql`${p}`), sql`, `)})` : sql`0`];
+  const parts: SQL[] = [
+    unscoped.length
+      ? sql`gr.permission IN (${sql.join(
+          unscoped.map((p) => sql`${p}`),
+          sql`, `,
+        )})`
+      : sql`0`,
+  ];
   for (const [permission, held] of authority.scoped) {
     const inside = (["device_organization_ids", "content_types"] as const).map((key) => {
       const ids = [...(held[key] ?? [])];
-      const list = ids.length ? sql.join(ids.map((id) => sql`${id}`), sql`, `) : sql`NULL`;
-      return sql`NOT EXISTS (SELECT 1 FROM json_each(gr.scope, ${"$." + key}) WHERE value NOT IN (${list}))`;
+      const list = ids.length
+        ? sql.join(
+            ids.map((id) => sql`${id}`),
+            sql`, `,
+          )
+        : sql`NULL`;
+      return sql`NOT EXISTS (SELECT 1 FROM json_each(gr.scope, ${`$.${key}`}) WHERE value NOT IN (${list}))`;
     });
-    parts.push(sql`(gr.permission = ${permission} AND gr.scope IS NOT NULL AND ${sql.join(inside, sql` AND `)})`);
+    parts.push(
+      sql`(gr.permission = ${permission} AND gr.scope IS NOT NULL AND ${sql.join(inside, sql` AND `)})`,
+    );
   }
   return sql`(${sql.join(parts, sql` OR `)})`;
 }
@@ -72,7 +99,12 @@ const notBaseline = sql`NOT EXISTS (SELECT 1 FROM groups bg WHERE bg.id = gr.gro
 /** True when every grant of these groups (ids, or a subquery naming them) lies within the authority. */
 export function groupsWithin(authority: Authority, groupIds: string[] | SQL): SQL {
   if (authority.everything || (Array.isArray(groupIds) && groupIds.length === 0)) return sql`1`;
-  const ids = Array.isArray(groupIds) ? sql.join(groupIds.map((id) => sql`${id}`), sql`, `) : groupIds;
+  const ids = Array.isArray(groupIds)
+    ? sql.join(
+        groupIds.map((id) => sql`${id}`),
+        sql`, `,
+      )
+    : groupIds;
   return sql`NOT EXISTS (SELECT 1 FROM grants gr WHERE gr.group_id IN (${ids}) AND ${notBaseline} AND NOT ${grantRowWithin(authority)})`;
 }
 

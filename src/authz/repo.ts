@@ -6,7 +6,12 @@ import type { EffectiveGrant } from "./authorize";
 /** Another user's status and effective grants, in one query. */
 export async function loadUserGrants(db: Database, accountId: string, userId: string) {
   const rows = await db
-    .select({ status: users.status, groupId: grants.groupId, permission: grants.permission, scope: grants.scope })
+    .select({
+      status: users.status,
+      groupId: grants.groupId,
+      permission: grants.permission,
+      scope: grants.scope,
+    })
     .from(users)
     .leftJoin(groupMemberships, eq(groupMemberships.userId, users.id))
     .leftJoin(grants, eq(grants.groupId, groupMemberships.groupId))

@@ -17,7 +17,9 @@ export interface UsageRow {
   reseller_name: string | null;
 }
 
-const usageSelect = (now: number) => sql`SELECT a.id AS account_id, a.name AS name, a.plan_id AS plan,
+const usageSelect = (
+  now: number,
+) => sql`SELECT a.id AS account_id, a.name AS name, a.plan_id AS plan,
     a.user_limit AS user_limit_override, a.device_limit AS device_limit_override,
     coalesce(a.user_limit, p.user_limit) AS user_limit, coalesce(a.device_limit, p.device_limit) AS device_limit,
     (SELECT count(*) FROM users u WHERE u.account_id = a.id AND u.status = 'active') AS active_users,
@@ -32,7 +34,13 @@ export async function loadUsage(db: Database, accountId: string, now: number) {
 }
 
 /** A reseller's accounts with their usage, one page. */
-export function listResellerUsage(db: Database, resellerId: string, now: number, limit: number, after?: string) {
+export function listResellerUsage(
+  db: Database,
+  resellerId: string,
+  now: number,
+  limit: number,
+  after?: string,
+) {
   return db.all<UsageRow>(sql`${usageSelect(now)}
     WHERE a.reseller_id = ${resellerId} ${after ? sql`AND a.id > ${after}` : sql``}
     ORDER BY a.id LIMIT ${limit + 1}`);

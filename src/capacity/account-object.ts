@@ -76,8 +76,16 @@ export class AccountCapacity extends DurableObject<Bindings> {
   private async execute(input: ConsumeInput): Promise<ConsumeResult> {
     const d1 = this.env.DB;
     try {
-      const results = await d1.batch(input.statements.map((s) => d1.prepare(s.sql).bind(...s.params)));
-      return { results: results.map((r) => ({ results: (r.results ?? []) as Row[], changes: r.meta.changes ?? 0 })), roundTrips: 1 };
+      const results = await d1.batch(
+        input.statements.map((s) => d1.prepare(s.sql).bind(...s.params)),
+      );
+      return {
+        results: results.map((r) => ({
+          results: (r.results ?? []) as Row[],
+          changes: r.meta.changes ?? 0,
+        })),
+        roundTrips: 1,
+      };
     } catch (err) {
       const mapped = mapDbError(err);
       if (!mapped) throw err;
@@ -91,14 +99,21 @@ export class AccountCapacity extends DurableObject<Bindings> {
     const d1 = this.env.DB;
     const { accountId } = input;
     const now = input.now ?? Date.now();
-    const due = input.limitReachedEvent && now - (this.limitEventAt.get(input.limit) ?? 0) >= LIMIT_EVENT_EVERY_MS;
+    const due =
+      input.limitReachedEvent &&
+      now - (this.limitEventAt.get(input.limit) ?? 0) >= LIMIT_EVENT_EVERY_MS;
     const describe = d1
       .prepare(
         `SELECT a.plan_id AS plan, coalesce(a.${input.limit === "users" ? "user_limit" : "device_limit"}, p.${input.limit === "users" ? "user_limit" : "device_limit"}) AS "limit", r.name AS reseller
          FROM accounts a JOIN plans p ON p.id = a.plan_id LEFT JOIN resellers r ON r.id = a.reseller_id WHERE a.id = ?`,
       )
       .bind(accountId);
-    const statements = due ? [describe, d1.prepare(input.limitReachedEvent!.sql).bind(...input.limitReachedEvent!.params)] : [describe];
+    const statements = due
+      ? [
+          describe,
+          d1.prepare(input.limitReachedEvent!.sql).bind(...input.limitReachedEvent!.params),
+        ]
+      : [describe];
     const [described] = await d1.batch<CapacityRefusal>(statements);
     if (due) this.limitEventAt.set(input.limit, now);
     return described?.results[0] ?? { plan: "unknown", limit: 0, reseller: null };

@@ -2,7 +2,7 @@
  * The caller's side of the account Durable Object: a seat- or device-consuming batch is
  * built here as usual (guards included) and run by the account's object, one at a time.
  */
-import { actorOf, buildEvent, insertEvent, type ActorType } from "../activity/record";
+import { type ActorType, actorOf, buildEvent, insertEvent } from "../activity/record";
 import type { AuthMethod, Ctx, Principal } from "../context";
 import { compile, type Statement } from "../db/batch";
 import { AppError, type ErrorCode } from "../lib/errors";
@@ -16,12 +16,18 @@ export function capacityError(kind: LimitKind, refusal: CapacityRefusal | undefi
   const contact = refusal?.reseller
     ? `Ask your reseller, ${refusal.reseller}, to raise it.`
     : "Upgrade the plan under Billing & Limits, or ask platform support to raise it.";
-  return new AppError("capacity_exceeded", `The account's ${what} limit (${refusal?.limit ?? "?"} on the ${plan} plan) is reached. ${contact}`, {
-    limit: kind,
-    limit_value: refusal?.limit ?? null,
-    plan,
-    contact: refusal?.reseller ? { type: "reseller", name: refusal.reseller } : { type: "support" },
-  });
+  return new AppError(
+    "capacity_exceeded",
+    `The account's ${what} limit (${refusal?.limit ?? "?"} on the ${plan} plan) is reached. ${contact}`,
+    {
+      limit: kind,
+      limit_value: refusal?.limit ?? null,
+      plan,
+      contact: refusal?.reseller
+        ? { type: "reseller", name: refusal.reseller }
+        : { type: "support" },
+    },
+  );
 }
 
 /** Who is acting, for the `capacity.limit_reached` event a refusal may record. */
@@ -30,7 +36,10 @@ export interface Acting {
   method?: AuthMethod | null;
 }
 
-export const actingAs = (principal: Principal): Acting => ({ actor: actorOf(principal), method: principal.method });
+export const actingAs = (principal: Principal): Acting => ({
+  actor: actorOf(principal),
+  method: principal.method,
+});
 
 function limitReachedEvent(ctx: Ctx, accountId: string, kind: LimitKind, acting?: Acting) {
   const event = buildEvent(ctx, {
@@ -44,10 +53,17 @@ function limitReachedEvent(ctx: Ctx, accountId: string, kind: LimitKind, acting?
   return compile(insertEvent(ctx.db, event));
 }
 
-const stubOf = (ctx: Ctx, accountId: string) => ctx.env.ACCOUNT.get(ctx.env.ACCOUNT.idFromName(accountId));
+const stubOf = (ctx: Ctx, accountId: string) =>
+  ctx.env.ACCOUNT.get(ctx.env.ACCOUNT.idFromName(accountId));
 
 /** Many independent batches (one per imported row): each answers its results or the code that refused it. */
-export async function consumeEach(ctx: Ctx, accountId: string, kind: LimitKind, batches: Statement[][], acting?: Acting) {
+export async function consumeEach(
+  ctx: Ctx,
+  accountId: string,
+  kind: LimitKind,
+  batches: Statement[][],
+  acting?: Acting,
+) {
   if (batches.length === 0) return [];
   const outcomes = await stubOf(ctx, accountId).consumeEach({
     accountId,
@@ -58,12 +74,25 @@ export async function consumeEach(ctx: Ctx, accountId: string, kind: LimitKind, 
   });
   ctx.roundTrips.count += outcomes.reduce((n, o) => n + o.roundTrips, 0);
   return outcomes.map((o): { error?: AppError; results?: ConsumeResult["results"] } =>
-    o.code ? { error: o.code === "capacity_exceeded" ? capacityError(kind, o.refusal) : new AppError(o.code as ErrorCode) } : { results: o.results ?? [] },
+    o.code
+      ? {
+          error:
+            o.code === "capacity_exceeded"
+              ? capacityError(kind, o.refusal)
+              : new AppError(o.code as ErrorCode),
+        }
+      : { results: o.results ?? [] },
   );
 }
 
 /** Runs `statements` in the account's object; answers the batch's results or throws the guard's AppError. */
-export async function consumeCapacity(ctx: Ctx, accountId: string, kind: LimitKind, statements: Statement[], acting?: Acting) {
+export async function consumeCapacity(
+  ctx: Ctx,
+  accountId: string,
+  kind: LimitKind,
+  statements: Statement[],
+  acting?: Acting,
+) {
   const outcome = await stubOf(ctx, accountId).consume({
     accountId,
     limit: kind,

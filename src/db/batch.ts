@@ -7,7 +7,7 @@
  * Statements are drizzle query builders or raw `sql` fragments, compiled here and sent
  * with the D1 client directly: drizzle's own batch cannot carry raw SQL with parameters.
  */
-import { sql, SQL } from "drizzle-orm";
+import { SQL, sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { AppError, type ErrorCode } from "../lib/errors";
 import type { Database } from "./client";
@@ -36,7 +36,8 @@ export function mapDbError(err: unknown): AppError | null {
 }
 
 export function compile(statement: Statement): { sql: string; params: unknown[] } {
-  const { sql: text, params } = statement instanceof SQL ? dialect.sqlToQuery(statement) : statement.toSQL();
+  const { sql: text, params } =
+    statement instanceof SQL ? dialect.sqlToQuery(statement) : statement.toSQL();
   return { sql: text, params };
 }
 

@@ -17,7 +17,8 @@ export function countRoundTrips(d1: D1Database, counter: RoundTrips): D1Database
       get(target, prop) {
         const value = Reflect.get(target, prop, target);
         if (typeof value !== "function") return value;
-        if (prop === "bind") return (...args: unknown[]) => wrapStatement(value.apply(target, args));
+        if (prop === "bind")
+          return (...args: unknown[]) => wrapStatement(value.apply(target, args));
         if (prop === "first" || prop === "run" || prop === "all" || prop === "raw") {
           return (...args: unknown[]) => {
             counter.count++;
@@ -38,7 +39,10 @@ export function countRoundTrips(d1: D1Database, counter: RoundTrips): D1Database
       if (prop === "batch") {
         return (statements: D1PreparedStatement[]) => {
           counter.count++;
-          return value.call(target, statements.map((s) => originals.get(s) ?? s));
+          return value.call(
+            target,
+            statements.map((s) => originals.get(s) ?? s),
+          );
         };
       }
       if (prop === "exec") {

@@ -2,7 +2,13 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { BUILTIN_GROUPS } from "../authz/catalog";
 import type { Database } from "../db/client";
-import { deviceOrganizations, grants, groupMemberships, groups, type GrantScope } from "../db/schema";
+import {
+  deviceOrganizations,
+  type GrantScope,
+  grants,
+  groupMemberships,
+  groups,
+} from "../db/schema";
 import { newId } from "../lib/ids";
 
 export type GroupRow = typeof groups.$inferSelect;
@@ -20,7 +26,11 @@ function withDetails(db: Database) {
 export type GroupWithDetails = { group: GroupRow; memberCount: number; grants: GrantRow[] };
 
 function parse(row: { group: GroupRow; memberCount: number; grants: string }): GroupWithDetails {
-  return { group: row.group, memberCount: row.memberCount, grants: JSON.parse(row.grants) as GrantRow[] };
+  return {
+    group: row.group,
+    memberCount: row.memberCount,
+    grants: JSON.parse(row.grants) as GrantRow[],
+  };
 }
 
 export async function listGroups(db: Database, accountId: string, limit: number, after?: string) {
@@ -41,10 +51,17 @@ export async function findBuiltinGroupIds(db: Database, accountId: string) {
     .select({ id: groups.id, builtin: groups.builtin })
     .from(groups)
     .where(and(eq(groups.accountId, accountId), sql`${groups.builtin} IS NOT NULL`));
-  return Object.fromEntries(rows.map((r) => [r.builtin, r.id])) as { administrators?: string; members?: string };
+  return Object.fromEntries(rows.map((r) => [r.builtin, r.id])) as {
+    administrators?: string;
+    members?: string;
+  };
 }
 
-export async function existingDeviceOrganizationIds(db: Database, accountId: string, ids: string[]) {
+export async function existingDeviceOrganizationIds(
+  db: Database,
+  accountId: string,
+  ids: string[],
+) {
   if (ids.length === 0) return [];
   const rows = await db
     .select({ id: deviceOrganizations.id })
@@ -66,7 +83,13 @@ export function insertGroup(db: Database, row: typeof groups.$inferInsert) {
 
 export function insertGrants(db: Database, accountId: string, groupId: string, list: GrantRow[]) {
   return db.insert(grants).values(
-    list.map((g) => ({ id: newId("grant"), accountId, groupId, permission: g.permission, scope: g.scope })),
+    list.map((g) => ({
+      id: newId("grant"),
+      accountId,
+      groupId,
+      permission: g.permission,
+      scope: g.scope,
+    })),
   );
 }
 
@@ -74,26 +97,49 @@ export function deleteGrants(db: Database, accountId: string, groupId: string) {
   return db.delete(grants).where(and(eq(grants.accountId, accountId), eq(grants.groupId, groupId)));
 }
 
-export function updateGroup(db: Database, accountId: string, id: string, set: Partial<typeof groups.$inferInsert>) {
-  return db.update(groups).set(set).where(and(eq(groups.accountId, accountId), eq(groups.id, id)));
+export function updateGroup(
+  db: Database,
+  accountId: string,
+  id: string,
+  set: Partial<typeof groups.$inferInsert>,
+) {
+  return db
+    .update(groups)
+    .set(set)
+    .where(and(eq(groups.accountId, accountId), eq(groups.id, id)));
 }
 
 export function deleteGroup(db: Database, accountId: string, id: string) {
-  return db.delete(groups).where(and(eq(groups.accountId, accountId), eq(groups.id, id), sql`${groups.builtin} IS NULL`));
+  return db
+    .delete(groups)
+    .where(and(eq(groups.accountId, accountId), eq(groups.id, id), sql`${groups.builtin} IS NULL`));
 }
 
 /** Users who would be left in no group once `groupId` goes move to Members, so nobody is groupless. */
-export function moveOrphansToMembers(accountId: string, groupId: string, membersId: string, now: number) {
+export function moveOrphansToMembers(
+  accountId: string,
+  groupId: string,
+  membersId: string,
+  now: number,
+) {
   return sql`INSERT OR IGNORE INTO group_memberships (account_id, group_id, user_id, created_at)
     SELECT ${accountId}, ${membersId}, m.user_id, ${now} FROM group_memberships m
     WHERE m.account_id = ${accountId} AND m.group_id = ${groupId}
       AND NOT EXISTS (SELECT 1 FROM group_memberships o WHERE o.user_id = m.user_id AND o.group_id <> ${groupId})`;
 }
 
-export function insertMemberships(db: Database, accountId: string, userId: string, groupIds: string[], now: number) {
+export function insertMemberships(
+  db: Database,
+  accountId: string,
+  userId: string,
+  groupIds: string[],
+  now: number,
+) {
   return db
     .insert(groupMemberships)
-    .values([...new Set(groupIds)].map((groupId) => ({ accountId, groupId, userId, createdAt: now })));
+    .values(
+      [...new Set(groupIds)].map((groupId) => ({ accountId, groupId, userId, createdAt: now })),
+    );
 }
 
 /** A subquery naming the account's built-in group. */
@@ -101,7 +147,12 @@ export const builtinGroupId = (accountId: string, builtin: "administrators" | "m
   sql`SELECT id FROM groups WHERE account_id = ${accountId} AND builtin = ${builtin}`;
 
 /** Adds the user to a built-in group found by SQL, sparing a round trip to look its id up. */
-export function insertBuiltinMembership(accountId: string, userId: string, builtin: "administrators" | "members", now: number) {
+export function insertBuiltinMembership(
+  accountId: string,
+  userId: string,
+  builtin: "administrators" | "members",
+  now: number,
+) {
   return sql`INSERT INTO group_memberships (account_id, group_id, user_id, created_at)
     SELECT ${accountId}, id, ${userId}, ${now} FROM groups WHERE account_id = ${accountId} AND builtin = ${builtin}`;
 }
@@ -117,7 +168,9 @@ export function groupIdsFromResult(result: { results?: unknown[] }): string[] {
 }
 
 export function deleteMemberships(db: Database, accountId: string, userId: string) {
-  return db.delete(groupMemberships).where(and(eq(groupMemberships.accountId, accountId), eq(groupMemberships.userId, userId)));
+  return db
+    .delete(groupMemberships)
+    .where(and(eq(groupMemberships.accountId, accountId), eq(groupMemberships.userId, userId)));
 }
 
 /** The rows for the two built-in groups every account is created with. */
@@ -126,8 +179,21 @@ export function builtinGroupInserts(db: Database, accountId: string, now: number
   const queries = (["administrators", "members"] as const).flatMap((key) => {
     const def = BUILTIN_GROUPS[key];
     return [
-      insertGroup(db, { id: ids[key], accountId, name: def.name, description: def.description, builtin: key, createdAt: now, updatedAt: now }),
-      insertGrants(db, accountId, ids[key], def.permissions.map((permission) => ({ permission, scope: null }))),
+      insertGroup(db, {
+        id: ids[key],
+        accountId,
+        name: def.name,
+        description: def.description,
+        builtin: key,
+        createdAt: now,
+        updatedAt: now,
+      }),
+      insertGrants(
+        db,
+        accountId,
+        ids[key],
+        def.permissions.map((permission) => ({ permission, scope: null })),
+      ),
     ];
   });
   return { ids, queries };

@@ -1,6 +1,16 @@
 import { createRoute } from "@hono/zod-openapi";
-import { AUTHED_ERRORS, bearer, BODY_ERRORS, errors, IdParam, jsonBody, jsonResponse, page, PageQuery } from "../http/openapi";
 import { authed, requires } from "../http/middleware";
+import {
+  AUTHED_ERRORS,
+  BODY_ERRORS,
+  bearer,
+  errors,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  PageQuery,
+  page,
+} from "../http/openapi";
 import { createRouter } from "../http/router";
 import { CreateGroupBody, GroupSchema, UpdateGroupBody } from "./schemas";
 import * as groups from "./service";
@@ -8,38 +18,73 @@ import * as groups from "./service";
 const tags = ["Groups"];
 
 const list = createRoute({
-  method: "get", path: "/", tags, security: bearer, summary: "List groups with member counts",
+  method: "get",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "List groups with member counts",
   middleware: requires("groups:read"),
   request: { query: PageQuery },
-  responses: { 200: jsonResponse(page(GroupSchema), "Groups"), ...errors(...AUTHED_ERRORS, "validation_failed") },
+  responses: {
+    200: jsonResponse(page(GroupSchema), "Groups"),
+    ...errors(...AUTHED_ERRORS, "validation_failed"),
+  },
 });
 
 const create = createRoute({
-  method: "post", path: "/", tags, security: bearer, summary: "Create a group with grants",
+  method: "post",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "Create a group with grants",
   middleware: requires("groups:write"),
   request: { body: jsonBody(CreateGroupBody) },
-  responses: { 201: jsonResponse(GroupSchema, "Created"), ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "group_name_taken") },
+  responses: {
+    201: jsonResponse(GroupSchema, "Created"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "group_name_taken"),
+  },
 });
 
 const get = createRoute({
-  method: "get", path: "/{id}", tags, security: bearer, summary: "Get a group",
+  method: "get",
+  path: "/{id}",
+  tags,
+  security: bearer,
+  summary: "Get a group",
   middleware: requires("groups:read"),
   request: { params: IdParam() },
-  responses: { 200: jsonResponse(GroupSchema, "The group"), ...errors(...AUTHED_ERRORS, "not_found") },
+  responses: {
+    200: jsonResponse(GroupSchema, "The group"),
+    ...errors(...AUTHED_ERRORS, "not_found"),
+  },
 });
 
 const update = createRoute({
-  method: "patch", path: "/{id}", tags, security: bearer, summary: "Rename, describe or replace the grants of a group",
+  method: "patch",
+  path: "/{id}",
+  tags,
+  security: bearer,
+  summary: "Rename, describe or replace the grants of a group",
   middleware: requires("groups:write"),
   request: { params: IdParam(), body: jsonBody(UpdateGroupBody) },
-  responses: { 200: jsonResponse(GroupSchema, "Updated"), ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "group_builtin", "group_name_taken") },
+  responses: {
+    200: jsonResponse(GroupSchema, "Updated"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "group_builtin", "group_name_taken"),
+  },
 });
 
 const remove = createRoute({
-  method: "delete", path: "/{id}", tags, security: bearer, summary: "Delete a group; members left in no group join Members",
+  method: "delete",
+  path: "/{id}",
+  tags,
+  security: bearer,
+  summary: "Delete a group; members left in no group join Members",
   middleware: requires("groups:write"),
   request: { params: IdParam() },
-  responses: { 204: { description: "Deleted" }, ...errors(...AUTHED_ERRORS, "not_found", "group_builtin") },
+  responses: {
+    204: { description: "Deleted" },
+    ...errors(...AUTHED_ERRORS, "not_found", "group_builtin"),
+  },
 });
 
 export const groupRoutes = createRouter()
@@ -47,13 +92,21 @@ export const groupRoutes = createRouter()
     const q = c.req.valid("query");
     return c.json(await groups.listGroups(authed(c), q.limit, q.cursor), 200);
   })
-  .openapi(create, async (c) => c.json(groups.toGroupDto(await groups.createGroup(authed(c), c.req.valid("json"))), 201))
-  .openapi(get, async (c) => c.json(groups.toGroupDto(await groups.getGroup(authed(c), c.req.valid("param").id)), 200))
+  .openapi(create, async (c) =>
+    c.json(groups.toGroupDto(await groups.createGroup(authed(c), c.req.valid("json"))), 201),
+  )
+  .openapi(get, async (c) =>
+    c.json(groups.toGroupDto(await groups.getGroup(authed(c), c.req.valid("param").id)), 200),
+  )
   .openapi(update, async (c) =>
-    c.json(groups.toGroupDto(await groups.updateGroup(authed(c), c.req.valid("param").id, c.req.valid("json"))), 200),
+    c.json(
+      groups.toGroupDto(
+        await groups.updateGroup(authed(c), c.req.valid("param").id, c.req.valid("json")),
+      ),
+      200,
+    ),
   )
   .openapi(remove, async (c) => {
     await groups.deleteGroup(authed(c), c.req.valid("param").id);
     return c.body(null, 204);
   });
-

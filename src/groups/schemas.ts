@@ -32,8 +32,16 @@ const Name = z.string().trim().min(1).max(100);
 const Description = z.string().max(500).nullable();
 const Grants = z.array(GrantSchema).max(100);
 
-export const CreateGroupBody = z.strictObject({ name: Name, description: Description.optional(), grants: Grants });
-export const UpdateGroupBody = z.strictObject({ name: Name.optional(), description: Description.optional(), grants: Grants.optional() });
+export const CreateGroupBody = z.strictObject({
+  name: Name,
+  description: Description.optional(),
+  grants: Grants,
+});
+export const UpdateGroupBody = z.strictObject({
+  name: Name.optional(),
+  description: Description.optional(),
+  grants: Grants.optional(),
+});
 
 export const GroupSchema = z
   .object({

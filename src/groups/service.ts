@@ -1,12 +1,12 @@
 /** Groups and their grants (API.md, "Groups"). */
-import { buildEvent, actorOf, insertEvent, publish } from "../activity/record";
+import { actorOf, buildEvent, insertEvent, publish } from "../activity/record";
+import { assertGrantsWithin, authorityOf } from "../authz/delegation";
 import type { AuthedCtx } from "../context";
 import { runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
+import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { decodeCursor, toPage } from "../lib/cursor";
-import { assertGrantsWithin, authorityOf } from "../authz/delegation";
 import * as repo from "./repo";
 import type { GrantInput, GroupDto } from "./schemas";
 
@@ -37,11 +37,17 @@ export async function getGroup(ctx: AuthedCtx, id: string) {
 /** Scoped grants may only name device organizations of this account. */
 async function checkGrants(ctx: AuthedCtx, grants: GrantInput[]) {
   const orgIds = [...new Set(grants.flatMap((g) => g.scope?.device_organization_ids ?? []))];
-  const found = new Set(await repo.existingDeviceOrganizationIds(ctx.db, ctx.principal.accountId, orgIds));
+  const found = new Set(
+    await repo.existingDeviceOrganizationIds(ctx.db, ctx.principal.accountId, orgIds),
+  );
   const missing = orgIds.filter((id) => !found.has(id));
   if (missing.length > 0) {
     throw new AppError("validation_failed", `Unknown device organization: ${missing.join(", ")}.`, {
-      errors: missing.map((id) => ({ path: "grants.scope.device_organization_ids", code: "unknown_id", message: `Unknown device organization ${id}.` })),
+      errors: missing.map((id) => ({
+        path: "grants.scope.device_organization_ids",
+        code: "unknown_id",
+        message: `Unknown device organization ${id}.`,
+      })),
     });
   }
   const list = grants.map((g) => ({ permission: g.permission, scope: g.scope ?? null }));
@@ -49,7 +55,10 @@ async function checkGrants(ctx: AuthedCtx, grants: GrantInput[]) {
   return list;
 }
 
-export async function createGroup(ctx: AuthedCtx, input: { name: string; description?: string | null; grants: GrantInput[] }) {
+export async function createGroup(
+  ctx: AuthedCtx,
+  input: { name: string; description?: string | null; grants: GrantInput[] },
+) {
   const { db, now, principal } = ctx;
   const grants = await checkGrants(ctx, input.grants);
   const id = newId("group");
@@ -62,7 +71,15 @@ export async function createGroup(ctx: AuthedCtx, input: { name: string; descrip
     metadata: { name: input.name, grants },
   });
   await runBatch(db, [
-    repo.insertGroup(db, { id, accountId: principal.accountId, name: input.name, description: input.description ?? null, builtin: null, createdAt: now, updatedAt: now }),
+    repo.insertGroup(db, {
+      id,
+      accountId: principal.accountId,
+      name: input.name,
+      description: input.description ?? null,
+      builtin: null,
+      createdAt: now,
+      updatedAt: now,
+    }),
     ...(grants.length ? [repo.insertGrants(db, principal.accountId, id, grants)] : []),
     insertEvent(db, event),
   ]);
@@ -70,7 +87,11 @@ export async function createGroup(ctx: AuthedCtx, input: { name: string; descrip
   return (await repo.findGroup(db, principal.accountId, id))!;
 }
 
-export async function updateGroup(ctx: AuthedCtx, id: string, input: { name?: string; description?: string | null; grants?: GrantInput[] }) {
+export async function updateGroup(
+  ctx: AuthedCtx,
+  id: string,
+  input: { name?: string; description?: string | null; grants?: GrantInput[] },
+) {
   const { db, now, principal } = ctx;
   const current = await getGroup(ctx, id);
   if (current.group.builtin === "administrators" && input.grants !== undefined) {
@@ -94,7 +115,12 @@ export async function updateGroup(ctx: AuthedCtx, id: string, input: { name?: st
       ...(input.description !== undefined ? { description: input.description } : {}),
       updatedAt: now,
     }),
-    ...(grants ? [repo.deleteGrants(db, principal.accountId, id), ...(grants.length ? [repo.insertGrants(db, principal.accountId, id, grants)] : [])] : []),
+    ...(grants
+      ? [
+          repo.deleteGrants(db, principal.accountId, id),
+          ...(grants.length ? [repo.insertGrants(db, principal.accountId, id, grants)] : []),
+        ]
+      : []),
     insertEvent(db, event),
   ]);
   publish(ctx, [event]);
@@ -104,7 +130,8 @@ export async function updateGroup(ctx: AuthedCtx, id: string, input: { name?: st
 export async function deleteGroup(ctx: AuthedCtx, id: string) {
   const { db, now, principal } = ctx;
   const current = await getGroup(ctx, id);
-  if (current.group.builtin) throw new AppError("group_builtin", "Built-in groups cannot be deleted.");
+  if (current.group.builtin)
+    throw new AppError("group_builtin", "Built-in groups cannot be deleted.");
   const { members } = await repo.findBuiltinGroupIds(db, principal.accountId);
   const event = buildEvent(ctx, {
     type: "group.deleted",

@@ -13,17 +13,24 @@ interface Operation {
 
 export function docsPage(doc: { paths?: object }) {
   const byTag = new Map<string, { method: string; path: string; op: Operation }[]>();
-  for (const [path, methods] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, Operation>>)) {
+  for (const [path, methods] of Object.entries(
+    (doc.paths ?? {}) as Record<string, Record<string, Operation>>,
+  )) {
     for (const [method, op] of Object.entries(methods)) {
       const tag = op.tags?.[0] ?? "Other";
       byTag.set(tag, [...(byTag.get(tag) ?? []), { method: method.toUpperCase(), path, op }]);
     }
   }
   const sections = [...byTag].map(
-    ([tag, ops]) => html`<section><h2>${tag}</h2>${ops.map(
-      ({ method, path, op }) => html`<article><h3><code>${method} ${path}</code></h3><p>${op.summary ?? ""}</p>
+    ([tag, ops]) =>
+      html`<section><h2>${tag}</h2>${ops.map(
+        ({
+          method,
+          path,
+          op,
+        }) => html`<article><h3><code>${method} ${path}</code></h3><p>${op.summary ?? ""}</p>
         <p class="codes">${Object.entries(op.responses ?? {}).map(([status, r]) => html`<span title="${r.description ?? ""}">${status}</span> `)}</p></article>`,
-    )}</section>`,
+      )}</section>`,
   );
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>User Management API</title><style>${raw(

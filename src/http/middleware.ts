@@ -39,7 +39,10 @@ const GATE_ALLOWED = new Set(["/v1/me", "/v1/me/password", "/v1/auth/logout"]);
 export const authenticate = createMiddleware<AppEnv>(async function authenticate(c, next) {
   const principal = await authenticateRequest(c.get("ctx"), c.req.header("authorization"));
   if (principal.user.mustChangePassword && !GATE_ALLOWED.has(c.req.path)) {
-    throw new AppError("password_change_required", "Change your password with POST /v1/me/password first.");
+    throw new AppError(
+      "password_change_required",
+      "Change your password with POST /v1/me/password first.",
+    );
   }
   c.set("principal", principal);
   await next();
@@ -57,6 +60,9 @@ export function requires(...permissions: Permission[]) {
 }
 
 /** The domain context of an authenticated request. */
-export function authed(c: { get(key: "ctx"): AppEnv["Variables"]["ctx"]; get(key: "principal"): AppEnv["Variables"]["principal"] }): AuthedCtx {
+export function authed(c: {
+  get(key: "ctx"): AppEnv["Variables"]["ctx"];
+  get(key: "principal"): AppEnv["Variables"]["principal"];
+}): AuthedCtx {
   return { ...c.get("ctx"), principal: c.get("principal") };
 }

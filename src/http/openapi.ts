@@ -9,7 +9,9 @@ export const Problem = z
     status: z.number().int(),
     detail: z.string(),
     code: z.string(),
-    errors: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })).optional(),
+    errors: z
+      .array(z.object({ path: z.string(), code: z.string(), message: z.string() }))
+      .optional(),
     request_id: z.string().optional(),
   })
   .openapi("Problem");
@@ -24,13 +26,21 @@ export function errors(...codes: ErrorCode[]) {
   return Object.fromEntries(
     [...byStatus].map(([status, list]) => [
       status,
-      { description: list.join(", "), content: { "application/problem+json": { schema: Problem } } },
+      {
+        description: list.join(", "),
+        content: { "application/problem+json": { schema: Problem } },
+      },
     ]),
   );
 }
 
 export const AUTHED_ERRORS: ErrorCode[] = ["unauthorized", "forbidden", "password_change_required"];
-export const BODY_ERRORS: ErrorCode[] = ["invalid_json", "validation_failed", "unsupported_media_type", "payload_too_large"];
+export const BODY_ERRORS: ErrorCode[] = [
+  "invalid_json",
+  "validation_failed",
+  "unsupported_media_type",
+  "payload_too_large",
+];
 
 export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
   return { required: true, description, content: { "application/json": { schema } } };
@@ -43,7 +53,13 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 export const bearer = [{ bearer: [] }];
 
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ description: "1–100, default 50" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(50)
+    .openapi({ description: "1–100, default 50" }),
   cursor: z.string().max(200).optional(),
 });
 
@@ -52,4 +68,10 @@ export function page<T extends z.ZodType>(item: T) {
 }
 
 /** Any id string: one that names nothing in the account answers 404, whatever its shape. */
-export const IdParam = () => z.object({ id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }) });
+export const IdParam = () =>
+  z.object({
+    id: z
+      .string()
+      .min(1)
+      .openapi({ param: { name: "id", in: "path" } }),
+  });

@@ -1,5 +1,5 @@
 /** Every sub-app is made here, so all share one validation hook and one error shape. */
-import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
 import { AppError, type FieldError } from "../lib/errors";
 
@@ -20,11 +20,17 @@ export function toFieldErrors(error: z.ZodError): FieldError[] {
 export function validationError(error: z.ZodError, where?: string): AppError {
   const errors = toFieldErrors(error);
   const first = errors[0];
-  const detail = first ? `${first.path || where || "body"}: ${first.message}` : "Request failed validation.";
+  const detail = first
+    ? `${first.path || where || "body"}: ${first.message}`
+    : "Request failed validation.";
   return new AppError("validation_failed", detail, { errors });
 }
 
-export const validationHook = (result: { success: boolean; error?: z.ZodError; target: string }) => {
+export const validationHook = (result: {
+  success: boolean;
+  error?: z.ZodError;
+  target: string;
+}) => {
   if (!result.success) throw validationError(result.error!, result.target);
 };
 

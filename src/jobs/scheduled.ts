@@ -15,7 +15,11 @@ export async function resendUnstreamed(ctx: Ctx, limit = 500) {
     sql`SELECT id, account_id FROM activity_events WHERE streamed_at IS NULL AND occurred_at < ${ctx.now - RESEND_AFTER_MS} ORDER BY occurred_at LIMIT ${limit}`,
   );
   for (let i = 0; i < rows.length; i += 100) {
-    await ctx.env.EVENTS.sendBatch(rows.slice(i, i + 100).map((r) => ({ body: { kind: "event", id: r.id, account_id: r.account_id } satisfies StreamMessage })));
+    await ctx.env.EVENTS.sendBatch(
+      rows.slice(i, i + 100).map((r) => ({
+        body: { kind: "event", id: r.id, account_id: r.account_id } satisfies StreamMessage,
+      })),
+    );
   }
   return rows.length;
 }
@@ -30,7 +34,15 @@ export async function resendStalledDeliveries(ctx: Ctx, limit = 200) {
     sql`SELECT id, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at < ${ctx.now - 15 * 60 * 1000} ORDER BY next_attempt_at LIMIT ${limit}`,
   );
   for (let i = 0; i < rows.length; i += 100) {
-    await ctx.env.EVENTS.sendBatch(rows.slice(i, i + 100).map((r) => ({ body: { kind: "deliver", delivery_id: r.id, attempt: Math.min(r.attempts + 1, MAX_ATTEMPTS) } satisfies StreamMessage })));
+    await ctx.env.EVENTS.sendBatch(
+      rows.slice(i, i + 100).map((r) => ({
+        body: {
+          kind: "deliver",
+          delivery_id: r.id,
+          attempt: Math.min(r.attempts + 1, MAX_ATTEMPTS),
+        } satisfies StreamMessage,
+      })),
+    );
   }
   return rows.length;
 }

@@ -14,7 +14,9 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
     // fall through
   }
   throw new AppError("validation_failed", "The cursor is not valid.", {
-    errors: [{ path: "cursor", code: "invalid_cursor", message: "Not a cursor returned by this API." }],
+    errors: [
+      { path: "cursor", code: "invalid_cursor", message: "Not a cursor returned by this API." },
+    ],
   });
 }
 
@@ -22,7 +24,15 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
  * One page from `limit + 1` rows: the extra row only says whether there is a next page,
  * whose cursor is the last shown row's sort key.
  */
-export function toPage<T, D>(rows: T[], limit: number, dto: (row: T) => D, keyOf: (row: T) => string) {
+export function toPage<T, D>(
+  rows: T[],
+  limit: number,
+  dto: (row: T) => D,
+  keyOf: (row: T) => string,
+) {
   const page = rows.slice(0, limit);
-  return { data: page.map(dto), next_cursor: rows.length > limit ? encodeCursor(keyOf(page.at(-1)!)) : null };
+  return {
+    data: page.map(dto),
+    next_cursor: rows.length > limit ? encodeCursor(keyOf(page.at(-1)!)) : null,
+  };
 }

@@ -27,14 +27,31 @@ function pepper(password: string, secret?: string): string {
 export async function hashPassword(password: string, pepperSecret?: string): Promise<string> {
   const salt = Buffer.from(crypto.getRandomValues(new Uint8Array(16)));
   const key = await derive(pepper(password, pepperSecret), salt, PARAMS.N, PARAMS.r, PARAMS.p);
-  return ["scrypt", PARAMS.N, PARAMS.r, PARAMS.p, salt.toString("base64"), key.toString("base64")].join("$");
+  return [
+    "scrypt",
+    PARAMS.N,
+    PARAMS.r,
+    PARAMS.p,
+    salt.toString("base64"),
+    key.toString("base64"),
+  ].join("$");
 }
 
-export async function verifyPassword(password: string, stored: string, pepperSecret?: string): Promise<boolean> {
+export async function verifyPassword(
+  password: string,
+  stored: string,
+  pepperSecret?: string,
+): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split("$");
   if (scheme !== "scrypt" || !salt || !hash) return false;
   const expected = Buffer.from(hash, "base64");
-  const key = await derive(pepper(password, pepperSecret), Buffer.from(salt, "base64"), Number(n), Number(r), Number(p));
+  const key = await derive(
+    pepper(password, pepperSecret),
+    Buffer.from(salt, "base64"),
+    Number(n),
+    Number(r),
+    Number(p),
+  );
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
@@ -56,26 +73,52 @@ export function decoyHash(pepperSecret?: string): Promise<string> {
 
 // Common passwords that pass the length rule; shorter ones fail it anyway.
 const COMMON = new Set([
-  "passwordpassword", "password1234567", "password12345678", "123456789012345", "1234567890123456",
-  "qwertyuiopasdfgh", "qwertyuiopasdfghjkl", "qwertyuiop123456", "iloveyouiloveyou", "letmeinletmein1",
-  "aaaaaaaaaaaaaaa", "abcdefghijklmno", "abcdefghijklmnop", "abc123abc123abc", "welcome12345678",
-  "changemechangeme", "adminadminadmin", "administrator123", "correcthorsebatterystaple",
-  "trustno1trustno1", "football12345678", "baseball12345678", "superman12345678", "monkeymonkeymonkey",
+  "passwordpassword",
+  "password1234567",
+  "password12345678",
+  "123456789012345",
+  "1234567890123456",
+  "qwertyuiopasdfgh",
+  "qwertyuiopasdfghjkl",
+  "qwertyuiop123456",
+  "iloveyouiloveyou",
+  "letmeinletmein1",
+  "aaaaaaaaaaaaaaa",
+  "abcdefghijklmno",
+  "abcdefghijklmnop",
+  "abc123abc123abc",
+  "welcome12345678",
+  "changemechangeme",
+  "adminadminadmin",
+  "administrator123",
+  "correcthorsebatterystaple",
+  "trustno1trustno1",
+  "football12345678",
+  "baseball12345678",
+  "superman12345678",
+  "monkeymonkeymonkey",
 ]);
 
 /**
  * NIST SP 800-63B rev. 4: length 15–256, no composition rules, reject common passwords and
  * ones built from the context (the user's email, the account's name).
  */
-export function checkPasswordPolicy(password: string, context: { email?: string; accountName?: string } = {}, field = "password"): void {
+export function checkPasswordPolicy(
+  password: string,
+  context: { email?: string; accountName?: string } = {},
+  field = "password",
+): void {
   const fail = (detail: string) => {
-    throw new AppError("weak_password", detail, { errors: [{ path: field, code: "weak_password", message: detail }] });
+    throw new AppError("weak_password", detail, {
+      errors: [{ path: field, code: "weak_password", message: detail }],
+    });
   };
   const length = [...password].length;
   if (length < PASSWORD_MIN) fail(`Password must be at least ${PASSWORD_MIN} characters.`);
   if (length > PASSWORD_MAX) fail(`Password must be at most ${PASSWORD_MAX} characters.`);
   const lower = password.toLowerCase();
-  if (COMMON.has(lower) || new Set(lower).size <= 2) fail("Password is too common or too easy to guess.");
+  if (COMMON.has(lower) || new Set(lower).size <= 2)
+    fail("Password is too common or too easy to guess.");
   const words = [context.email, context.email?.split("@")[0], context.accountName]
     .filter((w): w is string => !!w && w.length >= 4)
     .map((w) => w.toLowerCase());

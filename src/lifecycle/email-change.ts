@@ -5,7 +5,7 @@
  * at confirmation; a newer request supersedes an older one; the old address is told.
  */
 import { sql } from "drizzle-orm";
-import { actorOf, buildEvent, insertEvent, publish, type EventRow } from "../activity/record";
+import { actorOf, buildEvent, type EventRow, insertEvent, publish } from "../activity/record";
 import { normalizeEmail } from "../auth/service";
 import { authorityOf, userWithin } from "../authz/delegation";
 import type { AuthedCtx, Ctx, UserRow } from "../context";
@@ -13,10 +13,17 @@ import { guard, runBatch, type Statement } from "../db/batch";
 import { AppError } from "../lib/errors";
 import { sendMail } from "../mail/send";
 import { emailChangedNotice, emailVerificationMail } from "../mail/templates";
-import { forgetToken, issueToken, resolveToken, supersedeTokens, useToken } from "../user-tokens/tokens";
+import {
+  forgetToken,
+  issueToken,
+  resolveToken,
+  supersedeTokens,
+  useToken,
+} from "../user-tokens/tokens";
 import * as usersRepo from "../users/repo";
 
-const appLink = (ctx: Ctx, path: string, token: string) => `${ctx.env.APP_URL.replace(/\/$/, "")}${path}?token=${encodeURIComponent(token)}`;
+const appLink = (ctx: Ctx, path: string, token: string) =>
+  `${ctx.env.APP_URL.replace(/\/$/, "")}${path}?token=${encodeURIComponent(token)}`;
 const nameOf = (u: UserRow) => `${u.firstName} ${u.lastName}`.trim() || u.email;
 
 /**
@@ -31,17 +38,37 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
   if (email === target.email && target.pendingEmail === null) return none;
   if (email === target.email) {
     // Asking for the current address again withdraws a pending change.
-    return { ...none, statements: [usersRepo.updateUser(db, target.accountId, target.id, { pendingEmail: null, updatedAt: now }), supersedeTokens(ctx, target.accountId, target.id, "email_verification")] };
+    return {
+      ...none,
+      statements: [
+        usersRepo.updateUser(db, target.accountId, target.id, {
+          pendingEmail: null,
+          updatedAt: now,
+        }),
+        supersedeTokens(ctx, target.accountId, target.id, "email_verification"),
+      ],
+    };
   }
   const self = target.id === principal.userId;
-  const issued = await issueToken(ctx, { accountId: target.accountId, userId: target.id, kind: "email_verification", email });
+  const issued = await issueToken(ctx, {
+    accountId: target.accountId,
+    userId: target.id,
+    kind: "email_verification",
+    email,
+  });
   const event = buildEvent(ctx, {
-    type: "user.email_change_requested", accountId: target.accountId, actor: actorOf(principal), subject: { type: "user", id: target.id },
-    method: principal.method, metadata: { from: target.email, to: email, by: self ? "self" : "admin" },
+    type: "user.email_change_requested",
+    accountId: target.accountId,
+    actor: actorOf(principal),
+    subject: { type: "user", id: target.id },
+    method: principal.method,
+    metadata: { from: target.email, to: email, by: self ? "self" : "admin" },
   });
   const statements: Statement[] = [
     // Someone else changing the address could take the account over: only within the caller's authority.
-    ...(self ? [] : [guard("permission_not_held", userWithin(authorityOf(principal.grants), target.id))]),
+    ...(self
+      ? []
+      : [guard("permission_not_held", userWithin(authorityOf(principal.grants), target.id))]),
     guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
     usersRepo.updateUser(db, target.accountId, target.id, { pendingEmail: email, updatedAt: now }),
     ...issued.statements,
@@ -49,7 +76,12 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
   ];
   const after = async () => {
     await issued.index();
-    const mail = await emailVerificationMail({ name: nameOf(target), newEmail: email, link: appLink(ctx, "/verify-email", issued.token), expiresAt: issued.row.expiresAt });
+    const mail = await emailVerificationMail({
+      name: nameOf(target),
+      newEmail: email,
+      link: appLink(ctx, "/verify-email", issued.token),
+      expiresAt: issued.row.expiresAt,
+    });
     await sendMail(ctx.env, { to: email, ...mail, tag: "email-verification" }, now);
   };
   return { statements, events: [event], after };
@@ -57,7 +89,11 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
 
 export async function describeVerification(ctx: Ctx, token: string) {
   const { token: row, user } = await resolveToken(ctx, "email_verification", token);
-  return { email: row.email!, current_email: user.email, expires_at: new Date(row.expiresAt).toISOString() };
+  return {
+    email: row.email!,
+    current_email: user.email,
+    expires_at: new Date(row.expiresAt).toISOString(),
+  };
 }
 
 /** Applies the pending address; the link works once, and only for the newest request. */
@@ -67,21 +103,39 @@ export async function confirmEmailChange(ctx: Ctx, token: string) {
   if (user.status !== "active") throw new AppError("token_invalid", "This link is not valid.");
   const email = row.email!;
   const event = buildEvent(ctx, {
-    type: "user.email_changed", accountId: user.accountId, actor: { type: "user", id: user.id },
-    subject: { type: "user", id: user.id }, metadata: { from: user.email, to: email },
+    type: "user.email_changed",
+    accountId: user.accountId,
+    actor: { type: "user", id: user.id },
+    subject: { type: "user", id: user.id },
+    metadata: { from: user.email, to: email },
   });
   await runBatch(db, [
     ...useToken(ctx, row.id),
-    guard("token_invalid", sql`EXISTS (SELECT 1 FROM users WHERE id = ${user.id} AND pending_email = ${email})`),
-    guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email} AND id <> ${user.id})`),
-    usersRepo.updateUser(db, user.accountId, user.id, { email, pendingEmail: null, emailVerifiedAt: now, updatedAt: now }),
+    guard(
+      "token_invalid",
+      sql`EXISTS (SELECT 1 FROM users WHERE id = ${user.id} AND pending_email = ${email})`,
+    ),
+    guard(
+      "email_taken",
+      sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email} AND id <> ${user.id})`,
+    ),
+    usersRepo.updateUser(db, user.accountId, user.id, {
+      email,
+      pendingEmail: null,
+      emailVerifiedAt: now,
+      updatedAt: now,
+    }),
     // Reset links mailed to the old address must not outlive it.
     supersedeTokens(ctx, user.accountId, user.id, "password_reset"),
     insertEvent(db, event),
   ]);
   publish(ctx, [event]);
   forgetToken(ctx, row.tokenHash);
-  const notice = await emailChangedNotice({ name: nameOf(user), oldEmail: user.email, newEmail: email });
+  const notice = await emailChangedNotice({
+    name: nameOf(user),
+    oldEmail: user.email,
+    newEmail: email,
+  });
   await sendMail(ctx.env, { to: user.email, ...notice, tag: "email-changed" }, now);
   return { ...user, email, pendingEmail: null, emailVerifiedAt: now, updatedAt: now };
 }

@@ -15,7 +15,13 @@ import { AppError } from "../lib/errors";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
 import { sendMail } from "../mail/send";
 import { passwordResetMail, ssoOnlyResetMail } from "../mail/templates";
-import { forgetToken, issueToken, resolveToken, supersedeTokens, useToken } from "../user-tokens/tokens";
+import {
+  forgetToken,
+  issueToken,
+  resolveToken,
+  supersedeTokens,
+  useToken,
+} from "../user-tokens/tokens";
 import * as usersRepo from "../users/repo";
 
 const HOUR = 60 * 60 * 1000;
@@ -37,11 +43,19 @@ async function mailResetLink(ctx: Ctx, user: UserRow, token: string, expiresAt: 
 }
 
 /** An administrator resets another user's password. */
-export async function adminReset(ctx: AuthedCtx, target: UserRow, method: "temporary_password" | "email") {
+export async function adminReset(
+  ctx: AuthedCtx,
+  target: UserRow,
+  method: "temporary_password" | "email",
+) {
   const { db, now, principal, env } = ctx;
   const event = buildEvent(ctx, {
-    type: "user.password_reset", accountId: target.accountId, actor: actorOf(principal),
-    subject: { type: "user", id: target.id }, method: principal.method, metadata: { method, by: principal.userId },
+    type: "user.password_reset",
+    accountId: target.accountId,
+    actor: actorOf(principal),
+    subject: { type: "user", id: target.id },
+    method: principal.method,
+    metadata: { method, by: principal.userId },
   });
   const common = [
     guard("permission_not_held", userWithin(authorityOf(principal.grants), target.id)),
@@ -54,17 +68,29 @@ export async function adminReset(ctx: AuthedCtx, target: UserRow, method: "tempo
       ...common,
       // Outstanding reset links die with the old password.
       supersedeTokens(ctx, target.accountId, target.id, "password_reset"),
-      usersRepo.updateUser(db, target.accountId, target.id, { passwordHash: await hashPassword(password, env.PASSWORD_PEPPER), mustChangePassword: true, updatedAt: now }),
+      usersRepo.updateUser(db, target.accountId, target.id, {
+        passwordHash: await hashPassword(password, env.PASSWORD_PEPPER),
+        mustChangePassword: true,
+        updatedAt: now,
+      }),
     ]);
     publish(ctx, [event]);
     return { method, temporary_password: password, must_change_password: true };
   }
-  const issued = await issueToken(ctx, { accountId: target.accountId, userId: target.id, kind: "password_reset" });
+  const issued = await issueToken(ctx, {
+    accountId: target.accountId,
+    userId: target.id,
+    kind: "password_reset",
+  });
   await runBatch(db, [...common, ...issued.statements]);
   publish(ctx, [event]);
   await issued.index();
   const delivery = await mailResetLink(ctx, target, issued.token, issued.row.expiresAt);
-  return { method, email_delivery: delivery, expires_at: new Date(issued.row.expiresAt).toISOString() };
+  return {
+    method,
+    email_delivery: delivery,
+    expires_at: new Date(issued.row.expiresAt).toISOString(),
+  };
 }
 
 /**
@@ -76,28 +102,50 @@ export async function forgotPassword(ctx: Ctx, rawEmail: string) {
   const email = normalizeEmail(rawEmail);
   const keys = [`forgot:email:${email}`, `forgot:ip:${ctx.meta.ip ?? "unknown"}`];
   const counters = await countAttempts(ctx.db, keys, ctx.now, HOUR);
-  const over = counters.find((c) => c.failures > (c.key.startsWith("forgot:email:") ? FORGOT_LIMITS.email : FORGOT_LIMITS.ip));
+  const over = counters.find(
+    (c) =>
+      c.failures > (c.key.startsWith("forgot:email:") ? FORGOT_LIMITS.email : FORGOT_LIMITS.ip),
+  );
   if (over) {
     const wait = Math.max(1, Math.ceil((over.windowStartedAt + HOUR - ctx.now) / 1000));
-    throw new AppError("too_many_attempts", "Too many reset requests. Try again later.", { retryAfter: wait });
+    throw new AppError("too_many_attempts", "Too many reset requests. Try again later.", {
+      retryAfter: wait,
+    });
   }
-  ctx.waitUntil(sendResetIfKnown(ctx, email).catch((err) => console.error(JSON.stringify({ msg: "reset mail failed", err: String(err) }))));
+  ctx.waitUntil(
+    sendResetIfKnown(ctx, email).catch((err) =>
+      console.error(JSON.stringify({ msg: "reset mail failed", err: String(err) })),
+    ),
+  );
 }
 
 async function sendResetIfKnown(ctx: Ctx, email: string) {
   const { db, now } = ctx;
-  const [row] = await db.select({ user: users, accountName: sql<string>`(SELECT name FROM accounts WHERE id = ${users.accountId})` }).from(users).where(sql`${users.email} = ${email}`);
-  if (!row || row.user.status !== "active") return;
+  const [row] = await db
+    .select({
+      user: users,
+      accountName: sql<string>`(SELECT name FROM accounts WHERE id = ${users.accountId})`,
+    })
+    .from(users)
+    .where(sql`${users.email} = ${email}`);
+  if (row?.user.status !== "active") return;
   const { user } = row;
   if (!user.passwordHash) {
     const mail = await ssoOnlyResetMail({ name: nameOf(user), accountName: row.accountName });
     await sendMail(ctx.env, { to: user.email, ...mail, tag: "password-reset-sso" }, now);
     return;
   }
-  const issued = await issueToken(ctx, { accountId: user.accountId, userId: user.id, kind: "password_reset" });
+  const issued = await issueToken(ctx, {
+    accountId: user.accountId,
+    userId: user.id,
+    kind: "password_reset",
+  });
   const event = buildEvent(ctx, {
-    type: "user.password_reset_requested", accountId: user.accountId, actor: { type: "anonymous", id: null },
-    subject: { type: "user", id: user.id }, metadata: { method: "self_service" },
+    type: "user.password_reset_requested",
+    accountId: user.accountId,
+    actor: { type: "anonymous", id: null },
+    subject: { type: "user", id: user.id },
+    metadata: { method: "self_service" },
   });
   await runBatch(db, [...issued.statements, insertEvent(db, event)]);
   publish(ctx, [event]);
@@ -117,12 +165,19 @@ export async function resetPassword(ctx: Ctx, token: string, newPassword: string
   if (user.status !== "active") throw new AppError("token_invalid", "This link is not valid.");
   checkPasswordPolicy(newPassword, { email: user.email, accountName }, "new_password");
   const event = buildEvent(ctx, {
-    type: "user.password_reset", accountId: user.accountId, actor: { type: "user", id: user.id },
-    subject: { type: "user", id: user.id }, metadata: { method: "self_service" },
+    type: "user.password_reset",
+    accountId: user.accountId,
+    actor: { type: "user", id: user.id },
+    subject: { type: "user", id: user.id },
+    metadata: { method: "self_service" },
   });
   await runBatch(db, [
     ...useToken(ctx, row.id),
-    usersRepo.updateUser(db, user.accountId, user.id, { passwordHash: await hashPassword(newPassword, env.PASSWORD_PEPPER), mustChangePassword: false, updatedAt: now }),
+    usersRepo.updateUser(db, user.accountId, user.id, {
+      passwordHash: await hashPassword(newPassword, env.PASSWORD_PEPPER),
+      mustChangePassword: false,
+      updatedAt: now,
+    }),
     revokeUserSessions(db, user.accountId, user.id, now),
     insertEvent(db, event),
   ]);

@@ -1,6 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { authed, requires } from "../http/middleware";
-import { AUTHED_ERRORS, bearer, BODY_ERRORS, errors, IdParam, jsonBody, jsonResponse } from "../http/openapi";
+import {
+  AUTHED_ERRORS,
+  BODY_ERRORS,
+  bearer,
+  errors,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+} from "../http/openapi";
 import { createRouter } from "../http/router";
 import { toUserDto, UserSchema } from "../users/dto";
 import { Email, Password } from "../users/schemas";
@@ -11,16 +19,37 @@ import { adminReset, forgotPassword, resetPassword } from "./password-reset";
 const Token = z.string().min(1).max(200);
 
 const adminResetRoute = createRoute({
-  method: "post", path: "/{id}/password-reset", tags: ["Users"], security: bearer,
-  summary: "Reset a user's password: a temporary password shown once (default), or a mailed one-hour link; sessions end at once",
+  method: "post",
+  path: "/{id}/password-reset",
+  tags: ["Users"],
+  security: bearer,
+  summary:
+    "Reset a user's password: a temporary password shown once (default), or a mailed one-hour link; sessions end at once",
   middleware: requires("users:reset_password"),
   request: {
     params: IdParam(),
-    body: { required: false, content: { "application/json": { schema: z.strictObject({ method: z.enum(["temporary_password", "email"]).optional() }) } } },
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z.strictObject({ method: z.enum(["temporary_password", "email"]).optional() }),
+        },
+      },
+    },
   },
   responses: {
-    200: jsonResponse(z.object({ method: z.literal("temporary_password"), temporary_password: z.string(), must_change_password: z.boolean() }), "Temporary password, shown once"),
-    202: jsonResponse(z.object({ method: z.literal("email"), email_delivery: z.string(), expires_at: z.string() }), "Reset link mailed"),
+    200: jsonResponse(
+      z.object({
+        method: z.literal("temporary_password"),
+        temporary_password: z.string(),
+        must_change_password: z.boolean(),
+      }),
+      "Temporary password, shown once",
+    ),
+    202: jsonResponse(
+      z.object({ method: z.literal("email"), email_delivery: z.string(), expires_at: z.string() }),
+      "Reset link mailed",
+    ),
     ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "permission_not_held"),
   },
 });
@@ -28,16 +57,23 @@ const adminResetRoute = createRoute({
 export const adminResetRoutes = createRouter().openapi(adminResetRoute, async (c) => {
   const ctx = authed(c);
   const { user } = await getUser(ctx, c.req.valid("param").id);
-  const body = (c.req.valid("json") as { method?: "temporary_password" | "email" } | undefined) ?? {};
+  const body =
+    (c.req.valid("json") as { method?: "temporary_password" | "email" } | undefined) ?? {};
   const result = await adminReset(ctx, user, body.method ?? "temporary_password");
   if (result.method === "temporary_password") return c.json(result, 200);
   return c.json(result, 202);
 });
 
 const confirm = createRoute({
-  method: "post", path: "/confirm", tags: ["Email verification"], summary: "Confirm a new email address with the mailed token",
+  method: "post",
+  path: "/confirm",
+  tags: ["Email verification"],
+  summary: "Confirm a new email address with the mailed token",
   request: { body: jsonBody(z.strictObject({ token: Token })) },
-  responses: { 200: jsonResponse(UserSchema, "The user with the new email"), ...errors(...BODY_ERRORS, "token_invalid", "token_expired", "email_taken") },
+  responses: {
+    200: jsonResponse(UserSchema, "The user with the new email"),
+    ...errors(...BODY_ERRORS, "token_invalid", "token_expired", "email_taken"),
+  },
 });
 
 export const emailVerificationRoutes = createRouter().openapi(confirm, async (c) => {
@@ -46,15 +82,27 @@ export const emailVerificationRoutes = createRouter().openapi(confirm, async (c)
 });
 
 const forgot = createRoute({
-  method: "post", path: "/forgot", tags: ["Password reset"], summary: "Mail a one-hour reset link; always 202, whether or not the email exists",
+  method: "post",
+  path: "/forgot",
+  tags: ["Password reset"],
+  summary: "Mail a one-hour reset link; always 202, whether or not the email exists",
   request: { body: jsonBody(z.strictObject({ email: Email })) },
-  responses: { 202: jsonResponse(z.object({ status: z.literal("accepted") }), "Accepted"), ...errors(...BODY_ERRORS, "too_many_attempts") },
+  responses: {
+    202: jsonResponse(z.object({ status: z.literal("accepted") }), "Accepted"),
+    ...errors(...BODY_ERRORS, "too_many_attempts"),
+  },
 });
 
 const reset = createRoute({
-  method: "post", path: "/reset", tags: ["Password reset"], summary: "Set a new password with the mailed token; every session ends",
+  method: "post",
+  path: "/reset",
+  tags: ["Password reset"],
+  summary: "Set a new password with the mailed token; every session ends",
   request: { body: jsonBody(z.strictObject({ token: Token, new_password: Password })) },
-  responses: { 204: { description: "Password set" }, ...errors(...BODY_ERRORS, "token_invalid", "token_expired", "weak_password") },
+  responses: {
+    204: { description: "Password set" },
+    ...errors(...BODY_ERRORS, "token_invalid", "token_expired", "weak_password"),
+  },
 });
 
 export const passwordRoutes = createRouter()

@@ -42,18 +42,33 @@ export async function sendMail(env: Bindings, mail: Mail, now: number): Promise<
       });
       return "sent";
     } catch (err) {
-      console.error(JSON.stringify({ msg: "mail not sent", to: mail.to, tag: mail.tag, err: String(err) }));
+      console.error(
+        JSON.stringify({ msg: "mail not sent", to: mail.to, tag: mail.tag, err: String(err) }),
+      );
       return "failed";
     }
   }
   if (env.ENVIRONMENT !== "development") {
-    console.error(JSON.stringify({ msg: "mail not configured: POSTMARK_SERVER_TOKEN is missing", tag: mail.tag }));
+    console.error(
+      JSON.stringify({
+        msg: "mail not configured: POSTMARK_SERVER_TOKEN is missing",
+        tag: mail.tag,
+      }),
+    );
     return "not_configured";
   }
   const id = crypto.randomUUID();
   // Newest first when listed: KV lists keys in ascending order.
   const key = `outbox:${String(Number.MAX_SAFE_INTEGER - now).padStart(16, "0")}:${id}`;
-  const entry = { id, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, tag: mail.tag, sent_at: new Date(now).toISOString() };
+  const entry = {
+    id,
+    to: mail.to,
+    subject: mail.subject,
+    text: mail.text,
+    html: mail.html,
+    tag: mail.tag,
+    sent_at: new Date(now).toISOString(),
+  };
   await env.TOKENS.put(key, JSON.stringify(entry), { expirationTtl: OUTBOX_TTL_SECONDS });
   // One line, with the link to follow by hand: the whole mail is in the outbox.
   const link = /https?:\/\/\S+/.exec(mail.text)?.[0];

@@ -1,13 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authenticate, authed } from "../http/middleware";
-import { bearer, BODY_ERRORS, errors, jsonBody, jsonResponse } from "../http/openapi";
+import { authed, authenticate } from "../http/middleware";
+import { BODY_ERRORS, bearer, errors, jsonBody, jsonResponse } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { UserSchema } from "../users/dto";
 import { Email, Password, PersonName } from "../users/schemas";
 import { changePassword, describeMe, updateMe } from "./service";
 
 const tags = ["Me"];
-const Scope = z.object({ device_organization_ids: z.array(z.string()).optional(), content_types: z.array(z.string()).optional() }).nullable();
+const Scope = z
+  .object({
+    device_organization_ids: z.array(z.string()).optional(),
+    content_types: z.array(z.string()).optional(),
+  })
+  .nullable();
 const MeSchema = UserSchema.extend({
   groups: z.array(z.object({ id: z.string(), name: z.string() })),
   permissions: z.array(z.object({ permission: z.string(), scope: Scope })),
@@ -16,23 +21,57 @@ const MeSchema = UserSchema.extend({
 }).openapi("Me");
 
 const get = createRoute({
-  method: "get", path: "/", tags, security: bearer, summary: "The signed-in user, its groups and effective permissions with scopes",
+  method: "get",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "The signed-in user, its groups and effective permissions with scopes",
   middleware: [authenticate],
   responses: { 200: jsonResponse(MeSchema, "Me"), ...errors("unauthorized") },
 });
 
 const update = createRoute({
-  method: "patch", path: "/", tags, security: bearer, summary: "Change your own names",
+  method: "patch",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "Change your own names",
   middleware: [authenticate],
-  request: { body: jsonBody(z.strictObject({ first_name: PersonName.optional(), last_name: PersonName.optional(), email: Email.optional() })) },
-  responses: { 200: jsonResponse(MeSchema, "Updated; a new email is pending until confirmed"), ...errors("unauthorized", ...BODY_ERRORS, "email_taken") },
+  request: {
+    body: jsonBody(
+      z.strictObject({
+        first_name: PersonName.optional(),
+        last_name: PersonName.optional(),
+        email: Email.optional(),
+      }),
+    ),
+  },
+  responses: {
+    200: jsonResponse(MeSchema, "Updated; a new email is pending until confirmed"),
+    ...errors("unauthorized", ...BODY_ERRORS, "email_taken"),
+  },
 });
 
 const password = createRoute({
-  method: "post", path: "/password", tags, security: bearer, summary: "Change your password; other sessions end",
+  method: "post",
+  path: "/password",
+  tags,
+  security: bearer,
+  summary: "Change your password; other sessions end",
   middleware: [authenticate],
-  request: { body: jsonBody(z.strictObject({ current_password: Password, new_password: Password })) },
-  responses: { 204: { description: "Changed" }, ...errors("unauthorized", "forbidden", ...BODY_ERRORS, "weak_password", "invalid_current_password") },
+  request: {
+    body: jsonBody(z.strictObject({ current_password: Password, new_password: Password })),
+  },
+  responses: {
+    204: { description: "Changed" },
+    ...errors(
+      "unauthorized",
+      "forbidden",
+      ...BODY_ERRORS,
+      "weak_password",
+      "invalid_current_password",
+    ),
+  },
 });
 
 export const meRoutes = createRouter()

@@ -1,12 +1,12 @@
 /** The signed-in user's own profile and password (API.md, "Auth"). */
 import { buildEvent, insertEvent, publish } from "../activity/record";
-import { effectivePermissions } from "../authz/authorize";
+import { normalizeEmail } from "../auth/service";
 import { revokeUserSessions } from "../auth/session-repo";
+import { effectivePermissions } from "../authz/authorize";
 import type { AuthedCtx } from "../context";
 import { runBatch } from "../db/batch";
 import { AppError } from "../lib/errors";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "../lib/password";
-import { normalizeEmail } from "../auth/service";
 import { emailChangeStatements } from "../lifecycle/email-change";
 import { supersedeTokens } from "../user-tokens/tokens";
 import { toUserDto } from "../users/dto";
@@ -20,11 +20,18 @@ export function describeMe(ctx: AuthedCtx) {
     groups: p.groups,
     permissions: effectivePermissions(p.grants),
     account: { id: p.account.id, name: p.account.name, plan: p.account.planId },
-    authenticated_via: p.kind === "api_token" ? { type: "api_token", id: p.tokenId } : { type: "session", id: p.sessionId },
+    authenticated_via:
+      p.kind === "api_token"
+        ? { type: "api_token", id: p.tokenId }
+        : { type: "session", id: p.sessionId },
   };
 }
 
-const selfEvent = (ctx: AuthedCtx, type: "user.updated" | "user.password_changed", metadata?: Record<string, unknown>) =>
+const selfEvent = (
+  ctx: AuthedCtx,
+  type: "user.updated" | "user.password_changed",
+  metadata?: Record<string, unknown>,
+) =>
   buildEvent(ctx, {
     type,
     accountId: ctx.principal.accountId,
@@ -35,19 +42,41 @@ const selfEvent = (ctx: AuthedCtx, type: "user.updated" | "user.password_changed
   });
 
 /** Names change at once; a new email waits as `pending_email` until its link is confirmed. */
-export async function updateMe(ctx: AuthedCtx, input: { first_name?: string; last_name?: string; email?: string }) {
+export async function updateMe(
+  ctx: AuthedCtx,
+  input: { first_name?: string; last_name?: string; email?: string },
+) {
   const { db, now, principal } = ctx;
   // An API token could otherwise move its owner's email elsewhere and take the account over.
-  if (principal.kind !== "session") throw new AppError("forbidden", "The profile is changed from a login session, not with an API token.");
+  if (principal.kind !== "session")
+    throw new AppError(
+      "forbidden",
+      "The profile is changed from a login session, not with an API token.",
+    );
   const set = {
     ...(input.first_name !== undefined ? { firstName: input.first_name } : {}),
     ...(input.last_name !== undefined ? { lastName: input.last_name } : {}),
   };
   const named = Object.keys(set).length > 0;
-  const emailChange = input.email !== undefined ? await emailChangeStatements(ctx, principal.user, input.email) : null;
-  const event = named ? selfEvent(ctx, "user.updated", { changes: { first_name: input.first_name, last_name: input.last_name } }) : null;
+  const emailChange =
+    input.email !== undefined
+      ? await emailChangeStatements(ctx, principal.user, input.email)
+      : null;
+  const event = named
+    ? selfEvent(ctx, "user.updated", {
+        changes: { first_name: input.first_name, last_name: input.last_name },
+      })
+    : null;
   const statements = [
-    ...(named ? [usersRepo.updateUser(db, principal.accountId, principal.userId, { ...set, updatedAt: now }), insertEvent(db, event!)] : []),
+    ...(named
+      ? [
+          usersRepo.updateUser(db, principal.accountId, principal.userId, {
+            ...set,
+            updatedAt: now,
+          }),
+          insertEvent(db, event!),
+        ]
+      : []),
     ...(emailChange?.statements ?? []),
   ];
   if (statements.length > 0) {
@@ -55,24 +84,50 @@ export async function updateMe(ctx: AuthedCtx, input: { first_name?: string; las
     publish(ctx, [...(event ? [event] : []), ...(emailChange?.events ?? [])]);
     await emailChange?.after();
   }
-  const pendingEmail = emailChange?.events.length ? normalizeEmail(input.email!) : emailChange ? null : principal.user.pendingEmail;
-  return describeMe({ ...ctx, principal: { ...principal, user: { ...principal.user, ...set, pendingEmail, updatedAt: now } } });
+  const pendingEmail = emailChange?.events.length
+    ? normalizeEmail(input.email!)
+    : emailChange
+      ? null
+      : principal.user.pendingEmail;
+  return describeMe({
+    ...ctx,
+    principal: { ...principal, user: { ...principal.user, ...set, pendingEmail, updatedAt: now } },
+  });
 }
 
 /** Clears must_change_password and ends every other session of the user. */
-export async function changePassword(ctx: AuthedCtx, input: { current_password: string; new_password: string }) {
+export async function changePassword(
+  ctx: AuthedCtx,
+  input: { current_password: string; new_password: string },
+) {
   const { db, now, principal, env } = ctx;
-  if (principal.kind !== "session") throw new AppError("forbidden", "Passwords are changed from a login session, not with an API token.");
+  if (principal.kind !== "session")
+    throw new AppError(
+      "forbidden",
+      "Passwords are changed from a login session, not with an API token.",
+    );
   const stored = principal.user.passwordHash;
   if (!stored || !(await verifyPassword(input.current_password, stored, env.PASSWORD_PEPPER))) {
     throw new AppError("invalid_current_password", "The current password is incorrect.", {
-      errors: [{ path: "current_password", code: "invalid_current_password", message: "Incorrect password." }],
+      errors: [
+        {
+          path: "current_password",
+          code: "invalid_current_password",
+          message: "Incorrect password.",
+        },
+      ],
     });
   }
-  checkPasswordPolicy(input.new_password, { email: principal.user.email, accountName: principal.account.name }, "new_password");
+  checkPasswordPolicy(
+    input.new_password,
+    { email: principal.user.email, accountName: principal.account.name },
+    "new_password",
+  );
   if (input.new_password === input.current_password) {
     throw new AppError("weak_password", "The new password must differ from the current one.", {
-      errors: [{ path: "new_password", code: "weak_password", message: "Same as the current password." }],
+      errors: [
+        { path: "new_password", code: "weak_password", message: "Same as the current password." },
+      ],
     });
   }
   const event = selfEvent(ctx, "user.password_changed");
@@ -82,7 +137,13 @@ export async function changePassword(ctx: AuthedCtx, input: { current_password: 
       mustChangePassword: false,
       updatedAt: now,
     }),
-    revokeUserSessions(db, principal.accountId, principal.userId, now, principal.sessionId ?? undefined),
+    revokeUserSessions(
+      db,
+      principal.accountId,
+      principal.userId,
+      now,
+      principal.sessionId ?? undefined,
+    ),
     // Reset links mailed before the change must not undo it.
     supersedeTokens(ctx, principal.accountId, principal.userId, "password_reset"),
     insertEvent(db, event),

@@ -3,8 +3,8 @@ import { Hono } from "hono";
 import { html } from "hono/html";
 import type { AppEnv } from "../context";
 import { acceptInvitation, lookupInvitation } from "../invitations/service";
-import { AppError } from "../lib/errors";
 import { iso } from "../lib/clock";
+import { AppError } from "../lib/errors";
 import { PASSWORD_MIN } from "../lib/password";
 import { PersonName } from "../users/schemas";
 import { alert, field, page } from "./layout";
@@ -44,9 +44,17 @@ export const activatePage = new Hono<AppEnv>()
     const token = c.req.query("token") ?? "";
     try {
       const inv = await lookupInvitation(c.get("ctx"), token);
-      return page(c, 200, `Join ${inv.account_name}`, form({ token, email: inv.email, accountName: inv.account_name, expiresAt: inv.expires_at }));
+      return page(
+        c,
+        200,
+        `Join ${inv.account_name}`,
+        form({ token, email: inv.email, accountName: inv.account_name, expiresAt: inv.expires_at }),
+      );
     } catch (err) {
-      if (err instanceof AppError && (err.code === "invitation_invalid" || err.code === "invitation_expired")) {
+      if (
+        err instanceof AppError &&
+        (err.code === "invitation_invalid" || err.code === "invitation_expired")
+      ) {
         return page(c, err.status as 404 | 410, "Invitation", dead(err));
       }
       throw err;
@@ -56,21 +64,40 @@ export const activatePage = new Hono<AppEnv>()
     const body = await c.req.parseBody();
     const value = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : "");
     const token = value("token");
-    const input = { token, first_name: value("first_name").trim(), last_name: value("last_name").trim(), password: value("password") };
+    const input = {
+      token,
+      first_name: value("first_name").trim(),
+      last_name: value("last_name").trim(),
+      password: value("password"),
+    };
     const ctx = c.get("ctx");
     let state: FormState;
     try {
       const inv = await lookupInvitation(ctx, token);
-      state = { token, email: inv.email, accountName: inv.account_name, expiresAt: inv.expires_at, firstName: input.first_name, lastName: input.last_name };
+      state = {
+        token,
+        email: inv.email,
+        accountName: inv.account_name,
+        expiresAt: inv.expires_at,
+        firstName: input.first_name,
+        lastName: input.last_name,
+      };
     } catch (err) {
-      if (err instanceof AppError && (err.code === "invitation_invalid" || err.code === "invitation_expired")) {
+      if (
+        err instanceof AppError &&
+        (err.code === "invitation_invalid" || err.code === "invitation_expired")
+      ) {
         return page(c, err.status as 404 | 410, "Invitation", dead(err));
       }
       throw err;
     }
     // The same limits as the API's accept route, whose schema this form does not pass through.
     const nameError = (v: string, what: string) =>
-      !v ? `Enter your ${what}.` : PersonName.safeParse(v).success ? undefined : `Your ${what} can have at most ${PersonName.maxLength} characters.`;
+      !v
+        ? `Enter your ${what}.`
+        : PersonName.safeParse(v).success
+          ? undefined
+          : `Your ${what} can have at most ${PersonName.maxLength} characters.`;
     const firstError = nameError(input.first_name, "first name");
     const lastError = nameError(input.last_name, "last name");
     const missing = {
@@ -79,22 +106,46 @@ export const activatePage = new Hono<AppEnv>()
       ...(input.password ? {} : { password: "Choose a password." }),
     };
     if (Object.keys(missing).length > 0) {
-      return page(c, 422, `Join ${state.accountName}`, form({ ...state, errors: { form: "Please fix the fields below.", ...missing } }));
+      return page(
+        c,
+        422,
+        `Join ${state.accountName}`,
+        form({ ...state, errors: { form: "Please fix the fields below.", ...missing } }),
+      );
     }
     try {
       const session = await acceptInvitation(ctx, input);
       const dashboard = c.env.APP_URL;
-      return page(c, 200, "Account activated", html`<h1>Welcome, ${session.user.first_name}</h1>
+      return page(
+        c,
+        200,
+        "Account activated",
+        html`<h1>Welcome, ${session.user.first_name}</h1>
 <p role="status">Your account for <strong>${session.user.email}</strong> is active. Sign in to the dashboard with your email and the password you just chose.</p>
-<p>Activated on ${iso(ctx.now)}.</p><a class="button" href="${dashboard}">Go to the dashboard</a>`);
+<p>Activated on ${iso(ctx.now)}.</p><a class="button" href="${dashboard}">Go to the dashboard</a>`,
+      );
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.code === "weak_password") {
-        return page(c, 422, `Join ${state.accountName}`, form({ ...state, errors: { form: "Please choose a different password.", password: err.detail } }));
+        return page(
+          c,
+          422,
+          `Join ${state.accountName}`,
+          form({
+            ...state,
+            errors: { form: "Please choose a different password.", password: err.detail },
+          }),
+        );
       }
-      if (err.code === "invitation_invalid" || err.code === "invitation_expired") return page(c, err.status as 404 | 410, "Invitation", dead(err));
+      if (err.code === "invitation_invalid" || err.code === "invitation_expired")
+        return page(c, err.status as 404 | 410, "Invitation", dead(err));
       if (err.code === "email_taken") {
-        return page(c, 409, "Already registered", html`<h1>This email already has an account</h1><p role="alert">${err.detail ?? ""}</p>`);
+        return page(
+          c,
+          409,
+          "Already registered",
+          html`<h1>This email already has an account</h1><p role="alert">${err.detail ?? ""}</p>`,
+        );
       }
       throw err;
     }

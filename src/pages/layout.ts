@@ -8,7 +8,8 @@ import type { HtmlEscapedString } from "hono/utils/html";
 
 type Fragment = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-const STYLE = raw(`body{font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f6f7f9;margin:0}
+const STYLE =
+  raw(`body{font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f6f7f9;margin:0}
 main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 3px #0002}
 h1{font-size:1.4rem;margin-top:0}label{display:block;font-weight:600;margin-top:1rem}
 input{width:100%;box-sizing:border-box;padding:.55rem;font:inherit;border:1px solid #888;border-radius:4px}
@@ -17,8 +18,16 @@ input[aria-invalid=true]{border-color:#b91c1c}.hint{font-size:.875rem;color:#555
 button,.button{display:inline-block;margin-top:1.5rem;background:#1d4ed8;color:#fff;border:0;padding:.65rem 1.2rem;font:inherit;border-radius:4px;text-decoration:none;cursor:pointer}
 :focus-visible{outline:3px solid #f59e0b;outline-offset:2px}`);
 
-export function page(c: Context, status: 200 | 400 | 404 | 409 | 410 | 422, title: string, body: Fragment) {
-  c.header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+export function page(
+  c: Context,
+  status: 200 | 400 | 404 | 409 | 410 | 422,
+  title: string,
+  body: Fragment,
+) {
+  c.header(
+    "content-security-policy",
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  );
   c.header("referrer-policy", "no-referrer");
   c.header("cache-control", "no-store");
   c.header("x-content-type-options", "nosniff");
@@ -40,7 +49,9 @@ export interface Field {
 }
 
 export function field(f: Field) {
-  const described = [f.hint ? `${f.name}-hint` : "", f.error ? `${f.name}-error` : ""].filter(Boolean).join(" ");
+  const described = [f.hint ? `${f.name}-hint` : "", f.error ? `${f.name}-error` : ""]
+    .filter(Boolean)
+    .join(" ");
   return html`<label for="${f.name}">${f.label}</label>
 <input id="${f.name}" name="${f.name}" type="${f.type ?? "text"}" value="${f.value ?? ""}" autocomplete="${f.autocomplete ?? "off"}" required
  ${described ? html`aria-describedby="${described}"` : ""} ${f.error ? html`aria-invalid="true"` : ""}>

@@ -2,9 +2,9 @@
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { AppEnv } from "../context";
-import { describeReset, resetPassword } from "../lifecycle/password-reset";
 import { AppError } from "../lib/errors";
 import { PASSWORD_MIN } from "../lib/password";
+import { describeReset, resetPassword } from "../lifecycle/password-reset";
 import { alert, field, page } from "./layout";
 
 function form(token: string, email: string, error?: string) {
@@ -21,7 +21,12 @@ ${field({ name: "new_password", label: "New password", type: "password", autocom
 
 function dead(c: Parameters<typeof page>[0], err: AppError) {
   const title = err.code === "token_expired" ? "This link has expired" : "This link is not valid";
-  return page(c, err.status as 404 | 410, title, html`<h1>${title}</h1>${alert(err.detail)}<p>Ask for a new link from the sign-in page.</p>`);
+  return page(
+    c,
+    err.status as 404 | 410,
+    title,
+    html`<h1>${title}</h1>${alert(err.detail)}<p>Ask for a new link from the sign-in page.</p>`,
+  );
 }
 
 export const resetPasswordPage = new Hono<AppEnv>()
@@ -31,7 +36,8 @@ export const resetPasswordPage = new Hono<AppEnv>()
       const r = await describeReset(c.get("ctx"), token);
       return page(c, 200, "Choose a new password", form(token, r.email));
     } catch (err) {
-      if (err instanceof AppError && (err.code === "token_invalid" || err.code === "token_expired")) return dead(c, err);
+      if (err instanceof AppError && (err.code === "token_invalid" || err.code === "token_expired"))
+        return dead(c, err);
       throw err;
     }
   })
@@ -43,15 +49,22 @@ export const resetPasswordPage = new Hono<AppEnv>()
     let email: string;
     try {
       email = (await describeReset(ctx, token)).email;
-      if (!password) return page(c, 422, "Choose a new password", form(token, email, "Choose a password."));
+      if (!password)
+        return page(c, 422, "Choose a new password", form(token, email, "Choose a password."));
       await resetPassword(ctx, token, password);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      if (err.code === "weak_password") return page(c, 422, "Choose a new password", form(token, email!, err.detail));
+      if (err.code === "weak_password")
+        return page(c, 422, "Choose a new password", form(token, email!, err.detail));
       if (err.code === "token_invalid" || err.code === "token_expired") return dead(c, err);
       throw err;
     }
-    return page(c, 200, "Password changed", html`<h1>Password changed</h1>
+    return page(
+      c,
+      200,
+      "Password changed",
+      html`<h1>Password changed</h1>
 <p role="status">Your password is set, and every other session has been signed out. Sign in with your new password.</p>
-<a class="button" href="${c.env.APP_URL}">Go to sign in</a>`);
+<a class="button" href="${c.env.APP_URL}">Go to sign in</a>`,
+    );
   });

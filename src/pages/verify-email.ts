@@ -6,15 +6,25 @@
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { AppEnv } from "../context";
-import { confirmEmailChange, describeVerification } from "../lifecycle/email-change";
 import { AppError } from "../lib/errors";
+import { confirmEmailChange, describeVerification } from "../lifecycle/email-change";
 import { alert, page } from "./layout";
 
 const LINK_ERRORS = new Set(["token_invalid", "token_expired", "email_taken"]);
 
 function problem(c: Parameters<typeof page>[0], err: AppError) {
-  const title = err.code === "token_expired" ? "This link has expired" : err.code === "email_taken" ? "This address is already in use" : "This link is not valid";
-  return page(c, err.status as 404 | 409 | 410, title, html`<h1>${title}</h1>${alert(err.detail)}<p>You can ask for a new link from your profile.</p>`);
+  const title =
+    err.code === "token_expired"
+      ? "This link has expired"
+      : err.code === "email_taken"
+        ? "This address is already in use"
+        : "This link is not valid";
+  return page(
+    c,
+    err.status as 404 | 409 | 410,
+    title,
+    html`<h1>${title}</h1>${alert(err.detail)}<p>You can ask for a new link from your profile.</p>`,
+  );
 }
 
 export const verifyEmailPage = new Hono<AppEnv>()
@@ -22,9 +32,14 @@ export const verifyEmailPage = new Hono<AppEnv>()
     const token = c.req.query("token") ?? "";
     try {
       const v = await describeVerification(c.get("ctx"), token);
-      return page(c, 200, "Confirm your new email address", html`<h1>Confirm your new email address</h1>
+      return page(
+        c,
+        200,
+        "Confirm your new email address",
+        html`<h1>Confirm your new email address</h1>
 <p>Confirm <strong>${v.email}</strong> as your new sign-in address (instead of ${v.current_email}).</p>
-<form method="post" action="/verify-email"><input type="hidden" name="token" value="${token}"><button type="submit">Confirm ${v.email}</button></form>`);
+<form method="post" action="/verify-email"><input type="hidden" name="token" value="${token}"><button type="submit">Confirm ${v.email}</button></form>`,
+      );
     } catch (err) {
       if (err instanceof AppError && LINK_ERRORS.has(err.code)) return problem(c, err);
       throw err;
@@ -35,8 +50,13 @@ export const verifyEmailPage = new Hono<AppEnv>()
     const token = typeof body.token === "string" ? body.token : "";
     try {
       const user = await confirmEmailChange(c.get("ctx"), token);
-      return page(c, 200, "Email address confirmed", html`<h1>Email address confirmed</h1>
-<p role="status">From now on, sign in with <strong>${user.email}</strong>.</p><a class="button" href="${c.env.APP_URL}">Go to the dashboard</a>`);
+      return page(
+        c,
+        200,
+        "Email address confirmed",
+        html`<h1>Email address confirmed</h1>
+<p role="status">From now on, sign in with <strong>${user.email}</strong>.</p><a class="button" href="${c.env.APP_URL}">Go to the dashboard</a>`,
+      );
     } catch (err) {
       if (err instanceof AppError && LINK_ERRORS.has(err.code)) return problem(c, err);
       throw err;

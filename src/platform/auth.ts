@@ -10,7 +10,9 @@ export const platformAuth = createMiddleware<AppEnv>(async function platformAuth
   const enc = new TextEncoder();
   // Digests have equal length, so the comparison time says nothing about the token.
   const ok =
-    !!presented && !!expected && timingSafeEqual(enc.encode(await sha256Hex(presented)), enc.encode(await sha256Hex(expected)));
+    !!presented &&
+    !!expected &&
+    timingSafeEqual(enc.encode(await sha256Hex(presented)), enc.encode(await sha256Hex(expected)));
   if (!ok) throw new AppError("unauthorized", "A valid platform token is required.");
   await next();
 });

@@ -7,12 +7,33 @@ import { readOutbox } from "../mail/send";
 import { platformAuth } from "./auth";
 
 const outbox = createRoute({
-  method: "get", path: "/outbox", tags: ["Development"], security: bearer, summary: "Development only: mail that would have been sent, newest first",
+  method: "get",
+  path: "/outbox",
+  tags: ["Development"],
+  security: bearer,
+  summary: "Development only: mail that would have been sent, newest first",
   middleware: [platformAuth],
-  request: { query: z.object({ to: z.string().max(254).optional(), limit: z.coerce.number().int().min(1).max(100).default(20) }) },
+  request: {
+    query: z.object({
+      to: z.string().max(254).optional(),
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+    }),
+  },
   responses: {
     200: jsonResponse(
-      z.object({ data: z.array(z.object({ id: z.string(), to: z.string(), subject: z.string(), text: z.string(), html: z.string(), tag: z.string(), sent_at: z.string() })) }),
+      z.object({
+        data: z.array(
+          z.object({
+            id: z.string(),
+            to: z.string(),
+            subject: z.string(),
+            text: z.string(),
+            html: z.string(),
+            tag: z.string(),
+            sent_at: z.string(),
+          }),
+        ),
+      }),
       "Mail",
     ),
     ...errors("unauthorized", "not_found"),
@@ -22,5 +43,18 @@ const outbox = createRoute({
 export const devRoutes = createRouter().openapi(outbox, async (c) => {
   if (c.env.ENVIRONMENT !== "development") throw new AppError("not_found", "No such route.");
   const { to, limit } = c.req.valid("query");
-  return c.json({ data: (await readOutbox(c.env, to, limit)) as { id: string; to: string; subject: string; text: string; html: string; tag: string; sent_at: string }[] }, 200);
+  return c.json(
+    {
+      data: (await readOutbox(c.env, to, limit)) as {
+        id: string;
+        to: string;
+        subject: string;
+        text: string;
+        html: string;
+        tag: string;
+        sent_at: string;
+      }[],
+    },
+    200,
+  );
 });

@@ -1,6 +1,7 @@
 /** Reseller tokens (`rsl_<id>.<secret>`) work on /v1/reseller/* only. */
-import { createMiddleware } from "hono/factory";
+
 import { eq } from "drizzle-orm";
+import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../context";
 import { resellers } from "../db/schema";
 import { randomSecret, sha256Hex, timingSafeEqual } from "../lib/crypto";
@@ -28,4 +29,3 @@ export const resellerAuth = createMiddleware<ResellerEnv>(async function reselle
   c.set("reseller", { id: row.id, name: row.name });
   await next();
 });
-

@@ -8,7 +8,11 @@ import { database } from "../db/client";
 import { clock } from "../lib/clock";
 import { attemptDelivery, fanOut, StreamMessage } from "../webhooks/delivery";
 
-export function jobContext(env: Bindings, waitUntil: (p: Promise<unknown>) => void, label: string): Ctx {
+export function jobContext(
+  env: Bindings,
+  waitUntil: (p: Promise<unknown>) => void,
+  label: string,
+): Ctx {
   return {
     db: database(env.DB),
     env,
@@ -19,11 +23,21 @@ export function jobContext(env: Bindings, waitUntil: (p: Promise<unknown>) => vo
   };
 }
 
-export async function consumeEvents(batch: MessageBatch<unknown>, env: Bindings, waitUntil: (p: Promise<unknown>) => void) {
+export async function consumeEvents(
+  batch: MessageBatch<unknown>,
+  env: Bindings,
+  waitUntil: (p: Promise<unknown>) => void,
+) {
   for (const message of batch.messages) {
     const parsed = StreamMessage.safeParse(message.body);
     if (!parsed.success) {
-      console.error(JSON.stringify({ msg: "malformed stream message dropped", id: message.id, body: message.body }));
+      console.error(
+        JSON.stringify({
+          msg: "malformed stream message dropped",
+          id: message.id,
+          body: message.body,
+        }),
+      );
       message.ack();
       continue;
     }
@@ -33,7 +47,13 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Bindings,
       else await attemptDelivery(ctx, parsed.data.delivery_id, parsed.data.attempt);
       message.ack();
     } catch (err) {
-      console.error(JSON.stringify({ msg: "stream message failed; the queue will retry", id: message.id, err: String(err) }));
+      console.error(
+        JSON.stringify({
+          msg: "stream message failed; the queue will retry",
+          id: message.id,
+          err: String(err),
+        }),
+      );
       message.retry({ delaySeconds: Math.min(300, 10 * 2 ** message.attempts) });
     }
   }
@@ -42,7 +62,15 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Bindings,
 /** Poison messages: recorded for an operator, then acknowledged. */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>) {
   for (const message of batch.messages) {
-    console.error(JSON.stringify({ msg: "dead letter", queue: batch.queue, id: message.id, attempts: message.attempts, body: message.body }));
+    console.error(
+      JSON.stringify({
+        msg: "dead letter",
+        queue: batch.queue,
+        id: message.id,
+        attempts: message.attempts,
+        body: message.body,
+      }),
+    );
     message.ack();
   }
 }

@@ -3,17 +3,18 @@
  * each row invites (default) or creates a user. Every row is its own all-or-nothing batch,
  * run in the account's object, so capacity holds row by row and no row is half-written.
  */
-import { parse as parseCsv } from "csv-parse/sync";
+
 import { z } from "@hono/zod-openapi";
-import { actorOf, publish, type EventRow } from "../activity/record";
+import { parse as parseCsv } from "csv-parse/sync";
 import { DEFAULT_SETTINGS } from "../accounts/settings";
+import { actorOf, type EventRow, publish } from "../activity/record";
 import { authorityOf } from "../authz/delegation";
 import { actingAs, consumeEach } from "../capacity/consume";
 import type { AuthedCtx } from "../context";
 import type { Statement } from "../db/batch";
+import { validationError } from "../http/router";
 import { invitationStatements, mailInvitation } from "../invitations/service";
 import { AppError } from "../lib/errors";
-import { validationError } from "../http/router";
 import { Email, Password, PersonName } from "./schemas";
 import { userCreationStatements } from "./service";
 
@@ -33,7 +34,9 @@ export const ImportRow = z.strictObject({
   password: Password.optional(),
 });
 
-export const ImportJson = z.strictObject({ rows: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_IMPORT_ROWS) });
+export const ImportJson = z.strictObject({
+  rows: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_IMPORT_ROWS),
+});
 
 export interface RowResult {
   row: number;
@@ -48,32 +51,64 @@ export interface RowResult {
 export function rowsFromCsv(text: string): Record<string, string>[] {
   let records: string[][];
   try {
-    records = parseCsv(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: false });
-  } catch (err) {
-    throw new AppError("validation_failed", `The CSV could not be read: ${(err as Error).message}`, {
-      errors: [{ path: "body", code: "invalid_csv", message: (err as Error).message }],
+    records = parseCsv(text, {
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+      relax_column_count: false,
     });
+  } catch (err) {
+    throw new AppError(
+      "validation_failed",
+      `The CSV could not be read: ${(err as Error).message}`,
+      {
+        errors: [{ path: "body", code: "invalid_csv", message: (err as Error).message }],
+      },
+    );
   }
   const [header, ...data] = records;
   const columns = (header ?? []).map((h) => h.toLowerCase());
   const unknown = columns.filter((c) => !(COLUMNS as readonly string[]).includes(c));
   if (!columns.includes("email") || unknown.length > 0) {
-    throw new AppError("validation_failed", `The header row must name an email column and only known columns (${COLUMNS.join(", ")}).`, {
-      errors: [{ path: "header", code: unknown.length ? "unknown_field" : "missing_column", message: unknown.length ? `Unknown: ${unknown.join(", ")}` : "email is required" }],
+    throw new AppError(
+      "validation_failed",
+      `The header row must name an email column and only known columns (${COLUMNS.join(", ")}).`,
+      {
+        errors: [
+          {
+            path: "header",
+            code: unknown.length ? "unknown_field" : "missing_column",
+            message: unknown.length ? `Unknown: ${unknown.join(", ")}` : "email is required",
+          },
+        ],
+      },
+    );
+  }
+  if (data.length === 0)
+    throw new AppError("validation_failed", "The CSV has no data rows.", {
+      errors: [{ path: "body", code: "too_small", message: "No rows." }],
+    });
+  if (data.length > MAX_IMPORT_ROWS) {
+    throw new AppError("validation_failed", `At most ${MAX_IMPORT_ROWS} rows per import.`, {
+      errors: [{ path: "body", code: "too_big", message: `${data.length} rows` }],
     });
   }
-  if (data.length === 0) throw new AppError("validation_failed", "The CSV has no data rows.", { errors: [{ path: "body", code: "too_small", message: "No rows." }] });
-  if (data.length > MAX_IMPORT_ROWS) {
-    throw new AppError("validation_failed", `At most ${MAX_IMPORT_ROWS} rows per import.`, { errors: [{ path: "body", code: "too_big", message: `${data.length} rows` }] });
-  }
-  return data.map((cells) => Object.fromEntries(columns.flatMap((c, i) => (cells[i] ? [[c, cells[i]]] : []))));
+  return data.map((cells) =>
+    Object.fromEntries(columns.flatMap((c, i) => (cells[i] ? [[c, cells[i]]] : []))),
+  );
 }
 
 export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknown>[]) {
   const { principal } = ctx;
   const results: RowResult[] = new Array(rawRows.length);
-  const planned: { index: number; statements: Statement[]; event: EventRow; done: () => Promise<RowResult> }[] = [];
-  const ttl = principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
+  const planned: {
+    index: number;
+    statements: Statement[];
+    event: EventRow;
+    done: () => Promise<RowResult>;
+  }[] = [];
+  const ttl =
+    principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
   const authority = authorityOf(principal.grants);
   const inviter = `${principal.user.firstName} ${principal.user.lastName}`.trim();
 
@@ -89,18 +124,59 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
     try {
       if (input.action === "create") {
         if (!input.password || !input.first_name || !input.last_name) {
-          throw new AppError("validation_failed", "A create row needs first_name, last_name and password.");
+          throw new AppError(
+            "validation_failed",
+            "A create row needs first_name, last_name and password.",
+          );
         }
-        const built = await userCreationStatements(ctx, { ...input, first_name: input.first_name, last_name: input.last_name, password: input.password }, "import");
-        planned.push({ index, statements: built.statements, event: built.event, done: async () => ({ row, status: "created", id: built.user.id, email: built.user.email }) });
-      } else {
-        const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : [principal.membersGroupId];
-        const built = await invitationStatements(ctx, principal.accountId, { email: input.email, groupIds, method: principal.method }, principal.userId, actorOf(principal), ttl, authority);
+        const built = await userCreationStatements(
+          ctx,
+          {
+            ...input,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            password: input.password,
+          },
+          "import",
+        );
         planned.push({
-          index, statements: built.statements, event: built.event,
+          index,
+          statements: built.statements,
+          event: built.event,
+          done: async () => ({
+            row,
+            status: "created",
+            id: built.user.id,
+            email: built.user.email,
+          }),
+        });
+      } else {
+        const groupIds = input.group_ids?.length
+          ? [...new Set(input.group_ids)]
+          : [principal.membersGroupId];
+        const built = await invitationStatements(
+          ctx,
+          principal.accountId,
+          { email: input.email, groupIds, method: principal.method },
+          principal.userId,
+          actorOf(principal),
+          ttl,
+          authority,
+        );
+        planned.push({
+          index,
+          statements: built.statements,
+          event: built.event,
           done: async () => {
             await built.token.index();
-            await mailInvitation(ctx, built.row.email, principal.account.name, inviter, built.token.token, built.row.expiresAt);
+            await mailInvitation(
+              ctx,
+              built.row.email,
+              principal.account.name,
+              inviter,
+              built.token.token,
+              built.row.expiresAt,
+            );
             return { row, status: "invited", id: built.row.id, email: built.row.email };
           },
         });
@@ -111,13 +187,24 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
     }
   }
 
-  const outcomes = await consumeEach(ctx, principal.accountId, "users", planned.map((p) => p.statements), actingAs(principal));
+  const outcomes = await consumeEach(
+    ctx,
+    principal.accountId,
+    "users",
+    planned.map((p) => p.statements),
+    actingAs(principal),
+  );
   const committed: EventRow[] = [];
   for (const [i, plan] of planned.entries()) {
     const outcome = outcomes[i]!;
     const row = plan.index + 1;
     if (outcome.error) {
-      results[plan.index] = { row, status: "failed", code: outcome.error.code, detail: outcome.error.detail };
+      results[plan.index] = {
+        row,
+        status: "failed",
+        code: outcome.error.code,
+        detail: outcome.error.detail,
+      };
       continue;
     }
     committed.push(plan.event);
@@ -125,5 +212,13 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
   }
   publish(ctx, committed);
   const count = (s: RowResult["status"]) => results.filter((r) => r.status === s).length;
-  return { summary: { total: results.length, created: count("created"), invited: count("invited"), failed: count("failed") }, results };
+  return {
+    summary: {
+      total: results.length,
+      created: count("created"),
+      invited: count("invited"),
+      failed: count("failed"),
+    },
+    results,
+  };
 }

@@ -1,62 +1,121 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { AppError } from "../lib/errors";
-import { ImportJson, importUsers, rowsFromCsv } from "./import";
-import { AUTHED_ERRORS, bearer, BODY_ERRORS, errors, IdParam, jsonBody, jsonResponse, page } from "../http/openapi";
 import { authed, requires } from "../http/middleware";
+import {
+  AUTHED_ERRORS,
+  BODY_ERRORS,
+  bearer,
+  errors,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  page,
+} from "../http/openapi";
 import { createRouter } from "../http/router";
+import { AppError } from "../lib/errors";
 import { toUserDto, UserSchema } from "./dto";
+import { ImportJson, importUsers, rowsFromCsv } from "./import";
 import { CreateUserBody, ListUsersQuery, ReplaceGroupsBody, UpdateUserBody } from "./schemas";
 import * as users from "./service";
 
 const tags = ["Users"];
 
 const list = createRoute({
-  method: "get", path: "/", tags, security: bearer, summary: "List users; filter by text, group or status",
+  method: "get",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "List users; filter by text, group or status",
   middleware: requires("users:read"),
   request: { query: ListUsersQuery },
-  responses: { 200: jsonResponse(page(UserSchema), "Users"), ...errors(...AUTHED_ERRORS, "validation_failed") },
+  responses: {
+    200: jsonResponse(page(UserSchema), "Users"),
+    ...errors(...AUTHED_ERRORS, "validation_failed"),
+  },
 });
 
 const create = createRoute({
-  method: "post", path: "/", tags, security: bearer, summary: "Create a user with a password (active at once; consumes a seat)",
+  method: "post",
+  path: "/",
+  tags,
+  security: bearer,
+  summary: "Create a user with a password (active at once; consumes a seat)",
   middleware: requires("users:write"),
   request: { body: jsonBody(CreateUserBody) },
   responses: {
     201: jsonResponse(UserSchema, "Created"),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "weak_password", "email_taken", "capacity_exceeded"),
+    ...errors(
+      ...AUTHED_ERRORS,
+      ...BODY_ERRORS,
+      "weak_password",
+      "email_taken",
+      "capacity_exceeded",
+    ),
   },
 });
 
 const get = createRoute({
-  method: "get", path: "/{id}", tags, security: bearer, summary: "Get a user",
+  method: "get",
+  path: "/{id}",
+  tags,
+  security: bearer,
+  summary: "Get a user",
   middleware: requires("users:read"),
   request: { params: IdParam() },
-  responses: { 200: jsonResponse(UserSchema, "The user"), ...errors(...AUTHED_ERRORS, "not_found") },
+  responses: {
+    200: jsonResponse(UserSchema, "The user"),
+    ...errors(...AUTHED_ERRORS, "not_found"),
+  },
 });
 
 const update = createRoute({
-  method: "patch", path: "/{id}", tags, security: bearer, summary: "Change names or status (disabling ends sessions and frees the seat)",
+  method: "patch",
+  path: "/{id}",
+  tags,
+  security: bearer,
+  summary: "Change names or status (disabling ends sessions and frees the seat)",
   middleware: requires("users:write"),
   request: { params: IdParam(), body: jsonBody(UpdateUserBody) },
   responses: {
     200: jsonResponse(UserSchema, "Updated"),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "last_administrator", "capacity_exceeded", "email_taken", "permission_not_held"),
+    ...errors(
+      ...AUTHED_ERRORS,
+      ...BODY_ERRORS,
+      "not_found",
+      "last_administrator",
+      "capacity_exceeded",
+      "email_taken",
+      "permission_not_held",
+    ),
   },
 });
 
 const replaceGroups = createRoute({
-  method: "put", path: "/{id}/groups", tags, security: bearer, summary: "Replace a user's group memberships",
+  method: "put",
+  path: "/{id}/groups",
+  tags,
+  security: bearer,
+  summary: "Replace a user's group memberships",
   middleware: requires("users:write", "groups:read"),
   request: { params: IdParam(), body: jsonBody(ReplaceGroupsBody) },
-  responses: { 200: jsonResponse(UserSchema, "Updated"), ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "last_administrator") },
+  responses: {
+    200: jsonResponse(UserSchema, "Updated"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "last_administrator"),
+  },
 });
 
 const remove = createRoute({
-  method: "delete", path: "/{id}", tags, security: bearer, summary: "Delete a user; sessions and tokens end, the seat is freed, activity is kept",
+  method: "delete",
+  path: "/{id}",
+  tags,
+  security: bearer,
+  summary: "Delete a user; sessions and tokens end, the seat is freed, activity is kept",
   middleware: requires("users:write"),
   request: { params: IdParam() },
-  responses: { 204: { description: "Deleted" }, ...errors(...AUTHED_ERRORS, "not_found", "last_administrator") },
+  responses: {
+    204: { description: "Deleted" },
+    ...errors(...AUTHED_ERRORS, "not_found", "last_administrator"),
+  },
 });
 
 const IMPORT_BODY_LIMIT = 1024 * 1024;
@@ -68,24 +127,48 @@ const importBodyLimit = bodyLimit({
 });
 
 const importRoute = createRoute({
-  method: "post", path: "/import", tags, security: bearer,
-  summary: "Bulk import: CSV with a header row, or JSON {rows}; each row invites (default) or creates; per-row results",
+  method: "post",
+  path: "/import",
+  tags,
+  security: bearer,
+  summary:
+    "Bulk import: CSV with a header row, or JSON {rows}; each row invites (default) or creates; per-row results",
   middleware: [...requires("users:write"), importBodyLimit],
   request: {
     body: {
       required: false,
       content: {
         "application/json": { schema: ImportJson },
-        "text/csv": { schema: z.string().openapi({ example: "email,first_name,last_name,group_ids,action\nana@example.com,Ana,Lee,,invite" }) },
+        "text/csv": {
+          schema: z.string().openapi({
+            example: "email,first_name,last_name,group_ids,action\nana@example.com,Ana,Lee,,invite",
+          }),
+        },
       },
     },
   },
   responses: {
     200: jsonResponse(
-      z.object({
-        summary: z.object({ total: z.number().int(), created: z.number().int(), invited: z.number().int(), failed: z.number().int() }),
-        results: z.array(z.object({ row: z.number().int(), status: z.enum(["invited", "created", "failed"]), code: z.string().optional(), detail: z.string().optional(), id: z.string().optional(), email: z.string().optional() })),
-      }).openapi("ImportResult"),
+      z
+        .object({
+          summary: z.object({
+            total: z.number().int(),
+            created: z.number().int(),
+            invited: z.number().int(),
+            failed: z.number().int(),
+          }),
+          results: z.array(
+            z.object({
+              row: z.number().int(),
+              status: z.enum(["invited", "created", "failed"]),
+              code: z.string().optional(),
+              detail: z.string().optional(),
+              id: z.string().optional(),
+              email: z.string().optional(),
+            }),
+          ),
+        })
+        .openapi("ImportResult"),
       "Per-row results",
     ),
     ...errors(...AUTHED_ERRORS, ...BODY_ERRORS),
@@ -95,15 +178,24 @@ const importRoute = createRoute({
 export const userRoutes = createRouter()
   .openapi(importRoute, async (c) => {
     const type = c.req.header("content-type") ?? "";
-    if (/^text\/csv\b/i.test(type)) return c.json(await importUsers(authed(c), rowsFromCsv(await c.req.text())), 200);
+    if (/^text\/csv\b/i.test(type))
+      return c.json(await importUsers(authed(c), rowsFromCsv(await c.req.text())), 200);
     const json = c.req.valid("json") as { rows: Record<string, unknown>[] } | undefined;
-    if (!json) throw new AppError("validation_failed", "Send text/csv with a header row, or JSON {rows: [...]}.", { errors: [{ path: "body", code: "invalid_type", message: "Required." }] });
+    if (!json)
+      throw new AppError(
+        "validation_failed",
+        "Send text/csv with a header row, or JSON {rows: [...]}.",
+        { errors: [{ path: "body", code: "invalid_type", message: "Required." }] },
+      );
     const rows = json.rows;
     return c.json(await importUsers(authed(c), rows), 200);
   })
   .openapi(list, async (c) => {
     const { q, group_id, status, limit, cursor } = c.req.valid("query");
-    return c.json(await users.listUsers(authed(c), { q, groupId: group_id, status }, limit, cursor), 200);
+    return c.json(
+      await users.listUsers(authed(c), { q, groupId: group_id, status }, limit, cursor),
+      200,
+    );
   })
   .openapi(create, async (c) => {
     const { user, groupIds } = await users.createUser(authed(c), c.req.valid("json"));
@@ -114,11 +206,19 @@ export const userRoutes = createRouter()
     return c.json(toUserDto(user, groupIds), 200);
   })
   .openapi(update, async (c) => {
-    const { user, groupIds } = await users.updateUser(authed(c), c.req.valid("param").id, c.req.valid("json"));
+    const { user, groupIds } = await users.updateUser(
+      authed(c),
+      c.req.valid("param").id,
+      c.req.valid("json"),
+    );
     return c.json(toUserDto(user, groupIds), 200);
   })
   .openapi(replaceGroups, async (c) => {
-    const { user, groupIds } = await users.replaceGroups(authed(c), c.req.valid("param").id, c.req.valid("json").group_ids);
+    const { user, groupIds } = await users.replaceGroups(
+      authed(c),
+      c.req.valid("param").id,
+      c.req.valid("json").group_ids,
+    );
     return c.json(toUserDto(user, groupIds), 200);
   })
   .openapi(remove, async (c) => {

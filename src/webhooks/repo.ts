@@ -10,13 +10,21 @@ export function listEndpoints(db: Database, accountId: string, limit: number, af
   return db
     .select()
     .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.accountId, accountId), after ? gt(webhookEndpoints.id, after) : undefined))
+    .where(
+      and(
+        eq(webhookEndpoints.accountId, accountId),
+        after ? gt(webhookEndpoints.id, after) : undefined,
+      ),
+    )
     .orderBy(asc(webhookEndpoints.id))
     .limit(limit + 1);
 }
 
 export async function findEndpoint(db: Database, accountId: string, id: string) {
-  const [row] = await db.select().from(webhookEndpoints).where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
+  const [row] = await db
+    .select()
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
   return row ?? null;
 }
 
@@ -24,8 +32,16 @@ export function insertEndpoint(db: Database, row: typeof webhookEndpoints.$infer
   return db.insert(webhookEndpoints).values(row);
 }
 
-export function updateEndpoint(db: Database, accountId: string, id: string, set: Partial<typeof webhookEndpoints.$inferInsert>) {
-  return db.update(webhookEndpoints).set(set).where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
+export function updateEndpoint(
+  db: Database,
+  accountId: string,
+  id: string,
+  set: Partial<typeof webhookEndpoints.$inferInsert>,
+) {
+  return db
+    .update(webhookEndpoints)
+    .set(set)
+    .where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
 }
 
 /** A success clears the failure count; a failure adds one in SQL, so concurrent failures all count. */
@@ -37,15 +53,29 @@ export function countOutcome(db: Database, accountId: string, id: string, ok: bo
 }
 
 /** Disables an endpoint that is still enabled, keeping the first reason and time. */
-export function disableEndpoint(db: Database, accountId: string, id: string, reason: string, now: number) {
+export function disableEndpoint(
+  db: Database,
+  accountId: string,
+  id: string,
+  reason: string,
+  now: number,
+) {
   return db
     .update(webhookEndpoints)
     .set({ status: "disabled", disabledReason: reason, disabledAt: now, updatedAt: now })
-    .where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id), eq(webhookEndpoints.status, "enabled")));
+    .where(
+      and(
+        eq(webhookEndpoints.accountId, accountId),
+        eq(webhookEndpoints.id, id),
+        eq(webhookEndpoints.status, "enabled"),
+      ),
+    );
 }
 
 export function deleteEndpoint(db: Database, accountId: string, id: string) {
-  return db.delete(webhookEndpoints).where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
+  return db
+    .delete(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
 }
 
 /**
@@ -68,7 +98,10 @@ export function subscribers(db: Database, accountId: string, type: string, occur
 
 /** One delivery per (endpoint, event): a repeated message inserts nothing. */
 export function insertDeliveryOnce(db: Database, row: typeof webhookDeliveries.$inferInsert) {
-  return db.insert(webhookDeliveries).values(row).onConflictDoNothing({ target: [webhookDeliveries.endpointId, webhookDeliveries.eventId] });
+  return db
+    .insert(webhookDeliveries)
+    .values(row)
+    .onConflictDoNothing({ target: [webhookDeliveries.endpointId, webhookDeliveries.eventId] });
 }
 
 export async function findDelivery(db: Database, id: string) {
@@ -81,7 +114,16 @@ export async function findDelivery(db: Database, id: string) {
 }
 
 export function pendingDeliveriesOf(db: Database, eventId: string) {
-  return db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(and(eq(webhookDeliveries.eventId, eventId), eq(webhookDeliveries.status, "pending"), eq(webhookDeliveries.attempts, 0)));
+  return db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(
+      and(
+        eq(webhookDeliveries.eventId, eventId),
+        eq(webhookDeliveries.status, "pending"),
+        eq(webhookDeliveries.attempts, 0),
+      ),
+    );
 }
 
 /** Claims attempt `attempt` (1-based): only one consumer of a duplicated message gets it. */
@@ -89,18 +131,36 @@ export function claimAttempt(db: Database, id: string, attempt: number, now: num
   return db
     .update(webhookDeliveries)
     .set({ attempts: attempt, updatedAt: now })
-    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, "pending"), eq(webhookDeliveries.attempts, attempt - 1)));
+    .where(
+      and(
+        eq(webhookDeliveries.id, id),
+        eq(webhookDeliveries.status, "pending"),
+        eq(webhookDeliveries.attempts, attempt - 1),
+      ),
+    );
 }
 
 export function insertAttempt(db: Database, row: typeof webhookAttempts.$inferInsert) {
   return db.insert(webhookAttempts).values(row);
 }
 
-export function listDeliveries(db: Database, accountId: string, endpointId: string, limit: number, before?: string) {
+export function listDeliveries(
+  db: Database,
+  accountId: string,
+  endpointId: string,
+  limit: number,
+  before?: string,
+) {
   return db
     .select()
     .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.accountId, accountId), eq(webhookDeliveries.endpointId, endpointId), before ? lt(webhookDeliveries.id, before) : undefined))
+    .where(
+      and(
+        eq(webhookDeliveries.accountId, accountId),
+        eq(webhookDeliveries.endpointId, endpointId),
+        before ? lt(webhookDeliveries.id, before) : undefined,
+      ),
+    )
     .orderBy(desc(webhookDeliveries.id))
     .limit(limit + 1);
 }
@@ -110,6 +170,11 @@ export function attemptsOf(db: Database, deliveryIds: string[]) {
   return db
     .select()
     .from(webhookAttempts)
-    .where(sql`${webhookAttempts.deliveryId} IN (${sql.join(deliveryIds.map((id) => sql`${id}`), sql`, `)})`)
+    .where(
+      sql`${webhookAttempts.deliveryId} IN (${sql.join(
+        deliveryIds.map((id) => sql`${id}`),
+        sql`, `,
+      )})`,
+    )
     .orderBy(asc(webhookAttempts.attempt));
 }

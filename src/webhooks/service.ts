@@ -1,5 +1,12 @@
 /** Webhook endpoints (API.md, "API tokens and webhooks"): the secret is shown once, rotated with an overlap. */
-import { actorOf, buildEvent, EVENT_TYPES, insertEvent, publish, type EventType } from "../activity/record";
+import {
+  actorOf,
+  buildEvent,
+  EVENT_TYPES,
+  type EventType,
+  insertEvent,
+  publish,
+} from "../activity/record";
 import type { AuthedCtx } from "../context";
 import { runBatch } from "../db/batch";
 import { iso } from "../lib/clock";
@@ -37,22 +44,53 @@ async function findOwn(ctx: AuthedCtx, id: string) {
   return found;
 }
 
-const webhookEvent = (ctx: AuthedCtx, type: EventType, id: string, metadata: Record<string, unknown>) =>
-  buildEvent(ctx, { type, accountId: ctx.principal.accountId, actor: actorOf(ctx.principal), subject: { type: "webhook_endpoint", id }, method: ctx.principal.method, metadata });
+const webhookEvent = (
+  ctx: AuthedCtx,
+  type: EventType,
+  id: string,
+  metadata: Record<string, unknown>,
+) =>
+  buildEvent(ctx, {
+    type,
+    accountId: ctx.principal.accountId,
+    actor: actorOf(ctx.principal),
+    subject: { type: "webhook_endpoint", id },
+    method: ctx.principal.method,
+    metadata,
+  });
 
 export async function listEndpoints(ctx: AuthedCtx, limit: number, cursor?: string) {
-  const rows = await repo.listEndpoints(ctx.db, ctx.principal.accountId, limit, decodeCursor(cursor));
+  const rows = await repo.listEndpoints(
+    ctx.db,
+    ctx.principal.accountId,
+    limit,
+    decodeCursor(cursor),
+  );
   return toPage(rows, limit, toEndpointDto, (e) => e.id);
 }
 
-export async function createEndpoint(ctx: AuthedCtx, input: { url: string; events: string[]; description?: string | null }) {
+export async function createEndpoint(
+  ctx: AuthedCtx,
+  input: { url: string; events: string[]; description?: string | null },
+) {
   const { db, now, principal } = ctx;
   const url = checkWebhookTarget(input.url, ctx.env.ENVIRONMENT).toString();
   const secret = newWebhookSecret();
   const row = {
-    id: newId("webhook"), accountId: principal.accountId, url, description: input.description ?? null, events: [...new Set(input.events)],
-    secret, previousSecret: null, previousSecretExpiresAt: null, status: "enabled" as const, disabledReason: null, disabledAt: null,
-    consecutiveFailures: 0, createdAt: now, updatedAt: now,
+    id: newId("webhook"),
+    accountId: principal.accountId,
+    url,
+    description: input.description ?? null,
+    events: [...new Set(input.events)],
+    secret,
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    status: "enabled" as const,
+    disabledReason: null,
+    disabledAt: null,
+    consecutiveFailures: 0,
+    createdAt: now,
+    updatedAt: now,
   };
   const event = webhookEvent(ctx, "webhook.created", row.id, { url, events: row.events });
   await runBatch(db, [repo.insertEndpoint(db, row), insertEvent(db, event)]);
@@ -60,10 +98,22 @@ export async function createEndpoint(ctx: AuthedCtx, input: { url: string; event
   return { ...toEndpointDto(row), secret };
 }
 
-export async function updateEndpoint(ctx: AuthedCtx, id: string, input: { url?: string; events?: string[]; description?: string | null; status?: "enabled" | "disabled" }) {
+export async function updateEndpoint(
+  ctx: AuthedCtx,
+  id: string,
+  input: {
+    url?: string;
+    events?: string[];
+    description?: string | null;
+    status?: "enabled" | "disabled";
+  },
+) {
   const { db, now, principal } = ctx;
   await findOwn(ctx, id);
-  const url = input.url !== undefined ? checkWebhookTarget(input.url, ctx.env.ENVIRONMENT).toString() : undefined;
+  const url =
+    input.url !== undefined
+      ? checkWebhookTarget(input.url, ctx.env.ENVIRONMENT).toString()
+      : undefined;
   const event = webhookEvent(ctx, "webhook.updated", id, { changes: { ...input, url } });
   await runBatch(db, [
     repo.updateEndpoint(db, principal.accountId, id, {
@@ -71,8 +121,12 @@ export async function updateEndpoint(ctx: AuthedCtx, id: string, input: { url?: 
       ...(input.events ? { events: [...new Set(input.events)] } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
       // Re-enabling starts a clean slate; disabling by hand says so.
-      ...(input.status === "enabled" ? { status: "enabled", disabledReason: null, disabledAt: null, consecutiveFailures: 0 } : {}),
-      ...(input.status === "disabled" ? { status: "disabled", disabledReason: "manual", disabledAt: now } : {}),
+      ...(input.status === "enabled"
+        ? { status: "enabled", disabledReason: null, disabledAt: null, consecutiveFailures: 0 }
+        : {}),
+      ...(input.status === "disabled"
+        ? { status: "disabled", disabledReason: "manual", disabledAt: now }
+        : {}),
       updatedAt: now,
     }),
     insertEvent(db, event),
@@ -84,7 +138,10 @@ export async function updateEndpoint(ctx: AuthedCtx, id: string, input: { url?: 
 export async function deleteEndpoint(ctx: AuthedCtx, id: string) {
   const found = await findOwn(ctx, id);
   const event = webhookEvent(ctx, "webhook.deleted", id, { url: found.url });
-  await runBatch(ctx.db, [repo.deleteEndpoint(ctx.db, ctx.principal.accountId, id), insertEvent(ctx.db, event)]);
+  await runBatch(ctx.db, [
+    repo.deleteEndpoint(ctx.db, ctx.principal.accountId, id),
+    insertEvent(ctx.db, event),
+  ]);
   publish(ctx, [event]);
 }
 
@@ -93,20 +150,45 @@ export async function rotateSecret(ctx: AuthedCtx, id: string) {
   const { db, now, principal } = ctx;
   const found = await findOwn(ctx, id);
   const secret = newWebhookSecret();
-  const event = webhookEvent(ctx, "webhook.secret_rotated", id, { previous_valid_until: iso(now + ROTATION_OVERLAP_MS) });
+  const event = webhookEvent(ctx, "webhook.secret_rotated", id, {
+    previous_valid_until: iso(now + ROTATION_OVERLAP_MS),
+  });
   await runBatch(db, [
-    repo.updateEndpoint(db, principal.accountId, id, { secret, previousSecret: found.secret, previousSecretExpiresAt: now + ROTATION_OVERLAP_MS, updatedAt: now }),
+    repo.updateEndpoint(db, principal.accountId, id, {
+      secret,
+      previousSecret: found.secret,
+      previousSecretExpiresAt: now + ROTATION_OVERLAP_MS,
+      updatedAt: now,
+    }),
     insertEvent(db, event),
   ]);
   publish(ctx, [event]);
-  return { ...toEndpointDto({ ...found, secret, previousSecret: found.secret, previousSecretExpiresAt: now + ROTATION_OVERLAP_MS, updatedAt: now }), secret };
+  return {
+    ...toEndpointDto({
+      ...found,
+      secret,
+      previousSecret: found.secret,
+      previousSecretExpiresAt: now + ROTATION_OVERLAP_MS,
+      updatedAt: now,
+    }),
+    secret,
+  };
 }
 
 export async function listDeliveries(ctx: AuthedCtx, id: string, limit: number, cursor?: string) {
   await findOwn(ctx, id);
-  const rows = await repo.listDeliveries(ctx.db, ctx.principal.accountId, id, limit, decodeCursor(cursor));
+  const rows = await repo.listDeliveries(
+    ctx.db,
+    ctx.principal.accountId,
+    id,
+    limit,
+    decodeCursor(cursor),
+  );
   const page = rows.slice(0, limit);
-  const attempts = await repo.attemptsOf(ctx.db, page.map((d) => d.id));
+  const attempts = await repo.attemptsOf(
+    ctx.db,
+    page.map((d) => d.id),
+  );
   return {
     data: page.map((d) => ({
       id: d.id,
@@ -121,7 +203,13 @@ export async function listDeliveries(ctx: AuthedCtx, id: string, limit: number, 
       created_at: iso(d.createdAt)!,
       log: attempts
         .filter((a) => a.deliveryId === d.id)
-        .map((a) => ({ attempt: a.attempt, at: iso(a.attemptedAt)!, status_code: a.statusCode, error: a.error, duration_ms: a.durationMs })),
+        .map((a) => ({
+          attempt: a.attempt,
+          at: iso(a.attemptedAt)!,
+          status_code: a.statusCode,
+          error: a.error,
+          duration_ms: a.durationMs,
+        })),
     })),
     next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null,
   };
@@ -131,20 +219,46 @@ export async function listDeliveries(ctx: AuthedCtx, id: string, limit: number, 
 export async function sendTest(ctx: AuthedCtx, id: string) {
   const { db, now, principal } = ctx;
   const endpoint = await findOwn(ctx, id);
-  if (endpoint.status !== "enabled") throw new AppError("validation_failed", "The endpoint is disabled; enable it first.", { errors: [{ path: "status", code: "disabled", message: "disabled" }] });
+  if (endpoint.status !== "enabled")
+    throw new AppError("validation_failed", "The endpoint is disabled; enable it first.", {
+      errors: [{ path: "status", code: "disabled", message: "disabled" }],
+    });
   const eventId = newId("event");
   const payload = JSON.stringify({
     type: "webhook.test",
     timestamp: new Date(now).toISOString(),
-    data: { id: eventId, type: "webhook.test", occurred_at: new Date(now).toISOString(), account_id: principal.accountId, endpoint_id: id },
+    data: {
+      id: eventId,
+      type: "webhook.test",
+      occurred_at: new Date(now).toISOString(),
+      account_id: principal.accountId,
+      endpoint_id: id,
+    },
   });
   const deliveryId = newId("delivery");
   await runBatch(db, [
     repo.insertDeliveryOnce(db, {
-      id: deliveryId, accountId: principal.accountId, endpointId: id, eventId, eventType: "webhook.test", payload,
-      status: "pending", attempts: 0, lastStatusCode: null, lastError: null, nextAttemptAt: now, createdAt: now, updatedAt: now,
+      id: deliveryId,
+      accountId: principal.accountId,
+      endpointId: id,
+      eventId,
+      eventType: "webhook.test",
+      payload,
+      status: "pending",
+      attempts: 0,
+      lastStatusCode: null,
+      lastError: null,
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
     }),
   ]);
   const outcome = await attemptDelivery(ctx, deliveryId, 1, { final: true });
-  return { delivery_id: deliveryId, event_id: eventId, success: outcome.status === "succeeded", status_code: outcome.statusCode, error: outcome.error };
+  return {
+    delivery_id: deliveryId,
+    event_id: eventId,
+    success: outcome.status === "succeeded",
+    status_code: outcome.statusCode,
+    error: outcome.error,
+  };
 }

@@ -13,12 +13,23 @@ export function newWebhookSecret(): string {
 }
 
 async function signOne(secret: string, content: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", fromBase64(secret.replace(/^whsec_/, "")), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    fromBase64(secret.replace(/^whsec_/, "")),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(content)));
   return `v1,${toBase64(mac)}`;
 }
 
-export async function signatureHeaders(secrets: string[], id: string, timestampSeconds: number, body: string) {
+export async function signatureHeaders(
+  secrets: string[],
+  id: string,
+  timestampSeconds: number,
+  body: string,
+) {
   const content = `${id}.${timestampSeconds}.${body}`;
   const signatures = await Promise.all(secrets.map((s) => signOne(s, content)));
   return {

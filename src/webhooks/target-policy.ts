@@ -13,8 +13,16 @@ function ipv4Blocked(host: string): boolean {
   if (!m) return false;
   const [a, b] = [Number(m[1]), Number(m[2])];
   return (
-    a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19)) || a >= 224
+    a === 0 ||
+    a === 10 ||
+    a === 127 ||
+    (a === 100 && b >= 64 && b <= 127) ||
+    (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    (a === 192 && b === 0) ||
+    (a === 198 && (b === 18 || b === 19)) ||
+    a >= 224
   );
 }
 
@@ -30,7 +38,9 @@ function ipv6Blocked(host: string): boolean {
 
 export function checkWebhookTarget(raw: string, environment: string): URL {
   const fail = (message: string) => {
-    throw new AppError("validation_failed", message, { errors: [{ path: "url", code: "invalid_target", message }] });
+    throw new AppError("validation_failed", message, {
+      errors: [{ path: "url", code: "invalid_target", message }],
+    });
   };
   let url: URL;
   try {
@@ -38,7 +48,8 @@ export function checkWebhookTarget(raw: string, environment: string): URL {
   } catch {
     return fail("Not a URL.");
   }
-  if (url.username || url.password) fail("Credentials in the URL are not allowed; use the signing secret.");
+  if (url.username || url.password)
+    fail("Credentials in the URL are not allowed; use the signing secret.");
   if (environment === "development") {
     if (url.protocol !== "https:" && url.protocol !== "http:") fail("Use an http(s) URL.");
     return url;
@@ -47,7 +58,9 @@ export function checkWebhookTarget(raw: string, environment: string): URL {
   // A fully qualified name may end in the root's dot (`localhost.`): judge it without.
   const host = url.hostname.replace(/\.+$/, "");
   if (ipv4Blocked(host) || ipv6Blocked(host) || INTERNAL_NAMES.test(host) || !host.includes(".")) {
-    fail("Webhook URLs must point at a public host, not a loopback, private, link-local or internal address.");
+    fail(
+      "Webhook URLs must point at a public host, not a loopback, private, link-local or internal address.",
+    );
   }
   return url;
 }

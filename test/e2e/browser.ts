@@ -9,7 +9,7 @@
  * `launchPersistentContext` is for) and removes it when the browser closes.
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -41,12 +41,21 @@ const FLAGS = [
 export async function launchBrowser(): Promise<LaunchedBrowser> {
   const unavailable = browserUnavailable();
   if (unavailable) throw new Error(unavailable);
-  const launched = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: FLAGS, timeout: 60_000 });
+  const launched = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: FLAGS,
+    timeout: 60_000,
+  });
   const contexts: BrowserContext[] = [];
   return {
     browser: launched,
     async newContext() {
-      const context = await launched.newContext({ javaScriptEnabled: true, locale: "en-GB", viewport: { width: 1000, height: 900 } });
+      const context = await launched.newContext({
+        javaScriptEnabled: true,
+        locale: "en-GB",
+        viewport: { width: 1000, height: 900 },
+      });
       // Form posts hash passwords with scrypt in the worker: allow for that, but never wait forever.
       context.setDefaultTimeout(20_000);
       context.setDefaultNavigationTimeout(30_000);

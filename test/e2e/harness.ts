@@ -6,7 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -79,13 +79,24 @@ export async function startWorker(options: StartOptions = {}): Promise<StartedWo
     const vars = { APP_URL: self, ...options.vars };
     worker = await unstable_startWorker({
       config: path.join(root, "wrangler.toml"),
-      bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text" as const, value }])),
+      bindings: Object.fromEntries(
+        Object.entries(vars).map(([name, value]) => [name, { type: "plain_text" as const, value }]),
+      ),
       // `wrangler dev` derives this from the compatibility date and flags; the programmatic
       // API leaves it null unless told, and then bundles `node:*` imports without Node.js
       // compatibility (warning that "node:crypto" was not found), unlike the real thing.
       // nodejs_compat with a compatibility date after 2024-09-23 means "v2".
-      build: { nodejsCompatMode: (config) => (config.compatibility_flags.includes("nodejs_compat") ? "v2" : null) },
-      dev: { inspector: false, persist, watch: false, server: { hostname: "127.0.0.1", port }, logLevel: "warn" },
+      build: {
+        nodejsCompatMode: (config) =>
+          config.compatibility_flags.includes("nodejs_compat") ? "v2" : null,
+      },
+      dev: {
+        inspector: false,
+        persist,
+        watch: false,
+        server: { hostname: "127.0.0.1", port },
+        logLevel: "warn",
+      },
     });
     await worker.ready;
     const url = (await worker.url).toString().replace(/\/$/, "");
@@ -131,20 +142,32 @@ export async function api<T = any>(
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
-  const json = (res.headers.get("content-type") ?? "").includes("json") && text ? JSON.parse(text) : text;
+  const json =
+    (res.headers.get("content-type") ?? "").includes("json") && text ? JSON.parse(text) : text;
   return { status: res.status, headers: res.headers, body: json as T };
 }
 
 /** A new account (platform API) with an administrator created at once, logged in. */
-export async function newAccount(base: string, { name, plan = "business" }: { name: string; plan?: string }) {
+export async function newAccount(
+  base: string,
+  { name, plan = "business" }: { name: string; plan?: string },
+) {
   const email = `admin-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@e2e.example`;
   const password = "an e2e admin passphrase long enough";
   const created = await api(base, "POST", "/v1/platform/accounts", {
     token: PLATFORM_TOKEN,
     body: { name, plan, admin_email: email, admin_password: password },
   });
-  if (created.status !== 201) throw new Error(`account not created: ${created.status} ${JSON.stringify(created.body)}`);
+  if (created.status !== 201)
+    throw new Error(`account not created: ${created.status} ${JSON.stringify(created.body)}`);
   const login = await api(base, "POST", "/v1/auth/login", { body: { email, password } });
-  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${JSON.stringify(login.body)}`);
-  return { account: created.body.account, admin: created.body.admin, email, password, token: login.body.access_token as string };
+  if (login.status !== 200)
+    throw new Error(`admin login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  return {
+    account: created.body.account,
+    admin: created.body.admin,
+    email,
+    password,
+    token: login.body.access_token as string,
+  };
 }

@@ -3,13 +3,26 @@
  * a Postmark-compatible capture server, and the link in the mail works against the worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, EMAIL_FROM, newAccount, startWorker, type StartedWorker } from "./harness";
-import { startPostmarkCapture, type PostmarkCapture } from "./postmark-capture";
+import { api, EMAIL_FROM, newAccount, type StartedWorker, startWorker } from "./harness";
+import { type PostmarkCapture, startPostmarkCapture } from "./postmark-capture";
 
 const SERVER_TOKEN = "e2e-postmark-server-token";
 const ACCOUNT_NAME = "Acme & Sons E2E";
 const ACCOUNT_NAME_HTML = "Acme &amp; Sons E2E";
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+];
 
 let capture: PostmarkCapture;
 let worker: StartedWorker;
@@ -18,7 +31,9 @@ let admin: Awaited<ReturnType<typeof newAccount>>;
 beforeAll(async () => {
   capture = await startPostmarkCapture({ token: SERVER_TOKEN });
   // APP_URL is left to the harness: the worker's own base URL.
-  worker = await startWorker({ vars: { POSTMARK_SERVER_TOKEN: SERVER_TOKEN, POSTMARK_API_URL: capture.url } });
+  worker = await startWorker({
+    vars: { POSTMARK_SERVER_TOKEN: SERVER_TOKEN, POSTMARK_API_URL: capture.url },
+  });
   admin = await newAccount(worker.url, { name: ACCOUNT_NAME });
 });
 
@@ -42,7 +57,10 @@ describe("invitation mail through Postmark", () => {
   it("sends one mail whose activation link works", async () => {
     const email = invitee();
     const before = capture.messages.length;
-    const invited = await api(worker.url, "POST", "/v1/invitations", { token: admin.token, body: { email } });
+    const invited = await api(worker.url, "POST", "/v1/invitations", {
+      token: admin.token,
+      body: { email },
+    });
     expect(invited.status, JSON.stringify(invited.body)).toBe(201);
     expect(invited.body).toMatchObject({ email, status: "pending", email_delivery: "sent" });
 
@@ -53,7 +71,7 @@ describe("invitation mail through Postmark", () => {
 
     // What the postmark client sent, and how.
     expect(mail.token).toBe(SERVER_TOKEN);
-    expect(mail.headers["accept"]).toBe("application/json");
+    expect(mail.headers.accept).toBe("application/json");
     expect(mail.headers["user-agent"]).toMatch(/^Postmark\.JS/);
     expect(mail.From).toBe(EMAIL_FROM);
     expect(mail.To).toBe(email);
@@ -95,30 +113,59 @@ describe("invitation mail through Postmark", () => {
     expect(pageHtml).toContain(ACCOUNT_NAME_HTML);
     expect(pageHtml).toContain(email);
 
-    const lookup = await api(worker.url, "GET", `/v1/invitations/lookup?token=${encodeURIComponent(link.token)}`);
+    const lookup = await api(
+      worker.url,
+      "GET",
+      `/v1/invitations/lookup?token=${encodeURIComponent(link.token)}`,
+    );
     expect(lookup.status).toBe(200);
-    expect(lookup.body).toEqual({ email, account_name: ACCOUNT_NAME, expires_at: invited.body.expires_at });
+    expect(lookup.body).toEqual({
+      email,
+      account_name: ACCOUNT_NAME,
+      expires_at: invited.body.expires_at,
+    });
 
     const accepted = await api(worker.url, "POST", "/v1/invitations/accept", {
-      body: { token: link.token, first_name: "Ada", last_name: "Lovelace", password: "a long and unusual analytical engine passphrase" },
+      body: {
+        token: link.token,
+        first_name: "Ada",
+        last_name: "Lovelace",
+        password: "a long and unusual analytical engine passphrase",
+      },
     });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(201);
-    expect(accepted.body.user).toMatchObject({ email, first_name: "Ada", last_name: "Lovelace", status: "active" });
+    expect(accepted.body.user).toMatchObject({
+      email,
+      first_name: "Ada",
+      last_name: "Lovelace",
+      status: "active",
+    });
     expect(accepted.body.access_token).toEqual(expect.any(String));
 
     // The new user is signed in, and the link worked once.
     const me = await api(worker.url, "GET", "/v1/me", { token: accepted.body.access_token });
     expect(me.status).toBe(200);
-    expect((await api(worker.url, "GET", `/v1/invitations/lookup?token=${encodeURIComponent(link.token)}`)).status).toBe(404);
+    expect(
+      (
+        await api(
+          worker.url,
+          "GET",
+          `/v1/invitations/lookup?token=${encodeURIComponent(link.token)}`,
+        )
+      ).status,
+    ).toBe(404);
     expect((await fetch(link.url)).status).toBe(404);
   });
 
   it("reports a revoked Postmark token as email_delivery failed; the invitation can be resent", async () => {
     const email = invitee();
     capture.token = "rotated-on-the-postmark-side";
-    let invited;
+    let invited: Awaited<ReturnType<typeof api<any>>>;
     try {
-      invited = await api(worker.url, "POST", "/v1/invitations", { token: admin.token, body: { email } });
+      invited = await api(worker.url, "POST", "/v1/invitations", {
+        token: admin.token,
+        body: { email },
+      });
     } finally {
       capture.token = SERVER_TOKEN;
     }
@@ -130,23 +177,42 @@ describe("invitation mail through Postmark", () => {
     capture.rejected.length = 0;
 
     // The invitation exists (and holds its seat) though the mail did not go.
-    const listed = await api(worker.url, "GET", "/v1/invitations?status=pending", { token: admin.token });
+    const listed = await api(worker.url, "GET", "/v1/invitations?status=pending", {
+      token: admin.token,
+    });
     expect(listed.status).toBe(200);
     expect(listed.body.data.map((i: { id: string }) => i.id)).toContain(invited.body.id);
 
-    const resent = await api(worker.url, "POST", `/v1/invitations/${invited.body.id}/resend`, { token: admin.token });
+    const resent = await api(worker.url, "POST", `/v1/invitations/${invited.body.id}/resend`, {
+      token: admin.token,
+    });
     expect(resent.status, JSON.stringify(resent.body)).toBe(200);
     expect(resent.body).toMatchObject({ id: invited.body.id, email, email_delivery: "sent" });
     const mail = await capture.waitForMessage((m) => m.To === email);
     expect(capture.messagesTo(email)).toHaveLength(1);
     const link = activationLink(mail.TextBody!);
-    expect((await api(worker.url, "GET", `/v1/invitations/lookup?token=${encodeURIComponent(link.token)}`)).status).toBe(200);
+    expect(
+      (
+        await api(
+          worker.url,
+          "GET",
+          `/v1/invitations/lookup?token=${encodeURIComponent(link.token)}`,
+        )
+      ).status,
+    ).toBe(200);
   });
 
   it("reports a Postmark refusal (422 inactive recipient) as email_delivery failed", async () => {
     const email = invitee();
-    capture.failNext({ status: 422, errorCode: 406, message: "You tried to send to a recipient that has been marked as inactive." });
-    const invited = await api(worker.url, "POST", "/v1/invitations", { token: admin.token, body: { email } });
+    capture.failNext({
+      status: 422,
+      errorCode: 406,
+      message: "You tried to send to a recipient that has been marked as inactive.",
+    });
+    const invited = await api(worker.url, "POST", "/v1/invitations", {
+      token: admin.token,
+      body: { email },
+    });
     expect(invited.status, JSON.stringify(invited.body)).toBe(201);
     expect(invited.body).toMatchObject({ email, status: "pending", email_delivery: "failed" });
     expect(capture.messagesTo(email)).toHaveLength(0);
@@ -154,10 +220,15 @@ describe("invitation mail through Postmark", () => {
     capture.rejected.length = 0;
 
     // A second invitation for the same address is refused while this one is pending; resending is the way.
-    const again = await api(worker.url, "POST", "/v1/invitations", { token: admin.token, body: { email } });
+    const again = await api(worker.url, "POST", "/v1/invitations", {
+      token: admin.token,
+      body: { email },
+    });
     expect(again.status).toBe(409);
     expect(again.body.code).toBe("invitation_pending");
-    const resent = await api(worker.url, "POST", `/v1/invitations/${invited.body.id}/resend`, { token: admin.token });
+    const resent = await api(worker.url, "POST", `/v1/invitations/${invited.body.id}/resend`, {
+      token: admin.token,
+    });
     expect(resent.status).toBe(200);
     expect(resent.body.email_delivery).toBe("sent");
     await capture.waitForMessage((m) => m.To === email);

@@ -14,9 +14,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { BrowserContext, Page, Response } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { browserUnavailable, launchBrowser, type LaunchedBrowser } from "./browser";
-import { api, newAccount, startWorker, type StartedWorker } from "./harness";
-import { startPostmarkCapture, type CapturedMessage, type PostmarkCapture } from "./postmark-capture";
+import { browserUnavailable, type LaunchedBrowser, launchBrowser } from "./browser";
+import { api, newAccount, type StartedWorker, startWorker } from "./harness";
+import {
+  type CapturedMessage,
+  type PostmarkCapture,
+  startPostmarkCapture,
+} from "./postmark-capture";
 
 const SERVER_TOKEN = "e2e-browser-postmark-token";
 const ACCOUNT_NAME = "Lovelace & Babbage Browser";
@@ -59,7 +63,8 @@ async function newUser(first: string, last: string, password: string) {
   return { email, id: created.body.id as string };
 }
 
-const login = (email: string, password: string) => api(worker.url, "POST", "/v1/auth/login", { body: { email, password } });
+const login = (email: string, password: string) =>
+  api(worker.url, "POST", "/v1/auth/login", { body: { email, password } });
 
 // ---- the browser side ----------------------------------------------------------------
 
@@ -77,7 +82,11 @@ async function openPage(): Promise<Page> {
     // Chromium logs a page answered with 4xx (the form with an error, a dead link) as a failed
     // load of that document; the tests check those statuses themselves.
     const at = msg.location().url;
-    if (msg.text().startsWith("Failed to load resource: the server responded with a status of 4") && PAGE_PATHS.has(at && new URL(at).pathname)) return;
+    if (
+      msg.text().startsWith("Failed to load resource: the server responded with a status of 4") &&
+      PAGE_PATHS.has(at && new URL(at).pathname)
+    )
+      return;
     pageProblems.push(`console: ${msg.text()} (${at})`);
   });
   return page;
@@ -96,7 +105,9 @@ async function goto(page: Page, url: string): Promise<Response> {
 async function submit(page: Page, button: string, pathname: string): Promise<Response> {
   // Armed before the click: the next `load` is the new document's (the current one has loaded).
   const [response] = await Promise.all([
-    page.waitForResponse((r) => new URL(r.url()).pathname === pathname && r.request().method() === "POST"),
+    page.waitForResponse(
+      (r) => new URL(r.url()).pathname === pathname && r.request().method() === "POST",
+    ),
     page.waitForEvent("load"),
     page.getByRole("button", { name: button }).click(),
   ]);
@@ -136,7 +147,11 @@ async function inlineError(page: Page, fieldId: string): Promise<string> {
   })()`);
   expect(between).toBe(0);
   // Shown in the error colour, not hidden or blank.
-  expect(await page.evaluate(`getComputedStyle(document.getElementById(${JSON.stringify(`${fieldId}-error`)})).color`)).toBe("rgb(185, 28, 28)");
+  expect(
+    await page.evaluate(
+      `getComputedStyle(document.getElementById(${JSON.stringify(`${fieldId}-error`)})).color`,
+    ),
+  ).toBe("rgb(185, 28, 28)");
   const message = (await error.innerText()).trim();
   expect(message).not.toBe("");
   return message;
@@ -151,193 +166,242 @@ function expectPng(bytes: Buffer) {
   expect(bytes.readUInt32BE(20)).toBeGreaterThan(0);
 }
 
-describe.skipIf(!!unavailable)(unavailable ? `link pages in Chromium (SKIPPED: ${unavailable})` : "link pages in headless Chromium", () => {
-  beforeAll(async () => {
-    shots = await mkdtemp(path.join(tmpdir(), "um-e2e-shots-"));
-    capture = await startPostmarkCapture({ token: SERVER_TOKEN });
-    worker = await startWorker({ vars: { POSTMARK_SERVER_TOKEN: SERVER_TOKEN, POSTMARK_API_URL: capture.url } });
-    admin = await newAccount(worker.url, { name: ACCOUNT_NAME });
-    chromium = await launchBrowser();
-  });
+describe.skipIf(!!unavailable)(
+  unavailable
+    ? `link pages in Chromium (SKIPPED: ${unavailable})`
+    : "link pages in headless Chromium",
+  () => {
+    beforeAll(async () => {
+      shots = await mkdtemp(path.join(tmpdir(), "um-e2e-shots-"));
+      capture = await startPostmarkCapture({ token: SERVER_TOKEN });
+      worker = await startWorker({
+        vars: { POSTMARK_SERVER_TOKEN: SERVER_TOKEN, POSTMARK_API_URL: capture.url },
+      });
+      admin = await newAccount(worker.url, { name: ACCOUNT_NAME });
+      chromium = await launchBrowser();
+    });
 
-  afterEach(async () => {
-    await context?.close();
-    context = undefined;
-    const problems = pageProblems;
-    pageProblems = [];
-    expect(problems, "the page reported errors").toEqual([]);
-  });
+    afterEach(async () => {
+      await context?.close();
+      context = undefined;
+      const problems = pageProblems;
+      pageProblems = [];
+      expect(problems, "the page reported errors").toEqual([]);
+    });
 
-  afterAll(async () => {
-    // Each step runs even when an earlier one fails.
-    try {
-      await chromium?.close();
-    } finally {
+    afterAll(async () => {
+      // Each step runs even when an earlier one fails.
       try {
-        await worker?.dispose();
+        await chromium?.close();
       } finally {
         try {
-          await capture?.close();
+          await worker?.dispose();
         } finally {
-          if (shots && !process.env.E2E_KEEP_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
+          try {
+            await capture?.close();
+          } finally {
+            if (shots && !process.env.E2E_KEEP_SCREENSHOTS)
+              await rm(shots, { recursive: true, force: true });
+          }
         }
       }
-    }
-  });
+    });
 
-  it("activation: the invitation link, a weak password shown inline with the names kept, then a strong one", async () => {
-    const email = uniqueEmail("invitee");
-    const invited = await api(worker.url, "POST", "/v1/invitations", { token: admin.token, body: { email } });
-    expect(invited.status, JSON.stringify(invited.body)).toBe(201);
-    expect(invited.body.email_delivery).toBe("sent");
-    const mail = await capture.waitForMessage((m) => m.To === email && m.Tag === "invitation", MAIL_WAIT_MS);
-    const link = linkIn(mail, "/activate");
+    it("activation: the invitation link, a weak password shown inline with the names kept, then a strong one", async () => {
+      const email = uniqueEmail("invitee");
+      const invited = await api(worker.url, "POST", "/v1/invitations", {
+        token: admin.token,
+        body: { email },
+      });
+      expect(invited.status, JSON.stringify(invited.body)).toBe(201);
+      expect(invited.body.email_delivery).toBe("sent");
+      const mail = await capture.waitForMessage(
+        (m) => m.To === email && m.Tag === "invitation",
+        MAIL_WAIT_MS,
+      );
+      const link = linkIn(mail, "/activate");
 
-    const page = await openPage();
-    const opened = await goto(page, link);
-    expect(opened.status()).toBe(200);
-    expect(await page.title()).toBe(`Join ${ACCOUNT_NAME}`);
-    expect(await heading(page)).toBe(`Join ${ACCOUNT_NAME}`);
-    expect(await page.locator("main strong").first().innerText()).toBe(email);
-    expect(await page.locator("#password").getAttribute("aria-invalid")).toBeNull();
-    expect(await page.locator("#password-error").count()).toBe(0);
+      const page = await openPage();
+      const opened = await goto(page, link);
+      expect(opened.status()).toBe(200);
+      expect(await page.title()).toBe(`Join ${ACCOUNT_NAME}`);
+      expect(await heading(page)).toBe(`Join ${ACCOUNT_NAME}`);
+      expect(await page.locator("main strong").first().innerText()).toBe(email);
+      expect(await page.locator("#password").getAttribute("aria-invalid")).toBeNull();
+      expect(await page.locator("#password-error").count()).toBe(0);
 
-    // A password under the minimum length: refused, inline, with what was typed kept.
-    await page.getByLabel("First name").fill("Grace");
-    await page.getByLabel("Last name").fill("Hopper");
-    await page.getByLabel("Password", { exact: true }).fill("too short");
-    const weak = await submit(page, "Activate account", "/activate");
-    expect(weak.status()).toBe(422);
-    expect(await inlineError(page, "password")).toBe("Password must be at least 15 characters.");
-    expect((await page.getByRole("alert").innerText()).trim()).toBe("Please choose a different password.");
-    expect(await page.getByLabel("First name").inputValue()).toBe("Grace");
-    expect(await page.getByLabel("Last name").inputValue()).toBe("Hopper");
-    expect(await page.locator("#first_name").getAttribute("aria-invalid")).toBeNull();
-    expect(await page.getByLabel("Password", { exact: true }).inputValue()).toBe(""); // never echoed back
-    expect(await mainText(page)).toContain(email);
+      // A password under the minimum length: refused, inline, with what was typed kept.
+      await page.getByLabel("First name").fill("Grace");
+      await page.getByLabel("Last name").fill("Hopper");
+      await page.getByLabel("Password", { exact: true }).fill("too short");
+      const weak = await submit(page, "Activate account", "/activate");
+      expect(weak.status()).toBe(422);
+      expect(await inlineError(page, "password")).toBe("Password must be at least 15 characters.");
+      expect((await page.getByRole("alert").innerText()).trim()).toBe(
+        "Please choose a different password.",
+      );
+      expect(await page.getByLabel("First name").inputValue()).toBe("Grace");
+      expect(await page.getByLabel("Last name").inputValue()).toBe("Hopper");
+      expect(await page.locator("#first_name").getAttribute("aria-invalid")).toBeNull();
+      expect(await page.getByLabel("Password", { exact: true }).inputValue()).toBe(""); // never echoed back
+      expect(await mainText(page)).toContain(email);
 
-    const shot = path.join(shots, "activation-weak-password.png");
-    await page.screenshot({ path: shot, fullPage: true });
-    expectPng(await readFile(shot));
-    expectPng(await page.locator("main").screenshot());
+      const shot = path.join(shots, "activation-weak-password.png");
+      await page.screenshot({ path: shot, fullPage: true });
+      expectPng(await readFile(shot));
+      expectPng(await page.locator("main").screenshot());
 
-    // Nothing was created yet: the invitation is still pending.
-    expect((await login(email, "too short")).status).toBe(401);
+      // Nothing was created yet: the invitation is still pending.
+      expect((await login(email, "too short")).status).toBe(401);
 
-    // A strong password: the account is activated.
-    await page.getByLabel("Password", { exact: true }).fill(STRONG);
-    const done = await submit(page, "Activate account", "/activate");
-    expect(done.status()).toBe(200);
-    expect(await page.title()).toBe("Account activated");
-    expect(await heading(page)).toBe("Welcome, Grace");
-    expect(await page.getByRole("status").innerText()).toContain(email);
-    expect(await page.getByRole("link", { name: "Go to the dashboard" }).getAttribute("href")).toBe(worker.url);
+      // A strong password: the account is activated.
+      await page.getByLabel("Password", { exact: true }).fill(STRONG);
+      const done = await submit(page, "Activate account", "/activate");
+      expect(done.status()).toBe(200);
+      expect(await page.title()).toBe("Account activated");
+      expect(await heading(page)).toBe("Welcome, Grace");
+      expect(await page.getByRole("status").innerText()).toContain(email);
+      expect(
+        await page.getByRole("link", { name: "Go to the dashboard" }).getAttribute("href"),
+      ).toBe(worker.url);
 
-    const signedIn = await login(email, STRONG);
-    expect(signedIn.status, JSON.stringify(signedIn.body)).toBe(200);
-    expect(signedIn.body.user).toMatchObject({ email, first_name: "Grace", last_name: "Hopper", status: "active" });
+      const signedIn = await login(email, STRONG);
+      expect(signedIn.status, JSON.stringify(signedIn.body)).toBe(200);
+      expect(signedIn.body.user).toMatchObject({
+        email,
+        first_name: "Grace",
+        last_name: "Hopper",
+        status: "active",
+      });
 
-    // The link worked once.
-    const again = await goto(page, link);
-    expect(again.status()).toBe(404);
-    expect(await heading(page)).toBe("This invitation link is not valid");
-  });
+      // The link worked once.
+      const again = await goto(page, link);
+      expect(again.status()).toBe(404);
+      expect(await heading(page)).toBe("This invitation link is not valid");
+    });
 
-  it("reset password: the mailed link, a weak password shown inline, then a strong one; only the new password works", async () => {
-    const OLD = "the original passphrase of this user";
-    const user = await newUser("Katherine", "Johnson", OLD);
-    const session = await login(user.email, OLD);
-    expect(session.status).toBe(200);
+    it("reset password: the mailed link, a weak password shown inline, then a strong one; only the new password works", async () => {
+      const OLD = "the original passphrase of this user";
+      const user = await newUser("Katherine", "Johnson", OLD);
+      const session = await login(user.email, OLD);
+      expect(session.status).toBe(200);
 
-    const forgot = await api(worker.url, "POST", "/v1/password/forgot", { body: { email: user.email } });
-    expect(forgot.status, JSON.stringify(forgot.body)).toBe(202);
-    // The mail goes after the response (waitUntil): wait for it, within a bound.
-    const mail = await capture.waitForMessage((m) => m.To === user.email && m.Tag === "password-reset", MAIL_WAIT_MS);
-    const link = linkIn(mail, "/reset-password");
+      const forgot = await api(worker.url, "POST", "/v1/password/forgot", {
+        body: { email: user.email },
+      });
+      expect(forgot.status, JSON.stringify(forgot.body)).toBe(202);
+      // The mail goes after the response (waitUntil): wait for it, within a bound.
+      const mail = await capture.waitForMessage(
+        (m) => m.To === user.email && m.Tag === "password-reset",
+        MAIL_WAIT_MS,
+      );
+      const link = linkIn(mail, "/reset-password");
 
-    const page = await openPage();
-    const opened = await goto(page, link);
-    expect(opened.status()).toBe(200);
-    expect(await heading(page)).toBe("Choose a new password");
-    expect(await mainText(page)).toContain(user.email);
+      const page = await openPage();
+      const opened = await goto(page, link);
+      expect(opened.status()).toBe(200);
+      expect(await heading(page)).toBe("Choose a new password");
+      expect(await mainText(page)).toContain(user.email);
 
-    // A common password that passes the length rule: refused inline.
-    await page.getByLabel("New password").fill("passwordpassword");
-    const weak = await submit(page, "Set new password", "/reset-password");
-    expect(weak.status()).toBe(422);
-    expect(await inlineError(page, "new_password")).toBe("Password is too common or too easy to guess.");
-    expect((await page.getByRole("alert").innerText()).trim()).toBe("Please choose a different password.");
-    expect(await page.getByLabel("New password").inputValue()).toBe("");
-    // The refused attempt changed nothing.
-    expect((await login(user.email, OLD)).status).toBe(200);
+      // A common password that passes the length rule: refused inline.
+      await page.getByLabel("New password").fill("passwordpassword");
+      const weak = await submit(page, "Set new password", "/reset-password");
+      expect(weak.status()).toBe(422);
+      expect(await inlineError(page, "new_password")).toBe(
+        "Password is too common or too easy to guess.",
+      );
+      expect((await page.getByRole("alert").innerText()).trim()).toBe(
+        "Please choose a different password.",
+      );
+      expect(await page.getByLabel("New password").inputValue()).toBe("");
+      // The refused attempt changed nothing.
+      expect((await login(user.email, OLD)).status).toBe(200);
 
-    await page.getByLabel("New password").fill(STRONG_2);
-    const done = await submit(page, "Set new password", "/reset-password");
-    expect(done.status()).toBe(200);
-    expect(await heading(page)).toBe("Password changed");
-    expect(await page.getByRole("status").innerText()).toContain("Sign in with your new password");
+      await page.getByLabel("New password").fill(STRONG_2);
+      const done = await submit(page, "Set new password", "/reset-password");
+      expect(done.status()).toBe(200);
+      expect(await heading(page)).toBe("Password changed");
+      expect(await page.getByRole("status").innerText()).toContain(
+        "Sign in with your new password",
+      );
 
-    const withNew = await login(user.email, STRONG_2);
-    expect(withNew.status, JSON.stringify(withNew.body)).toBe(200);
-    const withOld = await login(user.email, OLD);
-    expect(withOld.status).toBe(401);
-    expect(withOld.body.code).toBe("invalid_credentials");
-    // Sessions from before the reset ended with it.
-    const refreshed = await api(worker.url, "POST", "/v1/auth/refresh", { body: { refresh_token: session.body.refresh_token } });
-    expect(refreshed.status).toBe(401);
+      const withNew = await login(user.email, STRONG_2);
+      expect(withNew.status, JSON.stringify(withNew.body)).toBe(200);
+      const withOld = await login(user.email, OLD);
+      expect(withOld.status).toBe(401);
+      expect(withOld.body.code).toBe("invalid_credentials");
+      // Sessions from before the reset ended with it.
+      const refreshed = await api(worker.url, "POST", "/v1/auth/refresh", {
+        body: { refresh_token: session.body.refresh_token },
+      });
+      expect(refreshed.status).toBe(401);
 
-    // The link worked once.
-    const again = await goto(page, link);
-    expect(again.status()).toBe(404);
-    expect(await heading(page)).toBe("This link is not valid");
-  });
+      // The link worked once.
+      const again = await goto(page, link);
+      expect(again.status()).toBe(404);
+      expect(await heading(page)).toBe("This link is not valid");
+    });
 
-  it("verify email: the link shows the new address and a button; confirming switches the sign-in email; a used link is not valid", async () => {
-    const PASSWORD = "a passphrase for the email change test";
-    const user = await newUser("Dorothy", "Vaughan", PASSWORD);
-    const session = await login(user.email, PASSWORD);
-    expect(session.status).toBe(200);
-    const newEmail = uniqueEmail("dorothy-new");
+    it("verify email: the link shows the new address and a button; confirming switches the sign-in email; a used link is not valid", async () => {
+      const PASSWORD = "a passphrase for the email change test";
+      const user = await newUser("Dorothy", "Vaughan", PASSWORD);
+      const session = await login(user.email, PASSWORD);
+      expect(session.status).toBe(200);
+      const newEmail = uniqueEmail("dorothy-new");
 
-    const patched = await api(worker.url, "PATCH", "/v1/me", { token: session.body.access_token, body: { email: newEmail } });
-    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
-    expect(patched.body).toMatchObject({ email: user.email, pending_email: newEmail });
-    const mail = await capture.waitForMessage((m) => m.To === newEmail && m.Tag === "email-verification", MAIL_WAIT_MS);
-    const link = linkIn(mail, "/verify-email");
+      const patched = await api(worker.url, "PATCH", "/v1/me", {
+        token: session.body.access_token,
+        body: { email: newEmail },
+      });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      expect(patched.body).toMatchObject({ email: user.email, pending_email: newEmail });
+      const mail = await capture.waitForMessage(
+        (m) => m.To === newEmail && m.Tag === "email-verification",
+        MAIL_WAIT_MS,
+      );
+      const link = linkIn(mail, "/verify-email");
 
-    const page = await openPage();
-    const opened = await goto(page, link);
-    expect(opened.status()).toBe(200);
-    expect(await heading(page)).toBe("Confirm your new email address");
-    expect(await page.locator("main strong").first().innerText()).toBe(newEmail);
-    expect(await mainText(page)).toContain(`instead of ${user.email}`);
-    const confirm = page.getByRole("button", { name: `Confirm ${newEmail}` });
-    expect(await confirm.isVisible()).toBe(true);
+      const page = await openPage();
+      const opened = await goto(page, link);
+      expect(opened.status()).toBe(200);
+      expect(await heading(page)).toBe("Confirm your new email address");
+      expect(await page.locator("main strong").first().innerText()).toBe(newEmail);
+      expect(await mainText(page)).toContain(`instead of ${user.email}`);
+      const confirm = page.getByRole("button", { name: `Confirm ${newEmail}` });
+      expect(await confirm.isVisible()).toBe(true);
 
-    // Opening the link changed nothing: still the current email until the button is pressed.
-    expect((await login(newEmail, PASSWORD)).status).toBe(401);
-    expect((await login(user.email, PASSWORD)).status).toBe(200);
+      // Opening the link changed nothing: still the current email until the button is pressed.
+      expect((await login(newEmail, PASSWORD)).status).toBe(401);
+      expect((await login(user.email, PASSWORD)).status).toBe(200);
 
-    const done = await submit(page, `Confirm ${newEmail}`, "/verify-email");
-    expect(done.status()).toBe(200);
-    expect(await heading(page)).toBe("Email address confirmed");
-    expect(await page.getByRole("status").innerText()).toContain(newEmail);
+      const done = await submit(page, `Confirm ${newEmail}`, "/verify-email");
+      expect(done.status()).toBe(200);
+      expect(await heading(page)).toBe("Email address confirmed");
+      expect(await page.getByRole("status").innerText()).toContain(newEmail);
 
-    const withNew = await login(newEmail, PASSWORD);
-    expect(withNew.status, JSON.stringify(withNew.body)).toBe(200);
-    expect(withNew.body.user).toMatchObject({ id: user.id, email: newEmail, pending_email: null });
-    expect((await login(user.email, PASSWORD)).status).toBe(401);
-    // The old address was told.
-    await capture.waitForMessage((m) => m.To === user.email && m.Tag === "email-changed", MAIL_WAIT_MS);
+      const withNew = await login(newEmail, PASSWORD);
+      expect(withNew.status, JSON.stringify(withNew.body)).toBe(200);
+      expect(withNew.body.user).toMatchObject({
+        id: user.id,
+        email: newEmail,
+        pending_email: null,
+      });
+      expect((await login(user.email, PASSWORD)).status).toBe(401);
+      // The old address was told.
+      await capture.waitForMessage(
+        (m) => m.To === user.email && m.Tag === "email-changed",
+        MAIL_WAIT_MS,
+      );
 
-    // The used link, opened again in a fresh browser context.
-    await context!.close();
-    const page2 = await openPage();
-    const again = await goto(page2, link);
-    expect(again.status()).toBe(404);
-    expect(await page2.title()).toBe("This link is not valid");
-    expect(await heading(page2)).toBe("This link is not valid");
-    expect(await page2.getByRole("alert").isVisible()).toBe(true);
-    expect(await page2.getByRole("button").count()).toBe(0);
-  });
-});
+      // The used link, opened again in a fresh browser context.
+      await context!.close();
+      const page2 = await openPage();
+      const again = await goto(page2, link);
+      expect(again.status()).toBe(404);
+      expect(await page2.title()).toBe("This link is not valid");
+      expect(await heading(page2)).toBe("This link is not valid");
+      expect(await page2.getByRole("alert").isVisible()).toBe(true);
+      expect(await page2.getByRole("button").count()).toBe(0);
+    });
+  },
+);

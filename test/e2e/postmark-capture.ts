@@ -59,7 +59,10 @@ export interface PostmarkCapture {
   /** The next `count` valid sends are answered with `reply` instead of being accepted. */
   failNext(reply: FailureReply, count?: number): void;
   /** Resolves with the first message (present or arriving within `timeoutMs`) that matches. */
-  waitForMessage(match: (m: CapturedMessage) => boolean, timeoutMs?: number): Promise<CapturedMessage>;
+  waitForMessage(
+    match: (m: CapturedMessage) => boolean,
+    timeoutMs?: number,
+  ): Promise<CapturedMessage>;
   /** Messages addressed to `email` (case-insensitive), in arrival order. */
   messagesTo(email: string): CapturedMessage[];
   close(): Promise<void>;
@@ -87,7 +90,10 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function reply(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -96,7 +102,10 @@ const nonEmptyString = (v: unknown): v is string => typeof v === "string" && v.t
 export async function startPostmarkCapture(options: { token: string }): Promise<PostmarkCapture> {
   const messages: CapturedMessage[] = [];
   const rejected: RejectedRequest[] = [];
-  const waiters = new Set<{ match: (m: CapturedMessage) => boolean; resolve: (m: CapturedMessage) => void }>();
+  const waiters = new Set<{
+    match: (m: CapturedMessage) => boolean;
+    resolve: (m: CapturedMessage) => void;
+  }>();
   const failures: FailureReply[] = [];
 
   const capture = {
@@ -107,8 +116,22 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
     rejected,
   } as PostmarkCapture;
 
-  function refuse(req: IncomingMessage, res: ServerResponse, status: number, errorCode: number, message: string, body: unknown) {
-    rejected.push({ method: req.method ?? "", path: req.url ?? "", status, errorCode, message, body });
+  function refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    errorCode: number,
+    message: string,
+    body: unknown,
+  ) {
+    rejected.push({
+      method: req.method ?? "",
+      path: req.url ?? "",
+      status,
+      errorCode,
+      message,
+      body,
+    });
     reply(res, status, { ErrorCode: errorCode, Message: message });
   }
 
@@ -122,11 +145,29 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
     const raw = await readBody(req);
     const token = req.headers["x-postmark-server-token"];
     if (typeof token !== "string" || token !== capture.token) {
-      refuse(req, res, 401, 10, "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. Please verify that you are using a valid token.", raw);
+      refuse(
+        req,
+        res,
+        401,
+        10,
+        "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. Please verify that you are using a valid token.",
+        raw,
+      );
       return;
     }
-    if (!String(req.headers["content-type"] ?? "").toLowerCase().startsWith("application/json")) {
-      refuse(req, res, 422, 409, "JSON required. Please set 'Content-Type: application/json'.", raw);
+    if (
+      !String(req.headers["content-type"] ?? "")
+        .toLowerCase()
+        .startsWith("application/json")
+    ) {
+      refuse(
+        req,
+        res,
+        422,
+        409,
+        "JSON required. Please set 'Content-Type: application/json'.",
+        raw,
+      );
       return;
     }
     let body: unknown;
@@ -141,7 +182,8 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
       return;
     }
     const b = body as Record<string, unknown>;
-    if (!nonEmptyString(b.From)) return refuse(req, res, 422, 300, "Invalid 'From' address: ''.", b);
+    if (!nonEmptyString(b.From))
+      return refuse(req, res, 422, 300, "Invalid 'From' address: ''.", b);
     if (!nonEmptyString(b.To)) return refuse(req, res, 422, 300, "Zero recipients specified", b);
     if (!nonEmptyString(b.HtmlBody) && !nonEmptyString(b.TextBody)) {
       return refuse(req, res, 422, 300, "Provide either email TextBody or HtmlBody or both.", b);
@@ -170,12 +212,19 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
         w.resolve(message);
       }
     }
-    reply(res, 200, { To: message.To, SubmittedAt: message.receivedAt.toISOString(), MessageID: message.id, ErrorCode: 0, Message: "OK" });
+    reply(res, 200, {
+      To: message.To,
+      SubmittedAt: message.receivedAt.toISOString(),
+      MessageID: message.id,
+      ErrorCode: 0,
+      Message: "OK",
+    });
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) reply(res, 500, { ErrorCode: 0, Message: `capture server error: ${String(err)}` });
+      if (!res.headersSent)
+        reply(res, 500, { ErrorCode: 0, Message: `capture server error: ${String(err)}` });
       else res.destroy();
     });
   });
@@ -190,7 +239,8 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
   capture.failNext = (failure, count = 1) => {
     for (let i = 0; i < count; i++) failures.push(failure);
   };
-  capture.messagesTo = (email) => messages.filter((m) => m.To.toLowerCase() === email.toLowerCase());
+  capture.messagesTo = (email) =>
+    messages.filter((m) => m.To.toLowerCase() === email.toLowerCase());
   capture.waitForMessage = (match, timeoutMs = 5_000) => {
     const found = messages.find(match);
     if (found) return Promise.resolve(found);
@@ -204,7 +254,11 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
       };
       const timer = setTimeout(() => {
         waiters.delete(waiter);
-        reject(new Error(`no matching message within ${timeoutMs} ms; received: ${JSON.stringify(messages.map((m) => ({ To: m.To, Subject: m.Subject })))}`));
+        reject(
+          new Error(
+            `no matching message within ${timeoutMs} ms; received: ${JSON.stringify(messages.map((m) => ({ To: m.To, Subject: m.Subject })))}`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(waiter);
     });

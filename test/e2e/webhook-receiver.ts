@@ -71,10 +71,15 @@ function verify(secret: string, rawBody: string, headers: Record<string, string>
   }
 }
 
-export async function startWebhookReceiver(options: { secret?: string; defaultStatus?: number } = {}): Promise<WebhookReceiver> {
+export async function startWebhookReceiver(
+  options: { secret?: string; defaultStatus?: number } = {},
+): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   const queued: number[] = [];
-  const waiters = new Set<{ match: (d: ReceivedWebhook) => boolean; resolve: (d: ReceivedWebhook) => void }>();
+  const waiters = new Set<{
+    match: (d: ReceivedWebhook) => boolean;
+    resolve: (d: ReceivedWebhook) => void;
+  }>();
 
   const receiver = {
     url: "",
@@ -87,7 +92,9 @@ export async function startWebhookReceiver(options: { secret?: string; defaultSt
     readBody(req).then(
       (rawBody) => {
         const headers = flatHeaders(req);
-        const check = receiver.secret ? verify(receiver.secret, rawBody, headers) : { ok: false, error: "no secret set on the receiver" };
+        const check = receiver.secret
+          ? verify(receiver.secret, rawBody, headers)
+          : { ok: false, error: "no secret set on the receiver" };
         let body: unknown = null;
         try {
           body = JSON.parse(rawBody);
@@ -96,8 +103,15 @@ export async function startWebhookReceiver(options: { secret?: string; defaultSt
         }
         const status = queued.shift() ?? receiver.defaultStatus;
         const delivery: ReceivedWebhook = {
-          receivedAt: new Date(), method: req.method ?? "", path: req.url ?? "", headers, rawBody, body,
-          verified: check.ok, verifyError: check.error, status,
+          receivedAt: new Date(),
+          method: req.method ?? "",
+          path: req.url ?? "",
+          headers,
+          rawBody,
+          body,
+          verified: check.ok,
+          verifyError: check.error,
+          status,
         };
         received.push(delivery);
         res.writeHead(status, status === 204 ? {} : { "content-type": "text/plain" });
@@ -134,7 +148,11 @@ export async function startWebhookReceiver(options: { secret?: string; defaultSt
       const timer = setTimeout(() => {
         waiters.delete(waiter);
         const seen = received.map((d) => ({ path: d.path, type: d.body?.type, status: d.status }));
-        reject(new Error(`no matching webhook within ${timeoutMs} ms; received: ${JSON.stringify(seen)}`));
+        reject(
+          new Error(
+            `no matching webhook within ${timeoutMs} ms; received: ${JSON.stringify(seen)}`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(waiter);
     });

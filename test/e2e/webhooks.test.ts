@@ -5,8 +5,12 @@
  * stays "development", so http://127.0.0.1 targets are allowed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, newAccount, startWorker, type StartedWorker } from "./harness";
-import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from "./webhook-receiver";
+import { api, newAccount, type StartedWorker, startWorker } from "./harness";
+import {
+  type ReceivedWebhook,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from "./webhook-receiver";
 
 /** The consumer batches for up to a second, and a delivery takes two queue hops (fan-out, attempt). */
 const DELIVERY_WAIT_MS = 30_000;
@@ -34,12 +38,19 @@ async function receiver(options: { defaultStatus?: number } = {}) {
 }
 
 /** Polls `read` until `done` holds of its value, for at most `timeoutMs`. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = DELIVERY_WAIT_MS): Promise<T> {
+async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = DELIVERY_WAIT_MS,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`,
+      );
     await sleep(250);
   }
 }
@@ -52,7 +63,8 @@ let seq = 0;
  */
 async function setup(name: string, { settle = true } = {}) {
   const admin = await newAccount(worker.url, { name: `Webhooks ${name}` });
-  const call = (method: string, route: string, body?: unknown) => api(worker.url, method, route, { token: admin.token, body });
+  const call = (method: string, route: string, body?: unknown) =>
+    api(worker.url, method, route, { token: admin.token, body });
 
   async function addEndpoint(r: WebhookReceiver, events: string[], path = name) {
     const created = await call("POST", "/v1/webhooks", { url: r.endpoint(path), events });
@@ -64,7 +76,12 @@ async function setup(name: string, { settle = true } = {}) {
 
   async function createUser() {
     const email = `hooked-${++seq}-${Date.now()}@e2e.example`;
-    const created = await call("POST", "/v1/users", { email, first_name: "Grace", last_name: "Hopper", password: "a compiler passphrase long enough to pass" });
+    const created = await call("POST", "/v1/users", {
+      email,
+      first_name: "Grace",
+      last_name: "Hopper",
+      password: "a compiler passphrase long enough to pass",
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     return created.body as { id: string; email: string };
   }
@@ -107,7 +124,11 @@ describe("webhooks delivered to a Standard Webhooks receiver", () => {
     const { admin, call, addEndpoint, createUser, deliveries } = await setup("created");
     const r = await receiver();
     const hook = await addEndpoint(r, ["user.created"]);
-    expect(hook).toMatchObject({ url: r.endpoint("created"), status: "enabled", events: ["user.created"] });
+    expect(hook).toMatchObject({
+      url: r.endpoint("created"),
+      status: "enabled",
+      events: ["user.created"],
+    });
 
     const before = Math.floor(Date.now() / 1000);
     const user = await createUser();
@@ -149,16 +170,37 @@ describe("webhooks delivered to a Standard Webhooks receiver", () => {
     expect(activity.body.data.find((e: any) => e.id === d.body.data.id)).toEqual(d.body.data);
 
     // A tampered body does not verify: the library really checks the signature.
-    expect(r.verifyWith(hook.secret, { ...d, rawBody: d.rawBody.replace(`"${user.id}"`, `"${admin.admin.id}"`) }).ok).toBe(false);
+    expect(
+      r.verifyWith(hook.secret, {
+        ...d,
+        rawBody: d.rawBody.replace(`"${user.id}"`, `"${admin.admin.id}"`),
+      }).ok,
+    ).toBe(false);
 
     // The delivery log: one succeeded attempt answered 204, nothing scheduled.
-    const [logged, ...rest] = await until(() => deliveries(hook.id), (list) => list[0]?.status === "succeeded");
+    const [logged, ...rest] = await until(
+      () => deliveries(hook.id),
+      (list) => list[0]?.status === "succeeded",
+    );
     expect(rest).toEqual([]);
     expect(logged).toMatchObject({
-      event_id: d.headers["webhook-id"], event_type: "user.created", status: "succeeded",
-      attempts: 1, last_status_code: 204, last_error: null, next_attempt_at: null,
+      event_id: d.headers["webhook-id"],
+      event_type: "user.created",
+      status: "succeeded",
+      attempts: 1,
+      last_status_code: 204,
+      last_error: null,
+      next_attempt_at: null,
     });
-    expect(logged.log).toEqual([{ attempt: 1, at: expect.stringMatching(ISO), status_code: 204, error: null, duration_ms: expect.any(Number) }]);
+    expect(logged.log).toEqual([
+      {
+        attempt: 1,
+        at: expect.stringMatching(ISO),
+        status_code: 204,
+        error: null,
+        duration_ms: expect.any(Number),
+      },
+    ]);
   });
 
   it("does not deliver events the endpoint did not subscribe to", async () => {
@@ -213,7 +255,9 @@ describe("webhooks delivered to a Standard Webhooks receiver", () => {
     // Each signature alone verifies with exactly one of the secrets.
     for (const sig of signatures(d)) {
       const alone = { ...d, headers: { ...d.headers, "webhook-signature": sig } };
-      expect([r.verifyWith(newSecret, alone).ok, r.verifyWith(oldSecret, alone).ok].filter(Boolean)).toHaveLength(1);
+      expect(
+        [r.verifyWith(newSecret, alone).ok, r.verifyWith(oldSecret, alone).ok].filter(Boolean),
+      ).toHaveLength(1);
     }
     // A secret that was never the endpoint's does not verify.
     expect(r.verifyWith(`whsec_${Buffer.alloc(24, 7).toString("base64")}`, d).ok).toBe(false);
@@ -236,10 +280,22 @@ describe("webhooks delivered to a Standard Webhooks receiver", () => {
     expect(d.body).toMatchObject({
       type: "webhook.test",
       timestamp: expect.stringMatching(ISO),
-      data: { id: sent.body.event_id, type: "webhook.test", account_id: admin.account.id, endpoint_id: hook.id },
+      data: {
+        id: sent.body.event_id,
+        type: "webhook.test",
+        account_id: admin.account.id,
+        endpoint_id: hook.id,
+      },
     });
     const [logged] = await deliveries(hook.id);
-    expect(logged).toMatchObject({ id: sent.body.delivery_id, event_id: sent.body.event_id, event_type: "webhook.test", status: "succeeded", attempts: 1, last_status_code: 204 });
+    expect(logged).toMatchObject({
+      id: sent.body.delivery_id,
+      event_id: sent.body.event_id,
+      event_type: "webhook.test",
+      status: "succeeded",
+      attempts: 1,
+      last_status_code: 204,
+    });
   });
 
   it("disables the endpoint at once when the receiver answers 410 Gone", async () => {
@@ -254,20 +310,40 @@ describe("webhooks delivered to a Standard Webhooks receiver", () => {
     expect(d.verified).toBe(true);
     expect(d.status).toBe(410);
 
-    const disabled = await until(() => endpoint(hook.id), (e) => e?.status === "disabled");
-    expect(disabled).toMatchObject({ status: "disabled", disabled_reason: "gone", disabled_at: expect.stringMatching(ISO), consecutive_failures: 1 });
+    const disabled = await until(
+      () => endpoint(hook.id),
+      (e) => e?.status === "disabled",
+    );
+    expect(disabled).toMatchObject({
+      status: "disabled",
+      disabled_reason: "gone",
+      disabled_at: expect.stringMatching(ISO),
+      consecutive_failures: 1,
+    });
     const [logged] = await deliveries(hook.id);
-    expect(logged).toMatchObject({ status: "failed", attempts: 1, last_status_code: 410, next_attempt_at: null });
+    expect(logged).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      last_status_code: 410,
+      next_attempt_at: null,
+    });
     expect(logged.log).toEqual([expect.objectContaining({ attempt: 1, status_code: 410 })]);
     const recorded = await until(
       () => call("GET", "/v1/activity?type=webhook.endpoint_disabled"),
       (res) => res.body.data?.length > 0,
     );
-    expect(recorded.body.data[0]).toMatchObject({ actor: { type: "system" }, subject: { type: "webhook_endpoint", id: hook.id }, metadata: { reason: "gone" } });
+    expect(recorded.body.data[0]).toMatchObject({
+      actor: { type: "system" },
+      subject: { type: "webhook_endpoint", id: hook.id },
+      metadata: { reason: "gone" },
+    });
 
     // Later events skip the disabled endpoint: the control endpoint gets the next one, this one nothing.
     await createUser();
-    await until(async () => control.received.length, (n) => n === 2);
+    await until(
+      async () => control.received.length,
+      (n) => n === 2,
+    );
     await sleep(SETTLE_MS);
     expect(gone.received).toHaveLength(1);
     expect(await deliveries(hook.id)).toHaveLength(1);
@@ -288,16 +364,31 @@ describe("webhooks delivered to a Standard Webhooks receiver", () => {
     expect(d.verified).toBe(true);
     expect(d.status).toBe(500);
 
-    const [logged] = await until(() => deliveries(hook.id), (list) => list[0]?.log.length === 1);
-    expect(logged).toMatchObject({ event_id: d.headers["webhook-id"], status: "pending", attempts: 1, last_status_code: 500, last_error: "HTTP 500" });
+    const [logged] = await until(
+      () => deliveries(hook.id),
+      (list) => list[0]?.log.length === 1,
+    );
+    expect(logged).toMatchObject({
+      event_id: d.headers["webhook-id"],
+      status: "pending",
+      attempts: 1,
+      last_status_code: 500,
+      last_error: "HTTP 500",
+    });
     expect(logged.max_attempts).toBeGreaterThanOrEqual(6);
-    expect(logged.log).toEqual([expect.objectContaining({ attempt: 1, status_code: 500, error: "HTTP 500" })]);
+    expect(logged.log).toEqual([
+      expect.objectContaining({ attempt: 1, status_code: 500, error: "HTTP 500" }),
+    ]);
     // First retry after 60 s with ±20% jitter (not waited for).
     const delay = Date.parse(logged.next_attempt_at) - Date.parse(logged.log[0].at);
     expect(delay).toBeGreaterThanOrEqual(48_000);
     expect(delay).toBeLessThanOrEqual(72_000);
     expect(Date.parse(logged.next_attempt_at)).toBeGreaterThan(Date.now());
-    expect(await endpoint(hook.id)).toMatchObject({ status: "enabled", consecutive_failures: 1, disabled_reason: null });
+    expect(await endpoint(hook.id)).toMatchObject({
+      status: "enabled",
+      consecutive_failures: 1,
+      disabled_reason: null,
+    });
   });
 
   it("does not deliver events that occurred before the endpoint existed", async () => {
@@ -311,8 +402,17 @@ describe("webhooks delivered to a Standard Webhooks receiver", () => {
     const user = await createUser();
     await r.waitFor((d) => d.body?.data?.subject?.id === user.id, DELIVERY_WAIT_MS);
     await sleep(SETTLE_MS);
-    const seen = r.received.map((d) => ({ type: d.body.type, subject: d.body.data.subject?.id, occurred_at: d.body.data.occurred_at }));
-    expect(seen.filter((e) => Date.parse(e.occurred_at) < createdAt), `delivered from before the endpoint was created (admin ${admin.admin.id})`).toEqual([]);
-    expect(seen).toEqual([{ type: "user.created", subject: user.id, occurred_at: expect.any(String) }]);
+    const seen = r.received.map((d) => ({
+      type: d.body.type,
+      subject: d.body.data.subject?.id,
+      occurred_at: d.body.data.occurred_at,
+    }));
+    expect(
+      seen.filter((e) => Date.parse(e.occurred_at) < createdAt),
+      `delivered from before the endpoint was created (admin ${admin.admin.id})`,
+    ).toEqual([]);
+    expect(seen).toEqual([
+      { type: "user.created", subject: user.id, occurred_at: expect.any(String) },
+    ]);
   });
 });

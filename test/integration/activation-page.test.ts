@@ -5,13 +5,25 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, count } from "../helpers";
+import {
+  call,
+  count,
+  createAccount,
+  login,
+  PASSWORD,
+  PLATFORM_TOKEN,
+  type Reply,
+  rows,
+  type TestAccount,
+  uniqueEmail,
+} from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
 });
 
-const invitationRow = async (id: string) => (await rows("SELECT * FROM invitations WHERE id = ?", id))[0]!;
+const invitationRow = async (id: string) =>
+  (await rows("SELECT * FROM invitations WHERE id = ?", id))[0]!;
 
 interface El {
   tag: string;
@@ -24,10 +36,26 @@ const decodeEntities = (s: string) =>
   s.replace(/&(#x[0-9a-f]+|#\d+|lt|gt|amp|quot|apos|#39);/gi, (_, e: string) => {
     const named: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
     if (e[0] !== "#") return named[e.toLowerCase()]!;
-    return String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+    return String.fromCodePoint(
+      e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10),
+    );
   });
 
-const VOID = new Set(["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"]);
+const VOID = new Set([
+  "area",
+  "base",
+  "br",
+  "col",
+  "embed",
+  "hr",
+  "img",
+  "input",
+  "link",
+  "meta",
+  "source",
+  "track",
+  "wbr",
+]);
 
 /** Every element of the page, in document order, with its attributes and text. */
 async function parse(html: string): Promise<El[]> {
@@ -36,7 +64,13 @@ async function parse(html: string): Promise<El[]> {
   await new HTMLRewriter()
     .on("*", {
       element(e) {
-        const el: El = { tag: e.tagName, attrs: Object.fromEntries([...e.attributes].map(([k, v]) => [k!, decodeEntities(v ?? "")])), text: "" };
+        const el: El = {
+          tag: e.tagName,
+          attrs: Object.fromEntries(
+            [...e.attributes].map(([k, v]) => [k!, decodeEntities(v ?? "")]),
+          ),
+          text: "",
+        };
         all.push(el);
         if (!VOID.has(e.tagName)) {
           open.push(el);
@@ -72,13 +106,17 @@ async function asPage(res: Reply): Promise<Page> {
   const all = (tag: string, attrs: Record<string, string> = {}) =>
     els.filter((e) => e.tag === tag && Object.entries(attrs).every(([k, v]) => e.attrs[k] === v));
   return {
-    status: res.status, headers: res.headers, els, all,
+    status: res.status,
+    headers: res.headers,
+    els,
+    all,
     one: (tag, attrs) => all(tag, attrs)[0],
     text: (els.find((e) => e.tag === "main")?.text ?? "").replace(/\s+/g, " "),
   };
 }
 
-const getPage = async (token: string) => asPage(await call("GET", `/activate?token=${encodeURIComponent(token)}`));
+const getPage = async (token: string) =>
+  asPage(await call("GET", `/activate?token=${encodeURIComponent(token)}`));
 const postPage = async (fields: Record<string, string>) =>
   asPage(
     await call("POST", "/activate", {
@@ -110,7 +148,9 @@ function labelled(page: Page, name: string, label: string) {
 }
 
 async function outboxToken(email: string) {
-  const res = await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(email)}`, { token: PLATFORM_TOKEN });
+  const res = await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(email)}`, {
+    token: PLATFORM_TOKEN,
+  });
   expect(res.status).toBe(200);
   const prefix = `${env.APP_URL.replace(/\/$/, "")}/activate?token=`;
   const text: string = res.body.data[0].text;
@@ -123,10 +163,21 @@ async function invite(acct: TestAccount) {
   const email = uniqueEmail("invitee");
   const res = await call("POST", "/v1/invitations", { token: acct.token, body: { email } });
   expect(res.status).toBe(201);
-  return { id: res.body.id as string, email, expiresAt: res.body.expires_at as string, token: await outboxToken(email) };
+  return {
+    id: res.body.id as string,
+    email,
+    expiresAt: res.body.expires_at as string,
+    token: await outboxToken(email),
+  };
 }
 
-const form = (token: string, extra: Record<string, string> = {}) => ({ token, first_name: "Grace", last_name: "Hopper", password: PASSWORD, ...extra });
+const form = (token: string, extra: Record<string, string> = {}) => ({
+  token,
+  first_name: "Grace",
+  last_name: "Hopper",
+  password: PASSWORD,
+  ...extra,
+});
 
 describe("GET /activate", () => {
   it("shows the account, the email and a labelled form, with strict headers", async () => {
@@ -144,8 +195,14 @@ describe("GET /activate", () => {
     const f = page.one("form");
     expect(f?.attrs).toMatchObject({ method: "post", action: "/activate" });
     expect(page.one("input", { type: "hidden", name: "token" })?.attrs.value).toBe(inv.token);
-    expect(labelled(page, "first_name", "First name").attrs).toMatchObject({ type: "text", autocomplete: "given-name" });
-    expect(labelled(page, "last_name", "Last name").attrs).toMatchObject({ type: "text", autocomplete: "family-name" });
+    expect(labelled(page, "first_name", "First name").attrs).toMatchObject({
+      type: "text",
+      autocomplete: "given-name",
+    });
+    expect(labelled(page, "last_name", "Last name").attrs).toMatchObject({
+      type: "text",
+      autocomplete: "family-name",
+    });
     const password = labelled(page, "password", "Password");
     expect(password.attrs).toMatchObject({ type: "password", autocomplete: "new-password" });
     expect(password.attrs["aria-invalid"]).toBeUndefined();
@@ -166,7 +223,11 @@ describe("GET /activate", () => {
     expect(page.status).toBe(200);
     expect(page.all("img")).toEqual([]);
     expect(page.one("h1")?.text).toBe(`Join ${name}`);
-    const mail = (await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(inv.email)}`, { token: PLATFORM_TOKEN })).body.data[0];
+    const mail = (
+      await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(inv.email)}`, {
+        token: PLATFORM_TOKEN,
+      })
+    ).body.data[0];
     const mailEls = await parse(mail.html);
     expect(mailEls.filter((e) => e.tag === "img")).toEqual([]);
     expect(mailEls.find((e) => e.tag === "h1")?.text).toBe(`Join ${name}`);
@@ -175,9 +236,13 @@ describe("GET /activate", () => {
   it("answers a 404 page for a missing, unknown, used or revoked link", async () => {
     const acct = await createAccount();
     const used = await invite(acct);
-    expect((await call("POST", "/v1/invitations/accept", { body: form(used.token) })).status).toBe(201);
+    expect((await call("POST", "/v1/invitations/accept", { body: form(used.token) })).status).toBe(
+      201,
+    );
     const revoked = await invite(acct);
-    expect((await call("DELETE", `/v1/invitations/${revoked.id}`, { token: acct.token })).status).toBe(204);
+    expect(
+      (await call("DELETE", `/v1/invitations/${revoked.id}`, { token: acct.token })).status,
+    ).toBe(204);
     const unknown = used.token.slice(0, -4) + (used.token.endsWith("AAAA") ? "BBBB" : "AAAA");
     for (const token of ["", "nonsense", unknown, used.token, revoked.token]) {
       const page = await getPage(token);
@@ -201,7 +266,12 @@ describe("GET /activate", () => {
       expect(page.all("form")).toEqual([]);
     }
     expect((await invitationRow(inv.id)).status).toBe("expired");
-    expect(await count("SELECT count(*) AS n FROM activity_events WHERE subject_id = ? AND type = 'invitation.expired'", inv.id)).toBe(1);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM activity_events WHERE subject_id = ? AND type = 'invitation.expired'",
+        inv.id,
+      ),
+    ).toBe(1);
     const posted = await postPage(form(inv.token));
     expect(posted.status).toBe(410);
     expect(await count("SELECT count(*) AS n FROM users WHERE email = ?", inv.email)).toBe(0);
@@ -212,9 +282,14 @@ describe("POST /activate", () => {
   it("shows a weak password's problem next to the field, keeps the names, and creates nothing", async () => {
     const acct = await createAccount();
     const inv = await invite(acct);
-    const eventsBefore = await count("SELECT count(*) AS n FROM activity_events WHERE account_id = ?", acct.accountId);
+    const eventsBefore = await count(
+      "SELECT count(*) AS n FROM activity_events WHERE account_id = ?",
+      acct.accountId,
+    );
     const weak = "short pass";
-    const page = await postPage(form(inv.token, { first_name: "Grace", last_name: "Hopper", password: weak }));
+    const page = await postPage(
+      form(inv.token, { first_name: "Grace", last_name: "Hopper", password: weak }),
+    );
     expect(page.status).toBe(422);
     expectSafeHeaders(page);
     expect(page.one("div", { role: "alert" })?.text).toBeTruthy();
@@ -223,9 +298,14 @@ describe("POST /activate", () => {
     expect(password.attrs["aria-invalid"]).toBe("true");
     expect(password.attrs.value ?? "").toBe(""); // never echoed back
     const describedBy = (password.attrs["aria-describedby"] ?? "").split(" ");
-    const error = page.els.find((e) => e.attrs.id !== undefined && describedBy.includes(e.attrs.id) && e.attrs.class === "error");
+    const error = page.els.find(
+      (e) =>
+        e.attrs.id !== undefined && describedBy.includes(e.attrs.id) && e.attrs.class === "error",
+    );
     // The same explanation the API gives for this password.
-    const api = await call("POST", "/v1/invitations/accept", { body: form(inv.token, { password: weak }) });
+    const api = await call("POST", "/v1/invitations/accept", {
+      body: form(inv.token, { password: weak }),
+    });
     expect(api.status).toBe(422);
     expect(error?.text).toBe(api.body.detail);
     // The error sits right after the password field, not elsewhere on the page.
@@ -240,7 +320,9 @@ describe("POST /activate", () => {
 
     expect(await count("SELECT count(*) AS n FROM users WHERE email = ?", inv.email)).toBe(0);
     expect(await invitationRow(inv.id)).toMatchObject({ status: "pending", user_id: null });
-    expect(await count("SELECT count(*) AS n FROM activity_events WHERE account_id = ?", acct.accountId)).toBe(eventsBefore);
+    expect(
+      await count("SELECT count(*) AS n FROM activity_events WHERE account_id = ?", acct.accountId),
+    ).toBe(eventsBefore);
     expect((await getPage(inv.token)).status).toBe(200);
   });
 
@@ -261,7 +343,10 @@ describe("POST /activate", () => {
     const acct = await createAccount();
     const inv = await invite(acct);
     const long = "G".repeat(101);
-    expect((await call("POST", "/v1/invitations/accept", { body: form(inv.token, { last_name: long }) })).status).toBe(422);
+    expect(
+      (await call("POST", "/v1/invitations/accept", { body: form(inv.token, { last_name: long }) }))
+        .status,
+    ).toBe(422);
     const page = await postPage(form(inv.token, { last_name: long }));
     expect(page.status).toBe(422);
     const last = labelled(page, "last_name", "Last name");
@@ -282,12 +367,22 @@ describe("POST /activate", () => {
     expect(page.all("form")).toEqual([]);
 
     const [user] = await rows("SELECT * FROM users WHERE email = ?", inv.email);
-    expect(user).toMatchObject({ account_id: acct.accountId, first_name: "Grace", last_name: "Hopper", status: "active", created_via: "invitation", created_by: acct.adminId });
+    expect(user).toMatchObject({
+      account_id: acct.accountId,
+      first_name: "Grace",
+      last_name: "Hopper",
+      status: "active",
+      created_via: "invitation",
+      created_by: acct.adminId,
+    });
     expect(user!.email_verified_at).not.toBeNull();
     expect(await invitationRow(inv.id)).toMatchObject({ status: "accepted", user_id: user!.id });
     const session = await login(inv.email);
     expect(session.user.id).toBe(user!.id);
-    expect((await call("GET", "/v1/me", { token: session.access_token })).body).toMatchObject({ id: user!.id, group_ids: [acct.membersId] });
+    expect((await call("GET", "/v1/me", { token: session.access_token })).body).toMatchObject({
+      id: user!.id,
+      group_ids: [acct.membersId],
+    });
 
     expect((await getPage(inv.token)).status).toBe(404);
     const again = await postPage(form(inv.token, { first_name: "Mallory" }));

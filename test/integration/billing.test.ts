@@ -1,43 +1,89 @@
-/**
- * Billing & Limits (API.md): what an account may use and uses, plan changes by its own
- * admins, capacity adjustments by platform support and by resellers, and which token works
- * where.
- */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createGroup, createUser, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem } from "../helpers";
+import {
+  call,
+  createAccount,
+  createGroup,
+  createUser,
+  expectProblem,
+  login,
+  PASSWORD,
+  PLATFORM_TOKEN,
+  rows,
+  type TestAccount,
+  uniqueEmail,
+} from "../helpers";
 
-const PLANS = { free: [3, 5], team: [10, 50], business: [50, 500], enterprise: [1000, 10000] } as const;
+const PLANS = {
+  free: [3, 5],
+  team: [10, 50],
+  business: [50, 500],
+  enterprise: [1000, 10000],
+} as const;
 type Plan = keyof typeof PLANS;
 
 const accountRow = async (id: string) =>
-  (await rows<{ plan_id: string; user_limit: number | null; device_limit: number | null; reseller_id: string | null }>(
-    "SELECT plan_id, user_limit, device_limit, reseller_id FROM accounts WHERE id = ?", id))[0];
+  (
+    await rows<{
+      plan_id: string;
+      user_limit: number | null;
+      device_limit: number | null;
+      reseller_id: string | null;
+    }>("SELECT plan_id, user_limit, device_limit, reseller_id FROM accounts WHERE id = ?", id)
+  )[0];
 const events = (accountId: string, type: string) =>
   rows<{ actor_type: string; actor_id: string | null; subject_id: string; metadata: string }>(
-    "SELECT actor_type, actor_id, subject_id, metadata FROM activity_events WHERE account_id = ? AND type = ? ORDER BY rowid", accountId, type);
+    "SELECT actor_type, actor_id, subject_id, metadata FROM activity_events WHERE account_id = ? AND type = ? ORDER BY rowid",
+    accountId,
+    type,
+  );
 const eventCount = async (accountId: string) =>
-  Number((await rows<{ n: number }>("SELECT count(*) AS n FROM activity_events WHERE account_id = ?", accountId))[0]!.n);
+  Number(
+    (
+      await rows<{ n: number }>(
+        "SELECT count(*) AS n FROM activity_events WHERE account_id = ?",
+        accountId,
+      )
+    )[0]!.n,
+  );
 
-
-const limitsOf = (acct: { token: string }) => call("GET", "/v1/account/limits", { token: acct.token });
-const platformPatch = (id: string, body: unknown, token = PLATFORM_TOKEN) => call("PATCH", `/v1/platform/accounts/${id}`, { token, body });
+const limitsOf = (acct: { token: string }) =>
+  call("GET", "/v1/account/limits", { token: acct.token });
+const platformPatch = (id: string, body: unknown, token = PLATFORM_TOKEN) =>
+  call("PATCH", `/v1/platform/accounts/${id}`, { token, body });
 const addUser = async (acct: TestAccount) => (await createUser(acct)).id;
 const invite = async (acct: { token: string }) => {
-  const res = await call("POST", "/v1/invitations", { token: acct.token, body: { email: uniqueEmail("invitee") } });
+  const res = await call("POST", "/v1/invitations", {
+    token: acct.token,
+    body: { email: uniqueEmail("invitee") },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
 };
 async function addDevices(acct: { token: string }, n: number) {
-  const org = await call("POST", "/v1/device-organizations", { token: acct.token, body: { name: `Org ${uniqueEmail("o")}` } });
+  const org = await call("POST", "/v1/device-organizations", {
+    token: acct.token,
+    body: { name: `Org ${uniqueEmail("o")}` },
+  });
   expect(org.status).toBe(201);
   for (let i = 0; i < n; i++) {
-    const res = await call("POST", "/v1/devices", { token: acct.token, body: { name: `Screen ${i}`, device_organization_id: org.body.id } });
+    const res = await call("POST", "/v1/devices", {
+      token: acct.token,
+      body: { name: `Screen ${i}`, device_organization_id: org.body.id },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
   }
 }
 
 /** The figures as API.md shapes them, for an account whose only use is given. */
-function expected(plan: Plan, use: { active?: number; pending?: number; devices?: number; userLimit?: number; deviceLimit?: number } = {}) {
+function expected(
+  plan: Plan,
+  use: {
+    active?: number;
+    pending?: number;
+    devices?: number;
+    userLimit?: number;
+    deviceLimit?: number;
+  } = {},
+) {
   const users = use.userLimit ?? PLANS[plan][0];
   const devices = use.deviceLimit ?? PLANS[plan][1];
   const active = use.active ?? 1;
@@ -45,13 +91,21 @@ function expected(plan: Plan, use: { active?: number; pending?: number; devices?
   const used = use.devices ?? 0;
   return {
     plan,
-    users: { limit: users, active, pending_invitations: pending, available: users - active - pending },
+    users: {
+      limit: users,
+      active,
+      pending_invitations: pending,
+      available: users - active - pending,
+    },
     devices: { limit: devices, used, available: devices - used },
   };
 }
 
 async function newReseller(name = `Reseller ${uniqueEmail("r")}`) {
-  const res = await call("POST", "/v1/platform/resellers", { token: PLATFORM_TOKEN, body: { name } });
+  const res = await call("POST", "/v1/platform/resellers", {
+    token: PLATFORM_TOKEN,
+    body: { name },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; name: string; token: string };
 }
@@ -60,20 +114,32 @@ async function resoldAccount(resellerId: string, plan: Plan = "team") {
   const adminEmail = uniqueEmail("radmin");
   const res = await call("POST", "/v1/platform/accounts", {
     token: PLATFORM_TOKEN,
-    body: { name: "Resold Signage", plan, admin_email: adminEmail, admin_password: PASSWORD, reseller_id: resellerId },
+    body: {
+      name: "Resold Signage",
+      plan,
+      admin_email: adminEmail,
+      admin_password: PASSWORD,
+      reseller_id: resellerId,
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return { accountId: res.body.account.id as string, token: (await login(adminEmail)).access_token };
+  return {
+    accountId: res.body.account.id as string,
+    token: (await login(adminEmail)).access_token,
+  };
 }
 
 describe("GET /v1/account/limits", () => {
-  it.each(Object.keys(PLANS) as Plan[])("shows the %s plan's numbers and what is used", async (plan) => {
-    const acct = await createAccount(plan);
-    const res = await limitsOf(acct);
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ ...expected(plan), managed_by: { type: "direct" } });
-    expect(res.body.users.override ?? null).toBeNull();
-  });
+  it.each(Object.keys(PLANS) as Plan[])(
+    "shows the %s plan's numbers and what is used",
+    async (plan) => {
+      const acct = await createAccount(plan);
+      const res = await limitsOf(acct);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ ...expected(plan), managed_by: { type: "direct" } });
+      expect(res.body.users.override ?? null).toBeNull();
+    },
+  );
 
   it("counts active users, pending invitations and devices, and not disabled users", async () => {
     const acct = await createAccount("team");
@@ -81,13 +147,24 @@ describe("GET /v1/account/limits", () => {
     await addUser(acct);
     await invite(acct);
     await addDevices(acct, 2);
-    expect((await call("PATCH", `/v1/users/${disabled}`, { token: acct.token, body: { status: "disabled" } })).status).toBe(200);
-    expect((await limitsOf(acct)).body).toMatchObject(expected("team", { active: 2, pending: 1, devices: 2 }));
+    expect(
+      (
+        await call("PATCH", `/v1/users/${disabled}`, {
+          token: acct.token,
+          body: { status: "disabled" },
+        })
+      ).status,
+    ).toBe(200);
+    expect((await limitsOf(acct)).body).toMatchObject(
+      expected("team", { active: 2, pending: 1, devices: 2 }),
+    );
   });
 
   it("an override replaces the plan's number; null clears it", async () => {
     const acct = await createAccount("free");
-    expect((await platformPatch(acct.accountId, { user_limit: 7, device_limit: 9 })).status).toBe(200);
+    expect((await platformPatch(acct.accountId, { user_limit: 7, device_limit: 9 })).status).toBe(
+      200,
+    );
     const res = await limitsOf(acct);
     expect(res.body).toMatchObject(expected("free", { userLimit: 7, deviceLimit: 9 }));
     expect(res.body.users.override).toBe(7);
@@ -100,13 +177,20 @@ describe("GET /v1/account/limits", () => {
     const reseller = await newReseller();
     const acct = await resoldAccount(reseller.id, "business");
     const res = await limitsOf(acct);
-    expect(res.body).toMatchObject({ ...expected("business"), managed_by: { type: "reseller", name: reseller.name } });
+    expect(res.body).toMatchObject({
+      ...expected("business"),
+      managed_by: { type: "reseller", name: reseller.name },
+    });
   });
 
   it("requires billing:read", async () => {
     const acct = await createAccount("team");
-    const without = await createUser(acct, { groupIds: [await createGroup(acct, [{ permission: "users:read" }])] });
-    const withIt = await createUser(acct, { groupIds: [await createGroup(acct, [{ permission: "billing:read" }])] });
+    const without = await createUser(acct, {
+      groupIds: [await createGroup(acct, [{ permission: "users:read" }])],
+    });
+    const withIt = await createUser(acct, {
+      groupIds: [await createGroup(acct, [{ permission: "billing:read" }])],
+    });
     expectProblem(await limitsOf(without), 403, "forbidden");
     expect((await limitsOf(withIt)).status).toBe(200);
     expectProblem(await call("GET", "/v1/account/limits"), 401, "unauthorized");
@@ -114,19 +198,28 @@ describe("GET /v1/account/limits", () => {
 });
 
 describe("POST /v1/account/plan", () => {
-  const changePlan = (acct: { token: string }, plan: string) => call("POST", "/v1/account/plan", { token: acct.token, body: { plan } });
+  const changePlan = (acct: { token: string }, plan: string) =>
+    call("POST", "/v1/account/plan", { token: acct.token, body: { plan } });
 
   it("upgrades at once and records account.plan_changed", async () => {
     const acct = await createAccount("free");
     const res = await changePlan(acct, "business");
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject(expected("business"));
-    expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "business", user_limit: null, device_limit: null });
+    expect(await accountRow(acct.accountId)).toMatchObject({
+      plan_id: "business",
+      user_limit: null,
+      device_limit: null,
+    });
     expect((await limitsOf(acct)).body).toMatchObject(expected("business"));
     expect((await call("GET", "/v1/account", { token: acct.token })).body.plan).toBe("business");
     const recorded = await events(acct.accountId, "account.plan_changed");
     expect(recorded).toHaveLength(1);
-    expect(recorded[0]).toMatchObject({ actor_type: "user", actor_id: acct.adminId, subject_id: acct.accountId });
+    expect(recorded[0]).toMatchObject({
+      actor_type: "user",
+      actor_id: acct.adminId,
+      subject_id: acct.accountId,
+    });
     expect(JSON.parse(recorded[0]!.metadata)).toMatchObject({ from: "free", to: "business" });
   });
 
@@ -155,17 +248,24 @@ describe("POST /v1/account/plan", () => {
     const res = await changePlan(acct, "enterprise");
     expectProblem(res, 403, "managed_by_reseller");
     expect(res.body.detail).toContain(reseller.name);
-    expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "team", reseller_id: reseller.id });
+    expect(await accountRow(acct.accountId)).toMatchObject({
+      plan_id: "team",
+      reseller_id: reseller.id,
+    });
     expect(await events(acct.accountId, "account.plan_changed")).toEqual([]);
   });
 
   it("requires billing:write and a known plan", async () => {
     const acct = await createAccount("free");
-    const reader = await createUser(acct, { groupIds: [await createGroup(acct, [{ permission: "billing:read" }])] });
+    const reader = await createUser(acct, {
+      groupIds: [await createGroup(acct, [{ permission: "billing:read" }])],
+    });
     expectProblem(await changePlan(reader, "enterprise"), 403, "forbidden");
     expectProblem(await changePlan(acct, "platinum"), 422, "validation_failed");
     expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "free" });
-    const writer = await createUser(acct, { groupIds: [await createGroup(acct, [{ permission: "billing:write" }])] });
+    const writer = await createUser(acct, {
+      groupIds: [await createGroup(acct, [{ permission: "billing:write" }])],
+    });
     expect((await changePlan(writer, "team")).status).toBe(200);
     expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "team" });
   });
@@ -174,10 +274,21 @@ describe("POST /v1/account/plan", () => {
 describe("PATCH /v1/platform/accounts/:id", () => {
   it("sets plan and overrides, records the changes, and null clears an override", async () => {
     const acct = await createAccount("free");
-    const res = await platformPatch(acct.accountId, { plan: "team", user_limit: 25, device_limit: 80 });
+    const res = await platformPatch(acct.accountId, {
+      plan: "team",
+      user_limit: 25,
+      device_limit: 80,
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body).toMatchObject({ ...expected("team", { userLimit: 25, deviceLimit: 80 }), managed_by: { type: "direct" } });
-    expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "team", user_limit: 25, device_limit: 80 });
+    expect(res.body).toMatchObject({
+      ...expected("team", { userLimit: 25, deviceLimit: 80 }),
+      managed_by: { type: "direct" },
+    });
+    expect(await accountRow(acct.accountId)).toMatchObject({
+      plan_id: "team",
+      user_limit: 25,
+      device_limit: 80,
+    });
 
     const planChanged = await events(acct.accountId, "account.plan_changed");
     expect(planChanged).toHaveLength(1);
@@ -185,12 +296,19 @@ describe("PATCH /v1/platform/accounts/:id", () => {
     expect(JSON.parse(planChanged[0]!.metadata)).toMatchObject({ from: "free", to: "team" });
     const capacityChanged = await events(acct.accountId, "account.capacity_changed");
     expect(capacityChanged).toHaveLength(1);
-    expect(JSON.parse(capacityChanged[0]!.metadata)).toMatchObject({ user_limit: { from: null, to: 25 }, device_limit: { from: null, to: 80 } });
+    expect(JSON.parse(capacityChanged[0]!.metadata)).toMatchObject({
+      user_limit: { from: null, to: 25 },
+      device_limit: { from: null, to: 80 },
+    });
 
     const cleared = await platformPatch(acct.accountId, { device_limit: null });
     expect(cleared.status).toBe(200);
     expect(cleared.body).toMatchObject(expected("team", { userLimit: 25 }));
-    expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "team", user_limit: 25, device_limit: null });
+    expect(await accountRow(acct.accountId)).toMatchObject({
+      plan_id: "team",
+      user_limit: 25,
+      device_limit: null,
+    });
     expect(await events(acct.accountId, "account.capacity_changed")).toHaveLength(2);
     expect(await events(acct.accountId, "account.plan_changed")).toHaveLength(1);
   });
@@ -201,13 +319,23 @@ describe("PATCH /v1/platform/accounts/:id", () => {
     await invite(acct); // 3 seats
     await addDevices(acct, 2);
     const before = await eventCount(acct.accountId);
-    for (const body of [{ user_limit: 2 }, { device_limit: 1 }, { plan: "free", device_limit: 0 }]) {
+    for (const body of [
+      { user_limit: 2 },
+      { device_limit: 1 },
+      { plan: "free", device_limit: 0 },
+    ]) {
       expectProblem(await platformPatch(acct.accountId, body), 409, "limit_below_usage");
     }
-    expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "team", user_limit: null, device_limit: null });
+    expect(await accountRow(acct.accountId)).toMatchObject({
+      plan_id: "team",
+      user_limit: null,
+      device_limit: null,
+    });
     expect(await eventCount(acct.accountId)).toBe(before);
     // Exactly at the use is allowed.
-    expect((await platformPatch(acct.accountId, { user_limit: 3, device_limit: 2 })).body).toMatchObject(
+    expect(
+      (await platformPatch(acct.accountId, { user_limit: 3, device_limit: 2 })).body,
+    ).toMatchObject(
       expected("team", { active: 2, pending: 1, devices: 2, userLimit: 3, deviceLimit: 2 }),
     );
   });
@@ -219,37 +347,86 @@ describe("PATCH /v1/platform/accounts/:id", () => {
       const answers = await Promise.all([
         platformPatch(acct.accountId, { user_limit: 20 }),
         platformPatch(acct.accountId, { device_limit: 80 }),
-        call("PATCH", `/v1/reseller/accounts/${acct.accountId}`, { token: reseller.token, body: { plan: "business" } }),
+        call("PATCH", `/v1/reseller/accounts/${acct.accountId}`, {
+          token: reseller.token,
+          body: { plan: "business" },
+        }),
       ]);
       expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
-      expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "business", user_limit: 20, device_limit: 80 });
-      expect((await limitsOf(acct)).body).toMatchObject(expected("business", { userLimit: 20, deviceLimit: 80 }));
+      expect(await accountRow(acct.accountId)).toMatchObject({
+        plan_id: "business",
+        user_limit: 20,
+        device_limit: 80,
+      });
+      expect((await limitsOf(acct)).body).toMatchObject(
+        expected("business", { userLimit: 20, deviceLimit: 80 }),
+      );
     }
   });
 
   it("answers 404 for an unknown account, 401 without the platform token, 422 for an empty change", async () => {
     const acct = await createAccount("free");
-    expectProblem(await platformPatch("acct_01h2xcejqtf2nbrexx3vqjhp41", { user_limit: 5 }), 404, "not_found");
-    expectProblem(await platformPatch(acct.accountId, { user_limit: 500 }, "wrong-token"), 401, "unauthorized");
-    expectProblem(await platformPatch(acct.accountId, { user_limit: 500 }, acct.token), 401, "unauthorized");
-    expectProblem(await call("PATCH", `/v1/platform/accounts/${acct.accountId}`, { body: { user_limit: 500 } }), 401, "unauthorized");
+    expectProblem(
+      await platformPatch("acct_01h2xcejqtf2nbrexx3vqjhp41", { user_limit: 5 }),
+      404,
+      "not_found",
+    );
+    expectProblem(
+      await platformPatch(acct.accountId, { user_limit: 500 }, "wrong-token"),
+      401,
+      "unauthorized",
+    );
+    expectProblem(
+      await platformPatch(acct.accountId, { user_limit: 500 }, acct.token),
+      401,
+      "unauthorized",
+    );
+    expectProblem(
+      await call("PATCH", `/v1/platform/accounts/${acct.accountId}`, { body: { user_limit: 500 } }),
+      401,
+      "unauthorized",
+    );
     expectProblem(await platformPatch(acct.accountId, {}), 422, "validation_failed");
-    expectProblem(await platformPatch(acct.accountId, { user_limit: -1 }), 422, "validation_failed");
-    expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "free", user_limit: null, device_limit: null });
+    expectProblem(
+      await platformPatch(acct.accountId, { user_limit: -1 }),
+      422,
+      "validation_failed",
+    );
+    expect(await accountRow(acct.accountId)).toMatchObject({
+      plan_id: "free",
+      user_limit: null,
+      device_limit: null,
+    });
   });
 });
 
 describe("resellers", () => {
   it("POST /v1/platform/resellers returns the token once and keeps only its hash", async () => {
     const reseller = await newReseller("Contoso Displays");
-    expect(reseller).toMatchObject({ name: "Contoso Displays", id: expect.stringMatching(/^rsl_/), token: expect.any(String) });
-    const [stored] = await rows<{ name: string; token_hash: string }>("SELECT name, token_hash FROM resellers WHERE id = ?", reseller.id);
+    expect(reseller).toMatchObject({
+      name: "Contoso Displays",
+      id: expect.stringMatching(/^rsl_/),
+      token: expect.any(String),
+    });
+    const [stored] = await rows<{ name: string; token_hash: string }>(
+      "SELECT name, token_hash FROM resellers WHERE id = ?",
+      reseller.id,
+    );
     expect(stored!.name).toBe("Contoso Displays");
     const secret = reseller.token.slice(reseller.token.indexOf(".") + 1);
     expect(secret.length).toBeGreaterThan(20);
     expect(stored!.token_hash).not.toContain(secret);
-    expect(JSON.stringify(await rows("SELECT * FROM resellers WHERE id = ?", reseller.id))).not.toContain(secret);
-    expectProblem(await call("POST", "/v1/platform/resellers", { token: reseller.token, body: { name: "Self-made" } }), 401, "unauthorized");
+    expect(
+      JSON.stringify(await rows("SELECT * FROM resellers WHERE id = ?", reseller.id)),
+    ).not.toContain(secret);
+    expectProblem(
+      await call("POST", "/v1/platform/resellers", {
+        token: reseller.token,
+        body: { name: "Self-made" },
+      }),
+      401,
+      "unauthorized",
+    );
   });
 
   it("GET /v1/reseller/accounts lists only that reseller's accounts, with their limits", async () => {
@@ -266,7 +443,10 @@ describe("resellers", () => {
     expect(res.body.next_cursor).toBeNull();
     const byId = Object.fromEntries((res.body.data as any[]).map((acct) => [acct.id, acct]));
     expect(Object.keys(byId).sort()).toEqual([a1.accountId, a2.accountId].sort());
-    expect(byId[a1.accountId].limits).toMatchObject({ ...expected("team", { pending: 1 }), managed_by: { type: "reseller", name: a.name } });
+    expect(byId[a1.accountId].limits).toMatchObject({
+      ...expected("team", { pending: 1 }),
+      managed_by: { type: "reseller", name: a.name },
+    });
     expect(byId[a2.accountId].limits).toMatchObject(expected("free"));
 
     const other = await call("GET", "/v1/reseller/accounts", { token: b.token });
@@ -275,8 +455,14 @@ describe("resellers", () => {
     const first = await call("GET", "/v1/reseller/accounts?limit=1", { token: a.token });
     expect(first.body.data).toHaveLength(1);
     expect(first.body.next_cursor).not.toBeNull();
-    const second = await call("GET", `/v1/reseller/accounts?limit=1&cursor=${encodeURIComponent(first.body.next_cursor)}`, { token: a.token });
-    expect([first.body.data[0].id, second.body.data[0].id].sort()).toEqual([a1.accountId, a2.accountId].sort());
+    const second = await call(
+      "GET",
+      `/v1/reseller/accounts?limit=1&cursor=${encodeURIComponent(first.body.next_cursor)}`,
+      { token: a.token },
+    );
+    expect([first.body.data[0].id, second.body.data[0].id].sort()).toEqual(
+      [a1.accountId, a2.accountId].sort(),
+    );
     expect(second.body.next_cursor).toBeNull();
   });
 
@@ -286,12 +472,18 @@ describe("resellers", () => {
     const own = await resoldAccount(a.id, "free");
     const theirs = await resoldAccount(b.id, "free");
     const direct = await createAccount("free");
-    const patch = (id: string, body: unknown, token = a.token) => call("PATCH", `/v1/reseller/accounts/${id}`, { token, body });
+    const patch = (id: string, body: unknown, token = a.token) =>
+      call("PATCH", `/v1/reseller/accounts/${id}`, { token, body });
 
     const res = await patch(own.accountId, { plan: "team", user_limit: 12 });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject(expected("team", { userLimit: 12 }));
-    expect(await accountRow(own.accountId)).toMatchObject({ plan_id: "team", user_limit: 12, device_limit: null, reseller_id: a.id });
+    expect(await accountRow(own.accountId)).toMatchObject({
+      plan_id: "team",
+      user_limit: 12,
+      device_limit: null,
+      reseller_id: a.id,
+    });
     for (const type of ["account.plan_changed", "account.capacity_changed"]) {
       const recorded = await events(own.accountId, type);
       expect(recorded).toHaveLength(1);
@@ -302,7 +494,11 @@ describe("resellers", () => {
       const before = await eventCount(target);
       expectProblem(await patch(target, { plan: "enterprise", user_limit: 999 }), 404, "not_found");
       if (target !== "acct_01h2xcejqtf2nbrexx3vqjhp41") {
-        expect(await accountRow(target)).toMatchObject({ plan_id: "free", user_limit: null, device_limit: null });
+        expect(await accountRow(target)).toMatchObject({
+          plan_id: "free",
+          user_limit: null,
+          device_limit: null,
+        });
         expect(await eventCount(target)).toBe(before);
       }
     }
@@ -312,7 +508,11 @@ describe("resellers", () => {
     expectProblem(await patch(own.accountId, { user_limit: 1 }), 409, "limit_below_usage");
     expect(await accountRow(own.accountId)).toMatchObject({ user_limit: 12 });
     // Its own admins still cannot change the plan themselves.
-    expectProblem(await call("POST", "/v1/account/plan", { token: own.token, body: { plan: "enterprise" } }), 403, "managed_by_reseller");
+    expectProblem(
+      await call("POST", "/v1/account/plan", { token: own.token, body: { plan: "enterprise" } }),
+      403,
+      "managed_by_reseller",
+    );
   });
 
   it("each kind of token works only where it belongs", async () => {
@@ -321,23 +521,45 @@ describe("resellers", () => {
     const direct = await createAccount("team");
     const refused = [
       // a reseller token outside /v1/reseller/*
-      call("POST", "/v1/platform/accounts", { token: reseller.token, body: { name: "Sneaky", plan: "free", admin_email: uniqueEmail(), reseller_id: reseller.id } }),
-      call("PATCH", `/v1/platform/accounts/${acct.accountId}`, { token: reseller.token, body: { user_limit: 500 } }),
+      call("POST", "/v1/platform/accounts", {
+        token: reseller.token,
+        body: {
+          name: "Sneaky",
+          plan: "free",
+          admin_email: uniqueEmail(),
+          reseller_id: reseller.id,
+        },
+      }),
+      call("PATCH", `/v1/platform/accounts/${acct.accountId}`, {
+        token: reseller.token,
+        body: { user_limit: 500 },
+      }),
       call("GET", "/v1/users", { token: reseller.token }),
-      call("POST", "/v1/users", { token: reseller.token, body: { email: uniqueEmail(), first_name: "R", last_name: "S", password: PASSWORD } }),
+      call("POST", "/v1/users", {
+        token: reseller.token,
+        body: { email: uniqueEmail(), first_name: "R", last_name: "S", password: PASSWORD },
+      }),
       call("GET", "/v1/account/limits", { token: reseller.token }),
       // user and platform tokens on /v1/reseller/*
       call("GET", "/v1/reseller/accounts", { token: acct.token }),
       call("GET", "/v1/reseller/accounts", { token: direct.token }),
       call("GET", "/v1/reseller/accounts", { token: PLATFORM_TOKEN }),
-      call("PATCH", `/v1/reseller/accounts/${acct.accountId}`, { token: PLATFORM_TOKEN, body: { user_limit: 500 } }),
-      call("PATCH", `/v1/reseller/accounts/${acct.accountId}`, { token: acct.token, body: { user_limit: 500 } }),
+      call("PATCH", `/v1/reseller/accounts/${acct.accountId}`, {
+        token: PLATFORM_TOKEN,
+        body: { user_limit: 500 },
+      }),
+      call("PATCH", `/v1/reseller/accounts/${acct.accountId}`, {
+        token: acct.token,
+        body: { user_limit: 500 },
+      }),
       call("GET", "/v1/reseller/accounts", { token: `${reseller.id}.not-the-secret` }),
       call("GET", "/v1/reseller/accounts"),
     ];
     for (const res of await Promise.all(refused)) expectProblem(res, 401, "unauthorized");
     expect(await accountRow(acct.accountId)).toMatchObject({ plan_id: "team", user_limit: null });
     expect(await rows("SELECT id FROM accounts WHERE name = 'Sneaky'")).toEqual([]);
-    expect((await call("GET", "/v1/reseller/accounts", { token: reseller.token })).status).toBe(200);
+    expect((await call("GET", "/v1/reseller/accounts", { token: reseller.token })).status).toBe(
+      200,
+    );
   });
 });

@@ -1,13 +1,18 @@
-/**
- * Capacity (DESIGN.md, "Capacity"): with N seats or device slots free and many more
- * concurrent consuming requests, exactly N succeed, every time; refusals say the limit, the
- * plan and whom to ask; seats come back when users are disabled or deleted and when
- * invitations are revoked or expire.
- */
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, login, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, count } from "../helpers";
+import {
+  call,
+  count,
+  createAccount,
+  expectProblem,
+  login,
+  PASSWORD,
+  PLATFORM_TOKEN,
+  type Reply,
+  rows,
+  type TestAccount,
+  uniqueEmail,
+} from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
@@ -16,7 +21,6 @@ afterEach(() => {
 const RACERS = 50;
 const FREE = 5;
 const MINUTE = 60_000;
-
 
 /** Seats as DESIGN.md counts them: active users + pending, unexpired invitations. */
 const seatsUsed = (accountId: string) =>
@@ -33,10 +37,16 @@ const limitEvents = (accountId: string, kind: "users" | "devices") =>
     kind,
   );
 
-
-const userBody = (label = "seat") => ({ email: uniqueEmail(label), first_name: "Seat", last_name: "Holder", password: PASSWORD });
-const addUser = (acct: { token: string }, label?: string) => call("POST", "/v1/users", { token: acct.token, body: userBody(label) });
-const invite = (acct: { token: string }, email = uniqueEmail("invitee")) => call("POST", "/v1/invitations", { token: acct.token, body: { email } });
+const userBody = (label = "seat") => ({
+  email: uniqueEmail(label),
+  first_name: "Seat",
+  last_name: "Holder",
+  password: PASSWORD,
+});
+const addUser = (acct: { token: string }, label?: string) =>
+  call("POST", "/v1/users", { token: acct.token, body: userBody(label) });
+const invite = (acct: { token: string }, email = uniqueEmail("invitee")) =>
+  call("POST", "/v1/invitations", { token: acct.token, body: { email } });
 
 async function created(res: Promise<Reply>): Promise<string> {
   const r = await res;
@@ -45,22 +55,39 @@ async function created(res: Promise<Reply>): Promise<string> {
 }
 
 async function setCapacity(accountId: string, body: Record<string, unknown>) {
-  const res = await call("PATCH", `/v1/platform/accounts/${accountId}`, { token: PLATFORM_TOKEN, body });
+  const res = await call("PATCH", `/v1/platform/accounts/${accountId}`, {
+    token: PLATFORM_TOKEN,
+    body,
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
 }
 
 /** An account that a new reseller manages, with a logged-in administrator. */
 async function resellerAccount(plan: string) {
-  const reseller = await call("POST", "/v1/platform/resellers", { token: PLATFORM_TOKEN, body: { name: `Northwind Resale ${uniqueEmail("r")}` } });
+  const reseller = await call("POST", "/v1/platform/resellers", {
+    token: PLATFORM_TOKEN,
+    body: { name: `Northwind Resale ${uniqueEmail("r")}` },
+  });
   expect(reseller.status).toBe(201);
   const adminEmail = uniqueEmail("radmin");
   const res = await call("POST", "/v1/platform/accounts", {
     token: PLATFORM_TOKEN,
-    body: { name: "Resold Signage", plan, admin_email: adminEmail, admin_password: PASSWORD, reseller_id: reseller.body.id },
+    body: {
+      name: "Resold Signage",
+      plan,
+      admin_email: adminEmail,
+      admin_password: PASSWORD,
+      reseller_id: reseller.body.id,
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   const session = await login(adminEmail);
-  return { accountId: res.body.account.id as string, adminEmail, token: session.access_token, resellerName: reseller.body.name as string };
+  return {
+    accountId: res.body.account.id as string,
+    adminEmail,
+    token: session.access_token,
+    resellerName: reseller.body.name as string,
+  };
 }
 
 interface Setup {
@@ -93,69 +120,119 @@ async function race<T>(n: number, start: (i: number) => Promise<T>): Promise<T[]
 
 describe("seats under concurrency: exactly the free seats are handed out", () => {
   const setups: [string, () => Promise<Setup>][] = [
-    ["team plan (10), five seats held by users and invitations", async () => {
-      const acct = await createAccount("team");
-      for (let i = 0; i < 2; i++) await created(addUser(acct));
-      for (let i = 0; i < 2; i++) await created(invite(acct));
-      return { accountId: acct.accountId, token: acct.token, limit: 10, plan: "team", reseller: null };
-    }],
-    ["business plan with a user_limit override of 6", async () => {
-      const acct = await createAccount("business");
-      await setCapacity(acct.accountId, { user_limit: 6 });
-      return { accountId: acct.accountId, token: acct.token, limit: 6, plan: "business", reseller: null };
-    }],
-    ["reseller-managed free account raised to 8 users", async () => {
-      const acct = await resellerAccount("free");
-      await setCapacity(acct.accountId, { user_limit: 8 });
-      await created(addUser(acct));
-      await created(invite(acct));
-      return { accountId: acct.accountId, token: acct.token, limit: 8, plan: "free", reseller: acct.resellerName };
-    }],
+    [
+      "team plan (10), five seats held by users and invitations",
+      async () => {
+        const acct = await createAccount("team");
+        for (let i = 0; i < 2; i++) await created(addUser(acct));
+        for (let i = 0; i < 2; i++) await created(invite(acct));
+        return {
+          accountId: acct.accountId,
+          token: acct.token,
+          limit: 10,
+          plan: "team",
+          reseller: null,
+        };
+      },
+    ],
+    [
+      "business plan with a user_limit override of 6",
+      async () => {
+        const acct = await createAccount("business");
+        await setCapacity(acct.accountId, { user_limit: 6 });
+        return {
+          accountId: acct.accountId,
+          token: acct.token,
+          limit: 6,
+          plan: "business",
+          reseller: null,
+        };
+      },
+    ],
+    [
+      "reseller-managed free account raised to 8 users",
+      async () => {
+        const acct = await resellerAccount("free");
+        await setCapacity(acct.accountId, { user_limit: 8 });
+        await created(addUser(acct));
+        await created(invite(acct));
+        return {
+          accountId: acct.accountId,
+          token: acct.token,
+          limit: 8,
+          plan: "free",
+          reseller: acct.resellerName,
+        };
+      },
+    ],
   ];
 
-  it.each(setups)(`%s: ${RACERS} mixed creations and invitations at once, exactly ${FREE} succeed`, async (_name, setup) => {
-    const s = await setup();
-    expect(await seatsUsed(s.accountId)).toBe(s.limit - FREE);
-    const startedAt = Date.now();
-    const outcomes = await race(RACERS, (i) => {
-      const email = uniqueEmail(i % 2 === 0 ? "racer" : "raceinvite");
-      const res = i % 2 === 0
-        ? call("POST", "/v1/users", { token: s.token, body: { ...userBody(), email } })
-        : invite(s, email);
-      return res.then((r) => ({ kind: i % 2 === 0 ? ("user" as const) : ("invitation" as const), email, res: r }));
-    });
-    const elapsed = Date.now() - startedAt;
+  it.each(setups)(
+    `%s: ${RACERS} mixed creations and invitations at once, exactly ${FREE} succeed`,
+    async (_name, setup) => {
+      const s = await setup();
+      expect(await seatsUsed(s.accountId)).toBe(s.limit - FREE);
+      const startedAt = Date.now();
+      const outcomes = await race(RACERS, (i) => {
+        const email = uniqueEmail(i % 2 === 0 ? "racer" : "raceinvite");
+        const res =
+          i % 2 === 0
+            ? call("POST", "/v1/users", { token: s.token, body: { ...userBody(), email } })
+            : invite(s, email);
+        return res.then((r) => ({
+          kind: i % 2 === 0 ? ("user" as const) : ("invitation" as const),
+          email,
+          res: r,
+        }));
+      });
+      const elapsed = Date.now() - startedAt;
 
-    const won = outcomes.filter((o) => o.res.status === 201);
-    const refused = outcomes.filter((o) => o.res.status === 409);
-    expect(won.length).toBe(FREE);
-    expect(refused.length).toBe(RACERS - FREE);
-    for (const o of refused) expectRefusal(o.res, "users", s);
+      const won = outcomes.filter((o) => o.res.status === 201);
+      const refused = outcomes.filter((o) => o.res.status === 409);
+      expect(won.length).toBe(FREE);
+      expect(refused.length).toBe(RACERS - FREE);
+      for (const o of refused) expectRefusal(o.res, "users", s);
 
-    // The stored rows agree: the limit is reached exactly, and by the winners alone.
-    expect(await seatsUsed(s.accountId)).toBe(s.limit);
-    for (const o of won) {
-      const table = o.kind === "user" ? "users" : "invitations";
-      const status = o.kind === "user" ? "active" : "pending";
-      expect(await count(`SELECT count(*) AS n FROM ${table} WHERE id = ? AND account_id = ? AND status = ?`, o.res.body.id, s.accountId, status)).toBe(1);
-    }
-    // Both kinds were in the race, and no refused request left a row behind.
-    expect(new Set(outcomes.map((o) => o.kind)).size).toBe(2);
-    const refusedEmails = refused.map((o) => o.email);
-    const marks = refusedEmails.map(() => "?").join(",");
-    expect(await count(`SELECT count(*) AS n FROM users WHERE email IN (${marks})`, ...refusedEmails)).toBe(0);
-    expect(await count(`SELECT count(*) AS n FROM invitations WHERE email IN (${marks})`, ...refusedEmails)).toBe(0);
+      // The stored rows agree: the limit is reached exactly, and by the winners alone.
+      expect(await seatsUsed(s.accountId)).toBe(s.limit);
+      for (const o of won) {
+        const table = o.kind === "user" ? "users" : "invitations";
+        const status = o.kind === "user" ? "active" : "pending";
+        expect(
+          await count(
+            `SELECT count(*) AS n FROM ${table} WHERE id = ? AND account_id = ? AND status = ?`,
+            o.res.body.id,
+            s.accountId,
+            status,
+          ),
+        ).toBe(1);
+      }
+      // Both kinds were in the race, and no refused request left a row behind.
+      expect(new Set(outcomes.map((o) => o.kind)).size).toBe(2);
+      const refusedEmails = refused.map((o) => o.email);
+      const marks = refusedEmails.map(() => "?").join(",");
+      expect(
+        await count(`SELECT count(*) AS n FROM users WHERE email IN (${marks})`, ...refusedEmails),
+      ).toBe(0);
+      expect(
+        await count(
+          `SELECT count(*) AS n FROM invitations WHERE email IN (${marks})`,
+          ...refusedEmails,
+        ),
+      ).toBe(0);
 
-    const limits = await call("GET", "/v1/account/limits", { token: s.token });
-    expect(limits.body.users).toMatchObject({ limit: s.limit, available: 0 });
-    expect(limits.body.users.active + limits.body.users.pending_invitations).toBe(s.limit);
+      const limits = await call("GET", "/v1/account/limits", { token: s.token });
+      expect(limits.body.users).toMatchObject({ limit: s.limit, available: 0 });
+      expect(limits.body.users.active + limits.body.users.pending_invitations).toBe(s.limit);
 
-    // Recorded, but throttled: at most one per minute per limit, not one per refusal.
-    const events = await limitEvents(s.accountId, "users");
-    expect(events.length).toBeGreaterThanOrEqual(1);
-    expect(events.length).toBeLessThanOrEqual(1 + Math.floor(elapsed / MINUTE));
-    expect(events[0]).toMatchObject({ actor_type: "user", subject_id: s.accountId });
-  }, 120_000);
+      // Recorded, but throttled: at most one per minute per limit, not one per refusal.
+      const events = await limitEvents(s.accountId, "users");
+      expect(events.length).toBeGreaterThanOrEqual(1);
+      expect(events.length).toBeLessThanOrEqual(1 + Math.floor(elapsed / MINUTE));
+      expect(events[0]).toMatchObject({ actor_type: "user", subject_id: s.accountId });
+    },
+    120_000,
+  );
 });
 
 describe("limit changes race with seat-consuming writes", () => {
@@ -164,12 +241,18 @@ describe("limit changes race with seat-consuming writes", () => {
       const acct = await createAccount("team"); // 10 seats, the admin holds one
       const outcomes = await race(30, (i) =>
         i === 8 + round * 4
-          ? call("PATCH", `/v1/platform/accounts/${acct.accountId}`, { token: PLATFORM_TOKEN, body: { user_limit: 4 } })
+          ? call("PATCH", `/v1/platform/accounts/${acct.accountId}`, {
+              token: PLATFORM_TOKEN,
+              body: { user_limit: 4 },
+            })
           : invite(acct),
       );
       const patch = outcomes[8 + round * 4]!;
       const invites = outcomes.filter((r) => r !== patch);
-      const [row] = await rows<{ user_limit: number | null }>("SELECT user_limit FROM accounts WHERE id = ?", acct.accountId);
+      const [row] = await rows<{ user_limit: number | null }>(
+        "SELECT user_limit FROM accounts WHERE id = ?",
+        acct.accountId,
+      );
       const limit = patch.status === 200 ? 4 : 10;
       if (patch.status === 200) expect(row!.user_limit).toBe(4);
       else {
@@ -178,63 +261,104 @@ describe("limit changes race with seat-consuming writes", () => {
       }
       expect(await seatsUsed(acct.accountId)).toBe(limit);
       expect(invites.filter((r) => r.status === 201).length).toBe(limit - 1);
-      for (const r of invites.filter((o) => o.status !== 201)) expectProblem(r, 409, "capacity_exceeded");
+      for (const r of invites.filter((o) => o.status !== 201))
+        expectProblem(r, 409, "capacity_exceeded");
     }
   }, 60_000);
 });
 
 async function deviceOrganization(acct: { token: string }) {
-  return created(call("POST", "/v1/device-organizations", { token: acct.token, body: { name: `Lobby ${uniqueEmail("org")}` } }));
+  return created(
+    call("POST", "/v1/device-organizations", {
+      token: acct.token,
+      body: { name: `Lobby ${uniqueEmail("org")}` },
+    }),
+  );
 }
 const provision = (acct: { token: string }, orgId: string, name = "Screen") =>
   call("POST", "/v1/devices", { token: acct.token, body: { name, device_organization_id: orgId } });
 
 describe("device slots under concurrency", () => {
   const setups: [string, () => Promise<Setup & { orgId: string }>][] = [
-    ["team plan with a device_limit override of 8, three slots used", async () => {
-      const acct = await createAccount("team");
-      await setCapacity(acct.accountId, { device_limit: 8 });
-      const orgId = await deviceOrganization(acct);
-      for (let i = 0; i < 3; i++) await created(provision(acct, orgId, `Prefilled ${i}`));
-      return { accountId: acct.accountId, token: acct.token, limit: 8, plan: "team", reseller: null, orgId };
-    }],
-    ["free plan (5 devices), empty, managed by a reseller", async () => {
-      const acct = await resellerAccount("free");
-      const orgId = await deviceOrganization(acct);
-      return { accountId: acct.accountId, token: acct.token, limit: 5, plan: "free", reseller: acct.resellerName, orgId };
-    }],
+    [
+      "team plan with a device_limit override of 8, three slots used",
+      async () => {
+        const acct = await createAccount("team");
+        await setCapacity(acct.accountId, { device_limit: 8 });
+        const orgId = await deviceOrganization(acct);
+        for (let i = 0; i < 3; i++) await created(provision(acct, orgId, `Prefilled ${i}`));
+        return {
+          accountId: acct.accountId,
+          token: acct.token,
+          limit: 8,
+          plan: "team",
+          reseller: null,
+          orgId,
+        };
+      },
+    ],
+    [
+      "free plan (5 devices), empty, managed by a reseller",
+      async () => {
+        const acct = await resellerAccount("free");
+        const orgId = await deviceOrganization(acct);
+        return {
+          accountId: acct.accountId,
+          token: acct.token,
+          limit: 5,
+          plan: "free",
+          reseller: acct.resellerName,
+          orgId,
+        };
+      },
+    ],
   ];
 
-  it.each(setups)(`%s: ${RACERS} provisions at once, exactly ${FREE} succeed`, async (_name, setup) => {
-    const s = await setup();
-    const devices = () => count("SELECT count(*) AS n FROM devices WHERE account_id = ?", s.accountId);
-    expect(await devices()).toBe(s.limit - FREE);
-    const startedAt = Date.now();
-    const outcomes = await race(RACERS, (i) => provision(s, s.orgId, `Racer ${i}`));
-    const elapsed = Date.now() - startedAt;
+  it.each(setups)(
+    `%s: ${RACERS} provisions at once, exactly ${FREE} succeed`,
+    async (_name, setup) => {
+      const s = await setup();
+      const devices = () =>
+        count("SELECT count(*) AS n FROM devices WHERE account_id = ?", s.accountId);
+      expect(await devices()).toBe(s.limit - FREE);
+      const startedAt = Date.now();
+      const outcomes = await race(RACERS, (i) => provision(s, s.orgId, `Racer ${i}`));
+      const elapsed = Date.now() - startedAt;
 
-    const won = outcomes.filter((r) => r.status === 201);
-    expect(won.length).toBe(FREE);
-    expect(outcomes.filter((r) => r.status === 409).length).toBe(RACERS - FREE);
-    for (const r of outcomes.filter((o) => o.status !== 201)) expectRefusal(r, "devices", s);
+      const won = outcomes.filter((r) => r.status === 201);
+      expect(won.length).toBe(FREE);
+      expect(outcomes.filter((r) => r.status === 409).length).toBe(RACERS - FREE);
+      for (const r of outcomes.filter((o) => o.status !== 201)) expectRefusal(r, "devices", s);
 
-    expect(await devices()).toBe(s.limit);
-    const stored = await rows<{ id: string; name: string }>("SELECT id, name FROM devices WHERE account_id = ? AND name LIKE 'Racer %' ORDER BY id", s.accountId);
-    expect(stored.map((d) => d.id)).toEqual(won.map((r) => r.body.id).sort());
-    expect(await count("SELECT count(*) AS n FROM activity_events WHERE account_id = ? AND type = 'device.added'", s.accountId)).toBe(s.limit);
-    const limits = await call("GET", "/v1/account/limits", { token: s.token });
-    expect(limits.body.devices).toMatchObject({ limit: s.limit, used: s.limit, available: 0 });
+      expect(await devices()).toBe(s.limit);
+      const stored = await rows<{ id: string; name: string }>(
+        "SELECT id, name FROM devices WHERE account_id = ? AND name LIKE 'Racer %' ORDER BY id",
+        s.accountId,
+      );
+      expect(stored.map((d) => d.id)).toEqual(won.map((r) => r.body.id).sort());
+      expect(
+        await count(
+          "SELECT count(*) AS n FROM activity_events WHERE account_id = ? AND type = 'device.added'",
+          s.accountId,
+        ),
+      ).toBe(s.limit);
+      const limits = await call("GET", "/v1/account/limits", { token: s.token });
+      expect(limits.body.devices).toMatchObject({ limit: s.limit, used: s.limit, available: 0 });
 
-    const events = await limitEvents(s.accountId, "devices");
-    expect(events.length).toBeGreaterThanOrEqual(1);
-    expect(events.length).toBeLessThanOrEqual(1 + Math.floor(elapsed / MINUTE));
+      const events = await limitEvents(s.accountId, "devices");
+      expect(events.length).toBeGreaterThanOrEqual(1);
+      expect(events.length).toBeLessThanOrEqual(1 + Math.floor(elapsed / MINUTE));
 
-    // Deleting a device frees its slot.
-    expect((await call("DELETE", `/v1/devices/${won[0]!.body.id}`, { token: s.token })).status).toBe(204);
-    expect((await provision(s, s.orgId, "Replacement")).status).toBe(201);
-    expectRefusal(await provision(s, s.orgId, "One too many"), "devices", s);
-    expect(await devices()).toBe(s.limit);
-  }, 120_000);
+      // Deleting a device frees its slot.
+      expect(
+        (await call("DELETE", `/v1/devices/${won[0]!.body.id}`, { token: s.token })).status,
+      ).toBe(204);
+      expect((await provision(s, s.orgId, "Replacement")).status).toBe(201);
+      expectRefusal(await provision(s, s.orgId, "One too many"), "devices", s);
+      expect(await devices()).toBe(s.limit);
+    },
+    120_000,
+  );
 });
 
 describe("capacity.limit_reached", () => {
@@ -250,14 +374,19 @@ describe("capacity.limit_reached", () => {
     for (let i = 0; i < 4; i++) expectProblem(await invite(acct), 409, "capacity_exceeded");
     const seatEvents = await limitEvents(acct.accountId, "users");
     expect(await limitEvents(acct.accountId, "devices")).toEqual([]);
-    for (let i = 0; i < 4; i++) expectProblem(await provision(acct, orgId), 409, "capacity_exceeded");
+    for (let i = 0; i < 4; i++)
+      expectProblem(await provision(acct, orgId), 409, "capacity_exceeded");
     const elapsed = Date.now() - startedAt;
     const deviceEvents = await limitEvents(acct.accountId, "devices");
 
     for (const events of [seatEvents, deviceEvents]) {
       expect(events.length).toBeGreaterThanOrEqual(1);
       expect(events.length).toBeLessThanOrEqual(1 + Math.floor(elapsed / MINUTE));
-      expect(events[0]).toMatchObject({ actor_type: "user", actor_id: acct.adminId, subject_id: acct.accountId });
+      expect(events[0]).toMatchObject({
+        actor_type: "user",
+        actor_id: acct.adminId,
+        subject_id: acct.accountId,
+      });
     }
   });
   it("is recorded again once a minute has passed, then throttled again", async () => {
@@ -271,10 +400,14 @@ describe("capacity.limit_reached", () => {
     expectProblem(await invite(acct), 409, "capacity_exceeded");
     expect((await limitEvents(acct.accountId, "users")).length).toBe(first + 1);
     const at = await rows<{ occurred_at: number }>(
-      "SELECT occurred_at FROM activity_events WHERE account_id = ? AND type = 'capacity.limit_reached' ORDER BY occurred_at DESC LIMIT 1", acct.accountId);
+      "SELECT occurred_at FROM activity_events WHERE account_id = ? AND type = 'capacity.limit_reached' ORDER BY occurred_at DESC LIMIT 1",
+      acct.accountId,
+    );
     expect(at[0]!.occurred_at).toBeGreaterThanOrEqual(clock.now() - MINUTE);
     for (let i = 0; i < 3; i++) expectProblem(await addUser(acct), 409, "capacity_exceeded");
-    expect((await limitEvents(acct.accountId, "users")).length).toBeLessThanOrEqual(first + 1 + Math.floor((clock.now() - at[0]!.occurred_at) / MINUTE));
+    expect((await limitEvents(acct.accountId, "users")).length).toBeLessThanOrEqual(
+      first + 1 + Math.floor((clock.now() - at[0]!.occurred_at) / MINUTE),
+    );
   });
 });
 
@@ -288,7 +421,8 @@ describe("seats come back", () => {
     expect(await seatsUsed(acct.accountId)).toBe(3);
     return { acct, a, b };
   }
-  const status = async (id: string) => (await rows<{ status: string }>("SELECT status FROM users WHERE id = ?", id))[0]?.status;
+  const status = async (id: string) =>
+    (await rows<{ status: string }>("SELECT status FROM users WHERE id = ?", id))[0]?.status;
   const patchStatus = (acct: TestAccount, id: string, value: "active" | "disabled") =>
     call("PATCH", `/v1/users/${id}`, { token: acct.token, body: { status: value } });
 
@@ -302,9 +436,20 @@ describe("seats come back", () => {
     const c = await created(addUser(acct));
     expect(await seatsUsed(acct.accountId)).toBe(3);
     const refused = await patchStatus(acct, a, "active");
-    expectRefusal(refused, "users", { accountId: acct.accountId, token: acct.token, limit: 3, plan: "free", reseller: null });
+    expectRefusal(refused, "users", {
+      accountId: acct.accountId,
+      token: acct.token,
+      limit: 3,
+      plan: "free",
+      reseller: null,
+    });
     expect(await status(a)).toBe("disabled");
-    expect(await count("SELECT count(*) AS n FROM activity_events WHERE subject_id = ? AND type = 'user.enabled'", a)).toBe(0);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM activity_events WHERE subject_id = ? AND type = 'user.enabled'",
+        a,
+      ),
+    ).toBe(0);
 
     expect((await patchStatus(acct, c, "disabled")).status).toBe(200);
     const enabled = await patchStatus(acct, a, "active");
@@ -322,7 +467,8 @@ describe("seats come back", () => {
     for (let i = 0; i < 4; i++) await created(invite(acct)); // admin + 4 invitations: 5 free
     const outcomes = await Promise.all(ids.map((id) => patchStatus(acct, id, "active")));
     expect(outcomes.filter((r) => r.status === 200).length).toBe(FREE);
-    for (const r of outcomes.filter((o) => o.status !== 200)) expectProblem(r, 409, "capacity_exceeded");
+    for (const r of outcomes.filter((o) => o.status !== 200))
+      expectProblem(r, 409, "capacity_exceeded");
     expect(await seatsUsed(acct.accountId)).toBe(10);
   }, 60_000);
 
@@ -341,8 +487,12 @@ describe("seats come back", () => {
     await created(addUser(acct));
     const invitationId = await created(invite(acct));
     expectProblem(await addUser(acct), 409, "capacity_exceeded");
-    expect((await call("DELETE", `/v1/invitations/${invitationId}`, { token: acct.token })).status).toBe(204);
-    expect((await rows("SELECT status FROM invitations WHERE id = ?", invitationId))[0]!.status).toBe("revoked");
+    expect(
+      (await call("DELETE", `/v1/invitations/${invitationId}`, { token: acct.token })).status,
+    ).toBe(204);
+    expect(
+      (await rows("SELECT status FROM invitations WHERE id = ?", invitationId))[0]!.status,
+    ).toBe("revoked");
     expect(await seatsUsed(acct.accountId)).toBe(2);
     await created(addUser(acct));
     expectProblem(await invite(acct), 409, "capacity_exceeded");
@@ -351,7 +501,10 @@ describe("seats come back", () => {
 
   it("an expired invitation frees its seat, and the email can be invited again", async () => {
     const acct = await createAccount("free");
-    const ttl = await call("PATCH", "/v1/account", { token: acct.token, body: { settings: { invitation_ttl_hours: 1 } } });
+    const ttl = await call("PATCH", "/v1/account", {
+      token: acct.token,
+      body: { settings: { invitation_ttl_hours: 1 } },
+    });
     expect(ttl.status, JSON.stringify(ttl.body)).toBe(200);
     await created(addUser(acct));
     const email = uniqueEmail("expiring");
@@ -361,13 +514,22 @@ describe("seats come back", () => {
     expectProblem(await addUser(acct), 409, "capacity_exceeded");
 
     clock.offsetMs = 30 * MINUTE; // half-way through its hour: still holds the seat
-    expectProblem(await addUser({ token: (await login(acct.adminEmail)).access_token }), 409, "capacity_exceeded");
+    expectProblem(
+      await addUser({ token: (await login(acct.adminEmail)).access_token }),
+      409,
+      "capacity_exceeded",
+    );
 
     clock.offsetMs = expiresAt - Date.now() + MINUTE; // past its expiry, however long the above took
     const admin = { token: (await login(acct.adminEmail)).access_token };
     expect(await seatsUsed(acct.accountId)).toBe(2);
     const limits = await call("GET", "/v1/account/limits", admin);
-    expect(limits.body.users).toMatchObject({ limit: 3, active: 2, pending_invitations: 0, available: 1 });
+    expect(limits.body.users).toMatchObject({
+      limit: 3,
+      active: 2,
+      pending_invitations: 0,
+      available: 1,
+    });
     const again = await invite(admin, email);
     expect(again.status, JSON.stringify(again.body)).toBe(201);
     expect(again.body.id).not.toBe(sent.body.id);

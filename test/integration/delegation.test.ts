@@ -3,39 +3,88 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createAccount, createGroup, createUser, type TestAccount } from "../helpers";
 
-async function withPermissions(acct: TestAccount, grants: { permission: string; scope?: unknown }[]) {
+async function withPermissions(
+  acct: TestAccount,
+  grants: { permission: string; scope?: unknown }[],
+) {
   const groupId = await createGroup(acct, grants);
   return { groupId, ...(await createUser(acct, { groupIds: [groupId] })) };
 }
 
 const count = async (sql: string, ...binds: unknown[]) =>
-  ((await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())?.n ?? 0);
+  (
+    await env.DB.prepare(sql)
+      .bind(...binds)
+      .first<{ n: number }>()
+  )?.n ?? 0;
 
 describe("delegation", () => {
   it("refuses creating or widening a group beyond the caller's own grants", async () => {
     const acct = await createAccount();
-    const manager = await withPermissions(acct, [{ permission: "groups:write" }, { permission: "users:read" }]);
-    const wider = await call("POST", "/v1/groups", { token: manager.token, body: { name: "Escalate", grants: [{ permission: "users:write" }] } });
+    const manager = await withPermissions(acct, [
+      { permission: "groups:write" },
+      { permission: "users:read" },
+    ]);
+    const wider = await call("POST", "/v1/groups", {
+      token: manager.token,
+      body: { name: "Escalate", grants: [{ permission: "users:write" }] },
+    });
     expect(wider.status).toBe(403);
     expect(wider.body.code).toBe("permission_not_held");
-    expect(await count("SELECT count(*) AS n FROM groups WHERE account_id = ? AND name = 'Escalate'", acct.accountId)).toBe(0);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM groups WHERE account_id = ? AND name = 'Escalate'",
+        acct.accountId,
+      ),
+    ).toBe(0);
 
-    const ok = await call("POST", "/v1/groups", { token: manager.token, body: { name: "Readers", grants: [{ permission: "users:read" }] } });
+    const ok = await call("POST", "/v1/groups", {
+      token: manager.token,
+      body: { name: "Readers", grants: [{ permission: "users:read" }] },
+    });
     expect(ok.status).toBe(201);
-    const widen = await call("PATCH", `/v1/groups/${ok.body.id}`, { token: manager.token, body: { grants: [{ permission: "billing:write" }] } });
+    const widen = await call("PATCH", `/v1/groups/${ok.body.id}`, {
+      token: manager.token,
+      body: { grants: [{ permission: "billing:write" }] },
+    });
     expect(widen.status).toBe(403);
-    expect((await call("GET", `/v1/groups/${ok.body.id}`, { token: acct.token })).body.grants).toEqual([{ permission: "users:read", scope: null }]);
+    expect(
+      (await call("GET", `/v1/groups/${ok.body.id}`, { token: acct.token })).body.grants,
+    ).toEqual([{ permission: "users:read", scope: null }]);
   });
 
   it("keeps scoped authority scoped", async () => {
     const acct = await createAccount();
-    const orgA = (await call("POST", "/v1/device-organizations", { token: acct.token, body: { name: "A" } })).body.id;
-    const orgB = (await call("POST", "/v1/device-organizations", { token: acct.token, body: { name: "B" } })).body.id;
-    const lead = await withPermissions(acct, [{ permission: "groups:write" }, { permission: "devices:write", scope: { device_organization_ids: [orgA] } }]);
-    const inside = await call("POST", "/v1/groups", { token: lead.token, body: { name: "A crew", grants: [{ permission: "devices:write", scope: { device_organization_ids: [orgA] } }] } });
+    const orgA = (
+      await call("POST", "/v1/device-organizations", { token: acct.token, body: { name: "A" } })
+    ).body.id;
+    const orgB = (
+      await call("POST", "/v1/device-organizations", { token: acct.token, body: { name: "B" } })
+    ).body.id;
+    const lead = await withPermissions(acct, [
+      { permission: "groups:write" },
+      { permission: "devices:write", scope: { device_organization_ids: [orgA] } },
+    ]);
+    const inside = await call("POST", "/v1/groups", {
+      token: lead.token,
+      body: {
+        name: "A crew",
+        grants: [{ permission: "devices:write", scope: { device_organization_ids: [orgA] } }],
+      },
+    });
     expect(inside.status).toBe(201);
-    for (const scope of [{ device_organization_ids: [orgB] }, { device_organization_ids: [orgA, orgB] }, null]) {
-      const res = await call("POST", "/v1/groups", { token: lead.token, body: { name: `x-${JSON.stringify(scope)}`, grants: [{ permission: "devices:write", scope }] } });
+    for (const scope of [
+      { device_organization_ids: [orgB] },
+      { device_organization_ids: [orgA, orgB] },
+      null,
+    ]) {
+      const res = await call("POST", "/v1/groups", {
+        token: lead.token,
+        body: {
+          name: `x-${JSON.stringify(scope)}`,
+          grants: [{ permission: "devices:write", scope }],
+        },
+      });
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("permission_not_held");
     }
@@ -43,23 +92,48 @@ describe("delegation", () => {
 
   it("refuses putting anyone, oneself included, into a group with more rights than the caller", async () => {
     const acct = await createAccount();
-    const helpdesk = await withPermissions(acct, [{ permission: "users:write" }, { permission: "groups:read" }]);
-    const self = await call("PUT", `/v1/users/${helpdesk.id}/groups`, { token: helpdesk.token, body: { group_ids: [acct.administratorsId] } });
+    const helpdesk = await withPermissions(acct, [
+      { permission: "users:write" },
+      { permission: "groups:read" },
+    ]);
+    const self = await call("PUT", `/v1/users/${helpdesk.id}/groups`, {
+      token: helpdesk.token,
+      body: { group_ids: [acct.administratorsId] },
+    });
     expect(self.status).toBe(403);
     expect(self.body.code).toBe("permission_not_held");
-    expect(await count("SELECT count(*) AS n FROM group_memberships WHERE user_id = ? AND group_id = ?", helpdesk.id, acct.administratorsId)).toBe(0);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM group_memberships WHERE user_id = ? AND group_id = ?",
+        helpdesk.id,
+        acct.administratorsId,
+      ),
+    ).toBe(0);
 
     const created = await call("POST", "/v1/users", {
       token: helpdesk.token,
-      body: { email: "new-admin@example.com", first_name: "N", last_name: "A", password: "correct horse battery staple 42", group_ids: [acct.administratorsId] },
+      body: {
+        email: "new-admin@example.com",
+        first_name: "N",
+        last_name: "A",
+        password: "correct horse battery staple 42",
+        group_ids: [acct.administratorsId],
+      },
     });
     expect(created.status).toBe(403);
-    expect(await count("SELECT count(*) AS n FROM users WHERE email = 'new-admin@example.com'")).toBe(0);
+    expect(
+      await count("SELECT count(*) AS n FROM users WHERE email = 'new-admin@example.com'"),
+    ).toBe(0);
 
     // Members is everyone's baseline: the helpdesk can create plain members.
     const member = await call("POST", "/v1/users", {
       token: helpdesk.token,
-      body: { email: "plain@example.com", first_name: "P", last_name: "M", password: "correct horse battery staple 42" },
+      body: {
+        email: "plain@example.com",
+        first_name: "P",
+        last_name: "M",
+        password: "correct horse battery staple 42",
+      },
     });
     expect(member.status).toBe(201);
     expect(member.body.group_ids).toEqual([acct.membersId]);
@@ -67,7 +141,10 @@ describe("delegation", () => {
 
   it("refuses disabling, deleting or regrouping a user who holds more than the caller", async () => {
     const acct = await createAccount();
-    const helpdesk = await withPermissions(acct, [{ permission: "users:write" }, { permission: "groups:read" }]);
+    const helpdesk = await withPermissions(acct, [
+      { permission: "users:write" },
+      { permission: "groups:read" },
+    ]);
     for (const [method, path, body] of [
       ["PATCH", `/v1/users/${acct.adminId}`, { status: "disabled" }],
       ["DELETE", `/v1/users/${acct.adminId}`, undefined],
@@ -77,12 +154,17 @@ describe("delegation", () => {
       expect(res.status, `${method} ${path}`).toBe(403);
       expect(res.body.code).toBe("permission_not_held");
     }
-    const admin = await env.DB.prepare("SELECT status FROM users WHERE id = ?").bind(acct.adminId).first<{ status: string }>();
+    const admin = await env.DB.prepare("SELECT status FROM users WHERE id = ?")
+      .bind(acct.adminId)
+      .first<{ status: string }>();
     expect(admin?.status).toBe("active");
     expect((await call("GET", "/v1/me", { token: acct.token })).status).toBe(200);
 
     const member = await createUser(acct);
-    const disabled = await call("PATCH", `/v1/users/${member.id}`, { token: helpdesk.token, body: { status: "disabled" } });
+    const disabled = await call("PATCH", `/v1/users/${member.id}`, {
+      token: helpdesk.token,
+      body: { status: "disabled" },
+    });
     expect(disabled.status).toBe(200);
     expect(disabled.body.status).toBe("disabled");
   });

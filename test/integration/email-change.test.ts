@@ -7,7 +7,19 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, outbox, newMail, type Mail } from "../helpers";
+import {
+  call,
+  createAccount,
+  createGroup,
+  createUser,
+  expectProblem,
+  type Mail,
+  newMail,
+  outbox,
+  PASSWORD,
+  rows,
+  uniqueEmail,
+} from "../helpers";
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;
@@ -18,18 +30,33 @@ afterEach(() => {
 
 // ---- local helpers --------------------------------------------------------------------
 
-const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) => env.DB.prepare(query).bind(...binds).first<T>();
+const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) =>
+  env.DB.prepare(query)
+    .bind(...binds)
+    .first<T>();
 
 const userRow = (id: string) =>
-  row<{ email: string; pending_email: string | null; first_name: string; last_name: string; email_verified_at: number | null }>(
+  row<{
+    email: string;
+    pending_email: string | null;
+    first_name: string;
+    last_name: string;
+    email_verified_at: number | null;
+  }>(
     "SELECT email, pending_email, first_name, last_name, email_verified_at FROM users WHERE id = ?",
     id,
   );
 const tokensOf = (userId: string) =>
-  rows("SELECT * FROM user_tokens WHERE user_id = ? AND kind = 'email_verification' ORDER BY created_at, rowid", userId);
+  rows(
+    "SELECT * FROM user_tokens WHERE user_id = ? AND kind = 'email_verification' ORDER BY created_at, rowid",
+    userId,
+  );
 const events = (type: string, subjectId: string) =>
-  rows("SELECT * FROM activity_events WHERE type = ? AND subject_id = ? ORDER BY occurred_at, rowid", type, subjectId);
-
+  rows(
+    "SELECT * FROM activity_events WHERE type = ? AND subject_id = ? ORDER BY occurred_at, rowid",
+    type,
+    subjectId,
+  );
 
 async function sha256Hex(input: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input));
@@ -39,7 +66,8 @@ async function sha256Hex(input: string): Promise<string> {
 let ipCounter = 0;
 /** A fresh source address per login attempt, so throttle counters never matter here. */
 const freshIp = () => `192.0.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
-const attempt = (email: string, password = PASSWORD) => call("POST", "/v1/auth/login", { body: { email, password }, ip: freshIp() });
+const attempt = (email: string, password = PASSWORD) =>
+  call("POST", "/v1/auth/login", { body: { email, password }, ip: freshIp() });
 
 /** The token of the /verify-email link in a mail's text part. */
 function verifyToken(mail: Mail): string {
@@ -50,7 +78,12 @@ function verifyToken(mail: Mail): string {
 }
 
 /** Asks for `email` through PATCH /v1/me (self) or PATCH /v1/users/:id (admin); returns the answer and the mailed token. */
-async function requestChange(by: { token: string }, path: string, email: string, extra: Record<string, unknown> = {}) {
+async function requestChange(
+  by: { token: string },
+  path: string,
+  email: string,
+  extra: Record<string, unknown> = {},
+) {
   const before = await outbox(email);
   const res = await call("PATCH", path, { token: by.token, body: { email, ...extra } });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -59,10 +92,15 @@ async function requestChange(by: { token: string }, path: string, email: string,
   return { res, mail, token: verifyToken(mail) };
 }
 
-const confirm = (token: string) => call("POST", "/v1/email-verification/confirm", { body: { token } });
-const page = (token: string) => call<string>("GET", `/verify-email?token=${encodeURIComponent(token)}`);
+const confirm = (token: string) =>
+  call("POST", "/v1/email-verification/confirm", { body: { token } });
+const page = (token: string) =>
+  call<string>("GET", `/verify-email?token=${encodeURIComponent(token)}`);
 const postPage = (token: string) =>
-  call<string>("POST", "/verify-email", { raw: new URLSearchParams({ token }), headers: { "content-type": "application/x-www-form-urlencoded" } });
+  call<string>("POST", "/verify-email", {
+    raw: new URLSearchParams({ token }),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  });
 
 // ---- self-service --------------------------------------------------------------------
 
@@ -78,19 +116,43 @@ describe("PATCH /v1/me with a new email", () => {
     expect(res.body).toMatchObject({ id: user.id, email: user.email, pending_email: newEmail });
     expect(mail.to).toBe(newEmail);
     expect(mail.text).toContain(newEmail);
-    expect(await userRow(user.id)).toMatchObject({ email: user.email, pending_email: newEmail, email_verified_at: null });
+    expect(await userRow(user.id)).toMatchObject({
+      email: user.email,
+      pending_email: newEmail,
+      email_verified_at: null,
+    });
     const [stored, ...more] = await tokensOf(user.id);
     expect(more).toEqual([]);
-    expect(stored).toMatchObject({ email: newEmail, used_at: null, superseded_at: null, token_hash: await sha256Hex(token), account_id: acct.accountId });
+    expect(stored).toMatchObject({
+      email: newEmail,
+      used_at: null,
+      superseded_at: null,
+      token_hash: await sha256Hex(token),
+      account_id: acct.accountId,
+    });
     expect(stored!.expires_at - stored!.created_at).toBe(24 * HOUR);
     const requested = await events("user.email_change_requested", user.id);
     expect(requested).toHaveLength(1);
-    expect(requested[0]).toMatchObject({ actor_type: "user", actor_id: user.id, account_id: acct.accountId });
-    expect(JSON.parse(requested[0]!.metadata)).toEqual({ from: user.email, to: newEmail, by: "self" });
+    expect(requested[0]).toMatchObject({
+      actor_type: "user",
+      actor_id: user.id,
+      account_id: acct.accountId,
+    });
+    expect(JSON.parse(requested[0]!.metadata)).toEqual({
+      from: user.email,
+      to: newEmail,
+      by: "self",
+    });
     // Nothing for the old address yet; the admin sees the pending address.
     expect(await outbox(user.email)).toEqual(oldBefore);
-    expect((await call("GET", `/v1/users/${user.id}`, { token: acct.token })).body).toMatchObject({ email: user.email, pending_email: newEmail });
-    expect((await call("GET", "/v1/me", { token: user.token })).body).toMatchObject({ email: user.email, pending_email: newEmail });
+    expect((await call("GET", `/v1/users/${user.id}`, { token: acct.token })).body).toMatchObject({
+      email: user.email,
+      pending_email: newEmail,
+    });
+    expect((await call("GET", "/v1/me", { token: user.token })).body).toMatchObject({
+      email: user.email,
+      pending_email: newEmail,
+    });
 
     // Before confirmation: the pending address cannot log in, the current one can.
     expectProblem(await attempt(newEmail), 401, "invalid_credentials");
@@ -100,7 +162,11 @@ describe("PATCH /v1/me with a new email", () => {
     expect(confirmed.status).toBe(200);
     expect(confirmed.body).toMatchObject({ id: user.id, email: newEmail, pending_email: null });
     const after = await userRow(user.id);
-    expect(after).toMatchObject({ email: newEmail, pending_email: null, email_verified_at: expect.any(Number) });
+    expect(after).toMatchObject({
+      email: newEmail,
+      pending_email: null,
+      email_verified_at: expect.any(Number),
+    });
     expect((await tokensOf(user.id))[0]!.used_at).toEqual(expect.any(Number));
     const changed = await events("user.email_changed", user.id);
     expect(changed).toHaveLength(1);
@@ -215,7 +281,10 @@ describe("PATCH /v1/me with a new email", () => {
     // An address taken by a manually created user fails the same way.
     const third = uniqueEmail("third");
     const again = await requestChange(user, "/v1/me", third);
-    const created = await call("POST", "/v1/users", { token: acct.token, body: { email: third, first_name: "Th", last_name: "Ird", password: PASSWORD } });
+    const created = await call("POST", "/v1/users", {
+      token: acct.token,
+      body: { email: third, first_name: "Th", last_name: "Ird", password: PASSWORD },
+    });
     expect(created.status).toBe(201);
     expectProblem(await confirm(again.token), 409, "email_taken");
     expect(await userRow(user.id)).toMatchObject({ email: user.email, pending_email: third });
@@ -228,9 +297,15 @@ describe("PATCH /v1/me with a new email", () => {
     const before = await userRow(user.id);
     const otherBefore = await outbox(other.email);
 
-    const res = await call("PATCH", "/v1/me", { token: user.token, body: { first_name: "Changed", email: other.email.toUpperCase() } });
+    const res = await call("PATCH", "/v1/me", {
+      token: user.token,
+      body: { first_name: "Changed", email: other.email.toUpperCase() },
+    });
     expectProblem(res, 409, "email_taken");
-    const admin = await call("PATCH", `/v1/users/${user.id}`, { token: acct.token, body: { last_name: "Changed", email: acct.adminEmail } });
+    const admin = await call("PATCH", `/v1/users/${user.id}`, {
+      token: acct.token,
+      body: { last_name: "Changed", email: acct.adminEmail },
+    });
     expectProblem(admin, 409, "email_taken");
 
     expect(await userRow(user.id)).toEqual(before);
@@ -243,12 +318,21 @@ describe("PATCH /v1/me with a new email", () => {
 
   it("is refused with an API token (API.md: PATCH /v1/me is for a session); nothing changes", async () => {
     const acct = await createAccount();
-    const created = await call("POST", "/v1/api-tokens", { token: acct.token, body: { name: "integration", permissions: ["users:read"] } });
+    const created = await call("POST", "/v1/api-tokens", {
+      token: acct.token,
+      body: { name: "integration", permissions: ["users:read"] },
+    });
     expect(created.status).toBe(201);
     const target = uniqueEmail("via-api-token");
-    const res = await call("PATCH", "/v1/me", { token: created.body.token, body: { email: target } });
+    const res = await call("PATCH", "/v1/me", {
+      token: created.body.token,
+      body: { email: target },
+    });
     expectProblem(res, 403, "forbidden");
-    expect(await userRow(acct.adminId)).toMatchObject({ email: acct.adminEmail, pending_email: null });
+    expect(await userRow(acct.adminId)).toMatchObject({
+      email: acct.adminEmail,
+      pending_email: null,
+    });
     expect(await tokensOf(acct.adminId)).toEqual([]);
     expect(await outbox(target)).toEqual([]);
   });
@@ -256,8 +340,19 @@ describe("PATCH /v1/me with a new email", () => {
   it("rejects malformed confirmations", async () => {
     expectProblem(await confirm("not-a-token"), 404, "token_invalid");
     expectProblem(await confirm("A".repeat(43)), 404, "token_invalid");
-    expectProblem(await call("POST", "/v1/email-verification/confirm", { body: {} }), 422, "validation_failed");
-    expectProblem(await call("PATCH", "/v1/me", { token: (await createAccount()).token, body: { email: "not an email" } }), 422, "validation_failed");
+    expectProblem(
+      await call("POST", "/v1/email-verification/confirm", { body: {} }),
+      422,
+      "validation_failed",
+    );
+    expectProblem(
+      await call("PATCH", "/v1/me", {
+        token: (await createAccount()).token,
+        body: { email: "not an email" },
+      }),
+      422,
+      "validation_failed",
+    );
   });
 });
 
@@ -269,12 +364,27 @@ describe("PATCH /v1/users/:id with a new email", () => {
     const user = await createUser(acct);
     const newEmail = uniqueEmail("adminset");
     const oldBefore = await outbox(user.email);
-    const { res, token } = await requestChange(acct, `/v1/users/${user.id}`, newEmail, { first_name: "Renamed" });
-    expect(res.body).toMatchObject({ id: user.id, email: user.email, pending_email: newEmail, first_name: "Renamed" });
-    expect(await userRow(user.id)).toMatchObject({ email: user.email, pending_email: newEmail, first_name: "Renamed" });
+    const { res, token } = await requestChange(acct, `/v1/users/${user.id}`, newEmail, {
+      first_name: "Renamed",
+    });
+    expect(res.body).toMatchObject({
+      id: user.id,
+      email: user.email,
+      pending_email: newEmail,
+      first_name: "Renamed",
+    });
+    expect(await userRow(user.id)).toMatchObject({
+      email: user.email,
+      pending_email: newEmail,
+      first_name: "Renamed",
+    });
     const [requested] = await events("user.email_change_requested", user.id);
     expect(requested).toMatchObject({ actor_type: "user", actor_id: acct.adminId });
-    expect(JSON.parse(requested!.metadata)).toEqual({ from: user.email, to: newEmail, by: "admin" });
+    expect(JSON.parse(requested!.metadata)).toEqual({
+      from: user.email,
+      to: newEmail,
+      by: "admin",
+    });
     expect(await events("user.updated", user.id)).toHaveLength(1);
 
     expectProblem(await attempt(newEmail), 401, "invalid_credentials");
@@ -284,18 +394,27 @@ describe("PATCH /v1/users/:id with a new email", () => {
     expect((await attempt(newEmail)).status).toBe(200);
     expect(await events("user.email_changed", user.id)).toHaveLength(1);
     expect((await newMail(user.email, oldBefore)).text).toContain(newEmail);
-    expect((await call("GET", `/v1/users/${user.id}`, { token: acct.token })).body).toMatchObject({ email: newEmail, pending_email: null });
+    expect((await call("GET", `/v1/users/${user.id}`, { token: acct.token })).body).toMatchObject({
+      email: newEmail,
+      pending_email: null,
+    });
   });
 
   it("changing an administrator's email without holding their permissions is 403 permission_not_held", async () => {
     const acct = await createAccount();
-    const editors = await createGroup(acct, [{ permission: "users:read" }, { permission: "users:write" }]);
+    const editors = await createGroup(acct, [
+      { permission: "users:read" },
+      { permission: "users:write" },
+    ]);
     const editor = await createUser(acct, { groupIds: [editors, acct.membersId] });
     const admin2 = await createUser(acct, { groupIds: [acct.administratorsId] });
     const target = uniqueEmail("takeover");
     const before = await userRow(admin2.id);
 
-    const res = await call("PATCH", `/v1/users/${admin2.id}`, { token: editor.token, body: { email: target, first_name: "Hijacked" } });
+    const res = await call("PATCH", `/v1/users/${admin2.id}`, {
+      token: editor.token,
+      body: { email: target, first_name: "Hijacked" },
+    });
     expectProblem(res, 403, "permission_not_held");
     expect(await userRow(admin2.id)).toEqual(before);
     expect(await tokensOf(admin2.id)).toEqual([]);

@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { call, createAccount, PASSWORD, PLATFORM_TOKEN, uniqueEmail } from "../helpers";
 
 const csv = (text: string) => ({ raw: text, headers: { "content-type": "text/csv" } });
-const count = async (sql: string, ...binds: unknown[]) => (await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())!.n;
+const count = async (sql: string, ...binds: unknown[]) =>
+  (await env.DB.prepare(sql)
+    .bind(...binds)
+    .first<{ n: number }>())!.n;
 
 describe("bulk import", () => {
   it("imports CSV rows in any column order: invites by default, creates with a password", async () => {
@@ -13,14 +16,32 @@ describe("bulk import", () => {
     const res = await call("POST", "/v1/users/import", { token: acct.token, ...csv(body) });
     expect(res.status).toBe(200);
     expect(res.body.summary).toEqual({ total: 3, created: 1, invited: 2, failed: 0 });
-    expect(res.body.results.map((r: any) => [r.row, r.status])).toEqual([[1, "invited"], [2, "created"], [3, "invited"]]);
-    const created = await env.DB.prepare("SELECT last_name, created_via FROM users WHERE email = ?").bind(b).first();
+    expect(res.body.results.map((r: any) => [r.row, r.status])).toEqual([
+      [1, "invited"],
+      [2, "created"],
+      [3, "invited"],
+    ]);
+    const created = await env.DB.prepare("SELECT last_name, created_via FROM users WHERE email = ?")
+      .bind(b)
+      .first();
     expect(created).toEqual({ last_name: "O'Hara, Jr.", created_via: "import" });
-    expect(await count("SELECT count(*) AS n FROM group_memberships WHERE user_id = ?", res.body.results[1].id)).toBe(2);
-    expect(await count("SELECT count(*) AS n FROM invitations WHERE account_id = ? AND status = 'pending'", acct.accountId)).toBe(2);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM group_memberships WHERE user_id = ?",
+        res.body.results[1].id,
+      ),
+    ).toBe(2);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM invitations WHERE account_id = ? AND status = 'pending'",
+        acct.accountId,
+      ),
+    ).toBe(2);
     const login = await call("POST", "/v1/auth/login", { body: { email: b, password: PASSWORD } });
     expect(login.status).toBe(200);
-    const mail = await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(a)}`, { token: PLATFORM_TOKEN });
+    const mail = await call("GET", `/v1/dev/outbox?to=${encodeURIComponent(a)}`, {
+      token: PLATFORM_TOKEN,
+    });
     expect(mail.body.data).toHaveLength(1);
   });
 
@@ -33,7 +54,13 @@ describe("bulk import", () => {
         rows: [
           { email: "not-an-email" },
           { email: uniqueEmail(), action: "create", first_name: "No", last_name: "Password" },
-          { email: uniqueEmail(), action: "create", first_name: "Weak", last_name: "Pw", password: "short" },
+          {
+            email: uniqueEmail(),
+            action: "create",
+            first_name: "Weak",
+            last_name: "Pw",
+            password: "short",
+          },
           { email: uniqueEmail(), group_ids: ["grp_unknown"] },
           { email: acct.adminEmail },
           { email: good, action: "invite" },
@@ -53,19 +80,40 @@ describe("bulk import", () => {
       ["failed", "invitation_pending"],
       ["failed", "validation_failed"],
     ]);
-    expect(await count("SELECT count(*) AS n FROM invitations WHERE account_id = ?", acct.accountId)).toBe(1);
-    expect(await count("SELECT count(*) AS n FROM users WHERE account_id = ?", acct.accountId)).toBe(1);
+    expect(
+      await count("SELECT count(*) AS n FROM invitations WHERE account_id = ?", acct.accountId),
+    ).toBe(1);
+    expect(
+      await count("SELECT count(*) AS n FROM users WHERE account_id = ?", acct.accountId),
+    ).toBe(1);
   });
 
   it("never exceeds capacity: rows beyond it get capacity_exceeded", async () => {
     const acct = await createAccount("free"); // 3 seats, the admin holds one
-    const rows = Array.from({ length: 6 }, (_, i) => (i % 2 ? { email: uniqueEmail(), action: "create", first_name: "C", last_name: String(i), password: PASSWORD } : { email: uniqueEmail() }));
+    const rows = Array.from({ length: 6 }, (_, i) =>
+      i % 2
+        ? {
+            email: uniqueEmail(),
+            action: "create",
+            first_name: "C",
+            last_name: String(i),
+            password: PASSWORD,
+          }
+        : { email: uniqueEmail() },
+    );
     const res = await call("POST", "/v1/users/import", { token: acct.token, body: { rows } });
     expect(res.status).toBe(200);
     expect(res.body.summary.failed).toBe(4);
     expect(res.body.results.slice(2).every((r: any) => r.code === "capacity_exceeded")).toBe(true);
-    const seats = (await count("SELECT count(*) AS n FROM users WHERE account_id = ? AND status = 'active'", acct.accountId))
-      + (await count("SELECT count(*) AS n FROM invitations WHERE account_id = ? AND status = 'pending'", acct.accountId));
+    const seats =
+      (await count(
+        "SELECT count(*) AS n FROM users WHERE account_id = ? AND status = 'active'",
+        acct.accountId,
+      )) +
+      (await count(
+        "SELECT count(*) AS n FROM invitations WHERE account_id = ? AND status = 'pending'",
+        acct.accountId,
+      ));
     expect(seats).toBe(3);
   });
 
@@ -76,10 +124,24 @@ describe("bulk import", () => {
       expect(res.status, body).toBe(422);
       expect(res.body.code).toBe("validation_failed");
     }
-    const tooMany = "email\n" + Array.from({ length: 1001 }, (_, i) => `u${i}@example.com`).join("\n");
-    expect((await call("POST", "/v1/users/import", { token: acct.token, ...csv(tooMany) })).status).toBe(422);
-    expect((await call("POST", "/v1/users/import", { token: acct.token, body: { rows: [] } })).status).toBe(422);
-    expect((await call("POST", "/v1/users/import", { token: acct.token, raw: "x", headers: { "content-type": "text/plain" } })).status).toBe(415);
-    expect(await count("SELECT count(*) AS n FROM invitations WHERE account_id = ?", acct.accountId)).toBe(0);
+    const tooMany = `email\n${Array.from({ length: 1001 }, (_, i) => `u${i}@example.com`).join("\n")}`;
+    expect(
+      (await call("POST", "/v1/users/import", { token: acct.token, ...csv(tooMany) })).status,
+    ).toBe(422);
+    expect(
+      (await call("POST", "/v1/users/import", { token: acct.token, body: { rows: [] } })).status,
+    ).toBe(422);
+    expect(
+      (
+        await call("POST", "/v1/users/import", {
+          token: acct.token,
+          raw: "x",
+          headers: { "content-type": "text/plain" },
+        })
+      ).status,
+    ).toBe(415);
+    expect(
+      await count("SELECT count(*) AS n FROM invitations WHERE account_id = ?", acct.accountId),
+    ).toBe(0);
   });
 });

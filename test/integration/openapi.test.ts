@@ -4,7 +4,18 @@ import { buildApp } from "../../src/app";
 import { call } from "../helpers";
 
 /** Routes served outside the JSON contract: the document, its page, health checks and HTML pages. */
-const UNDOCUMENTED = new Set(["GET /openapi.json", "GET /docs", "GET /health", "GET /health/live", "GET /activate", "POST /activate", "GET /verify-email", "POST /verify-email", "GET /reset-password", "POST /reset-password"]);
+const UNDOCUMENTED = new Set([
+  "GET /openapi.json",
+  "GET /docs",
+  "GET /health",
+  "GET /health/live",
+  "GET /activate",
+  "POST /activate",
+  "GET /verify-email",
+  "POST /verify-email",
+  "GET /reset-password",
+  "POST /reset-password",
+]);
 
 describe("OpenAPI document", () => {
   it("is valid OpenAPI 3.1", async () => {
@@ -21,9 +32,13 @@ describe("OpenAPI document", () => {
   });
 
   it("lists every route the app serves", async () => {
-    const doc = (await call("GET", "/openapi.json")).body as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await call("GET", "/openapi.json")).body as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const documented = new Set(
-      Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)),
+      Object.entries(doc.paths).flatMap(([path, ops]) =>
+        Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+      ),
     );
     const served = buildApp()
       .routes.filter((r) => r.method !== "ALL")

@@ -9,7 +9,12 @@ afterEach(() => {
 
 async function setup() {
   const acct = await createAccount();
-  const org = (await call("POST", "/v1/device-organizations", { token: acct.token, body: { name: "Lobby screens" } })).body.id as string;
+  const org = (
+    await call("POST", "/v1/device-organizations", {
+      token: acct.token,
+      body: { name: "Lobby screens" },
+    })
+  ).body.id as string;
   return { acct, org };
 }
 
@@ -20,57 +25,115 @@ describe("device pairing", () => {
     expect(code.status).toBe(201);
     expect(code.body.pairing_code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
     expect(code.body.device_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const stored = await env.DB.prepare("SELECT secret_hash FROM device_pairings WHERE code = ?").bind(code.body.pairing_code.replace("-", "")).first<{ secret_hash: string }>();
+    const stored = await env.DB.prepare("SELECT secret_hash FROM device_pairings WHERE code = ?")
+      .bind(code.body.pairing_code.replace("-", ""))
+      .first<{ secret_hash: string }>();
     expect(stored?.secret_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(stored?.secret_hash).not.toBe(code.body.device_secret);
 
     // Typed loosely, as a person would: lower case, no hyphen.
     const typed = code.body.pairing_code.replace("-", "").toLowerCase();
-    const claimed = await call("POST", "/v1/device-pairings", { token: acct.token, body: { pairing_code: typed, name: "Lobby 1", device_organization_id: org } });
+    const claimed = await call("POST", "/v1/device-pairings", {
+      token: acct.token,
+      body: { pairing_code: typed, name: "Lobby 1", device_organization_id: org },
+    });
     expect(claimed.status).toBe(201);
-    expect(claimed.body).toMatchObject({ name: "Lobby 1", device_organization_id: org, created_via: "paired", status: "active" });
-    const pairing = await env.DB.prepare("SELECT account_id, device_id FROM device_pairings WHERE code = ?").bind(typed.toUpperCase()).first();
+    expect(claimed.body).toMatchObject({
+      name: "Lobby 1",
+      device_organization_id: org,
+      created_via: "paired",
+      status: "active",
+    });
+    const pairing = await env.DB.prepare(
+      "SELECT account_id, device_id FROM device_pairings WHERE code = ?",
+    )
+      .bind(typed.toUpperCase())
+      .first();
     expect(pairing).toEqual({ account_id: acct.accountId, device_id: claimed.body.id });
-    const event = await env.DB.prepare("SELECT metadata FROM activity_events WHERE type = 'device.added' AND subject_id = ?").bind(claimed.body.id).first<{ metadata: string }>();
+    const event = await env.DB.prepare(
+      "SELECT metadata FROM activity_events WHERE type = 'device.added' AND subject_id = ?",
+    )
+      .bind(claimed.body.id)
+      .first<{ metadata: string }>();
     expect(JSON.parse(event!.metadata)).toMatchObject({ created_via: "paired" });
 
-    const again = await call("POST", "/v1/device-pairings", { token: acct.token, body: { pairing_code: typed, name: "Lobby 2", device_organization_id: org } });
+    const again = await call("POST", "/v1/device-pairings", {
+      token: acct.token,
+      body: { pairing_code: typed, name: "Lobby 2", device_organization_id: org },
+    });
     expect(again.status).toBe(404);
     expect(again.body.code).toBe("pairing_code_invalid");
-    const devices = await env.DB.prepare("SELECT count(*) AS n FROM devices WHERE account_id = ?").bind(acct.accountId).first<{ n: number }>();
+    const devices = await env.DB.prepare("SELECT count(*) AS n FROM devices WHERE account_id = ?")
+      .bind(acct.accountId)
+      .first<{ n: number }>();
     expect(devices?.n).toBe(1);
   });
 
   it("refuses unknown and expired codes, and codes claimed by another account", async () => {
     const { acct, org } = await setup();
     const other = await setup();
-    const unknown = await call("POST", "/v1/device-pairings", { token: acct.token, body: { pairing_code: "ZZZZ-ZZZZ", name: "x", device_organization_id: org } });
+    const unknown = await call("POST", "/v1/device-pairings", {
+      token: acct.token,
+      body: { pairing_code: "ZZZZ-ZZZZ", name: "x", device_organization_id: org },
+    });
     expect(unknown.body.code).toBe("pairing_code_invalid");
 
     const code = (await call("POST", "/v1/device-pairings/code")).body.pairing_code as string;
     clock.offsetMs = 11 * 60 * 1000;
-    const expired = await call("POST", "/v1/device-pairings", { token: acct.token, body: { pairing_code: code, name: "late", device_organization_id: org } });
+    const expired = await call("POST", "/v1/device-pairings", {
+      token: acct.token,
+      body: { pairing_code: code, name: "late", device_organization_id: org },
+    });
     expect(expired.status).toBe(404);
     expect(expired.body.code).toBe("pairing_code_invalid");
     clock.offsetMs = 0;
 
     const shared = (await call("POST", "/v1/device-pairings/code")).body.pairing_code as string;
-    expect((await call("POST", "/v1/device-pairings", { token: other.acct.token, body: { pairing_code: shared, name: "theirs", device_organization_id: other.org } })).status).toBe(201);
-    const stolen = await call("POST", "/v1/device-pairings", { token: acct.token, body: { pairing_code: shared, name: "mine", device_organization_id: org } });
+    expect(
+      (
+        await call("POST", "/v1/device-pairings", {
+          token: other.acct.token,
+          body: { pairing_code: shared, name: "theirs", device_organization_id: other.org },
+        })
+      ).status,
+    ).toBe(201);
+    const stolen = await call("POST", "/v1/device-pairings", {
+      token: acct.token,
+      body: { pairing_code: shared, name: "mine", device_organization_id: org },
+    });
     expect(stolen.body.code).toBe("pairing_code_invalid");
   });
 
   it("holds the device limit when claiming", async () => {
     const { acct, org } = await setup();
-    expect((await call("PATCH", `/v1/platform/accounts/${acct.accountId}`, { token: "test-platform-token", body: { device_limit: 1 } })).status).toBe(200);
+    expect(
+      (
+        await call("PATCH", `/v1/platform/accounts/${acct.accountId}`, {
+          token: "test-platform-token",
+          body: { device_limit: 1 },
+        })
+      ).status,
+    ).toBe(200);
     const first = (await call("POST", "/v1/device-pairings/code")).body.pairing_code;
     const second = (await call("POST", "/v1/device-pairings/code")).body.pairing_code;
-    expect((await call("POST", "/v1/device-pairings", { token: acct.token, body: { pairing_code: first, name: "one", device_organization_id: org } })).status).toBe(201);
-    const over = await call("POST", "/v1/device-pairings", { token: acct.token, body: { pairing_code: second, name: "two", device_organization_id: org } });
+    expect(
+      (
+        await call("POST", "/v1/device-pairings", {
+          token: acct.token,
+          body: { pairing_code: first, name: "one", device_organization_id: org },
+        })
+      ).status,
+    ).toBe(201);
+    const over = await call("POST", "/v1/device-pairings", {
+      token: acct.token,
+      body: { pairing_code: second, name: "two", device_organization_id: org },
+    });
     expect(over.status).toBe(409);
     expect(over.body.code).toBe("capacity_exceeded");
     // The refused claim left the code unclaimed: a freed slot lets it pair later.
-    const row = await env.DB.prepare("SELECT account_id FROM device_pairings WHERE code = ?").bind(second.replace("-", "")).first<{ account_id: string | null }>();
+    const row = await env.DB.prepare("SELECT account_id FROM device_pairings WHERE code = ?")
+      .bind(second.replace("-", ""))
+      .first<{ account_id: string | null }>();
     expect(row?.account_id).toBeNull();
   });
 });

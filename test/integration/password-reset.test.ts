@@ -9,7 +9,20 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, type TestAccount, rows, expectProblem, outbox, newMail, type Mail } from "../helpers";
+import {
+  call,
+  createAccount,
+  createGroup,
+  createUser,
+  expectProblem,
+  type Mail,
+  newMail,
+  outbox,
+  PASSWORD,
+  rows,
+  type TestAccount,
+  uniqueEmail,
+} from "../helpers";
 
 const NEW_PASSWORD = "a freshly chosen passphrase 2024";
 const HOUR = 60 * 60 * 1000;
@@ -21,25 +34,42 @@ afterEach(() => {
 
 // ---- local helpers --------------------------------------------------------------------
 
-const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) => env.DB.prepare(query).bind(...binds).first<T>();
+const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) =>
+  env.DB.prepare(query)
+    .bind(...binds)
+    .first<T>();
 
-const credentials = (id: string) => row<{ password_hash: string | null; must_change_password: number }>("SELECT password_hash, must_change_password FROM users WHERE id = ?", id);
-const liveSessions = (userId: string) => rows("SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", userId);
-const resetTokens = (userId: string) => rows("SELECT * FROM user_tokens WHERE user_id = ? AND kind = 'password_reset' ORDER BY created_at, rowid", userId);
+const credentials = (id: string) =>
+  row<{ password_hash: string | null; must_change_password: number }>(
+    "SELECT password_hash, must_change_password FROM users WHERE id = ?",
+    id,
+  );
+const liveSessions = (userId: string) =>
+  rows("SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", userId);
+const resetTokens = (userId: string) =>
+  rows(
+    "SELECT * FROM user_tokens WHERE user_id = ? AND kind = 'password_reset' ORDER BY created_at, rowid",
+    userId,
+  );
 const events = (type: string, subjectId: string) =>
-  rows("SELECT * FROM activity_events WHERE type = ? AND subject_id = ? ORDER BY occurred_at, rowid", type, subjectId);
-
+  rows(
+    "SELECT * FROM activity_events WHERE type = ? AND subject_id = ? ORDER BY occurred_at, rowid",
+    type,
+    subjectId,
+  );
 
 let ipCounter = 0;
 /** A fresh source address per request, so login and forgot throttles only count what a test means. */
 const freshIp = () => `203.0.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
-const attempt = (email: string, password: string) => call("POST", "/v1/auth/login", { body: { email, password }, ip: freshIp() });
+const attempt = (email: string, password: string) =>
+  call("POST", "/v1/auth/login", { body: { email, password }, ip: freshIp() });
 async function login(email: string, password = PASSWORD) {
   const res = await attempt(email, password);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as { access_token: string; refresh_token: string; must_change_password: boolean };
 }
-const refresh = (refreshToken: string) => call("POST", "/v1/auth/refresh", { body: { refresh_token: refreshToken } });
+const refresh = (refreshToken: string) =>
+  call("POST", "/v1/auth/refresh", { body: { refresh_token: refreshToken } });
 
 const resetPrefix = () => `${env.APP_URL.replace(/\/$/, "")}/reset-password?token=`;
 function resetToken(mail: Mail): string {
@@ -52,7 +82,11 @@ function resetToken(mail: Mail): string {
 async function forgot(email: string, ip = freshIp()) {
   const ctx = createExecutionContext();
   const res = await worker.fetch(
-    new Request("http://api.test/v1/password/forgot", { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": ip }, body: JSON.stringify({ email }) }),
+    new Request("http://api.test/v1/password/forgot", {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": ip },
+      body: JSON.stringify({ email }),
+    }),
     env as unknown as Bindings,
     ctx,
   );
@@ -68,18 +102,32 @@ async function forgotToken(email: string) {
   expect(mail.subject).toBe("Reset your password");
   return resetToken(mail);
 }
-const reset = (token: string, new_password: string) => call("POST", "/v1/password/reset", { body: { token, new_password } });
-const page = (token: string) => call<string>("GET", `/reset-password?token=${encodeURIComponent(token)}`);
+const reset = (token: string, new_password: string) =>
+  call("POST", "/v1/password/reset", { body: { token, new_password } });
+const page = (token: string) =>
+  call<string>("GET", `/reset-password?token=${encodeURIComponent(token)}`);
 const postPage = (token: string, new_password: string) =>
-  call<string>("POST", "/reset-password", { raw: new URLSearchParams({ token, new_password }), headers: { "content-type": "application/x-www-form-urlencoded" } });
+  call<string>("POST", "/reset-password", {
+    raw: new URLSearchParams({ token, new_password }),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  });
 const adminReset = (acct: { token: string }, userId: string, body?: unknown) =>
-  call("POST", `/v1/users/${userId}/password-reset`, { token: acct.token, ...(body !== undefined ? { body } : {}) });
+  call("POST", `/v1/users/${userId}/password-reset`, {
+    token: acct.token,
+    ...(body !== undefined ? { body } : {}),
+  });
 
 /** A user with two login sessions. */
 async function userWithSessions(acct: TestAccount, groupIds?: string[]) {
   const user = await createUser(acct, groupIds ? { groupIds } : {});
   const second = await login(user.email);
-  return { ...user, sessions: [{ access: user.token, refresh: user.refreshToken }, { access: second.access_token, refresh: second.refresh_token }] };
+  return {
+    ...user,
+    sessions: [
+      { access: user.token, refresh: user.refreshToken },
+      { access: second.access_token, refresh: second.refresh_token },
+    ],
+  };
 }
 /** Every session of the user ended: D1 says so, access tokens are 401, refresh tokens are 401. */
 async function expectAllSessionsEnded(user: Awaited<ReturnType<typeof userWithSessions>>) {
@@ -101,7 +149,11 @@ describe("POST /v1/users/:id/password-reset (temporary password)", () => {
 
     const res = await adminReset(acct, user.id);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ method: "temporary_password", temporary_password: expect.any(String), must_change_password: true });
+    expect(res.body).toEqual({
+      method: "temporary_password",
+      temporary_password: expect.any(String),
+      must_change_password: true,
+    });
     const temporary: string = res.body.temporary_password;
     expect(temporary.replace(/-/g, "").length).toBeGreaterThanOrEqual(15);
 
@@ -117,7 +169,11 @@ describe("POST /v1/users/:id/password-reset (temporary password)", () => {
     expect(JSON.stringify(shown.body)).not.toContain(temporary);
     const recorded = await events("user.password_reset", user.id);
     expect(recorded).toHaveLength(1);
-    expect(recorded[0]).toMatchObject({ actor_type: "user", actor_id: acct.adminId, account_id: acct.accountId });
+    expect(recorded[0]).toMatchObject({
+      actor_type: "user",
+      actor_id: acct.adminId,
+      account_id: acct.accountId,
+    });
     expect(JSON.parse(recorded[0]!.metadata)).toMatchObject({ method: "temporary_password" });
     expect(JSON.stringify(recorded[0])).not.toContain(temporary);
 
@@ -155,12 +211,25 @@ describe("POST /v1/users/:id/password-reset (temporary password)", () => {
       ["POST", "/v1/groups", { name: "Gated group", grants: [] }],
     ];
     for (const [method, path, body] of blocked) {
-      expectProblem(await call(method, path, { ...as, ...(body !== undefined ? { body } : {}) }), 403, "password_change_required");
+      expectProblem(
+        await call(method, path, { ...as, ...(body !== undefined ? { body } : {}) }),
+        403,
+        "password_change_required",
+      );
     }
     // The blocked writes wrote nothing.
-    expect(await row("SELECT first_name FROM users WHERE id = ?", bystander.id)).toEqual({ first_name: "Test" });
-    expect(await rows("SELECT id FROM invitations WHERE account_id = ?", acct.accountId)).toEqual([]);
-    expect(await rows("SELECT id FROM groups WHERE account_id = ? AND name = 'Gated group'", acct.accountId)).toEqual([]);
+    expect(await row("SELECT first_name FROM users WHERE id = ?", bystander.id)).toEqual({
+      first_name: "Test",
+    });
+    expect(await rows("SELECT id FROM invitations WHERE account_id = ?", acct.accountId)).toEqual(
+      [],
+    );
+    expect(
+      await rows(
+        "SELECT id FROM groups WHERE account_id = ? AND name = 'Gated group'",
+        acct.accountId,
+      ),
+    ).toEqual([]);
     expect((await call("GET", "/v1/me", { token: bystander.token })).status).toBe(200);
 
     // The allowed three (GET and PATCH /v1/me, logout, and the password change below).
@@ -173,9 +242,19 @@ describe("POST /v1/users/:id/password-reset (temporary password)", () => {
     expect((await call("POST", "/v1/auth/logout", { token: spare.access_token })).status).toBe(204);
     expectProblem(await call("GET", "/v1/me", { token: spare.access_token }), 401, "unauthorized");
 
-    expectProblem(await call("POST", "/v1/me/password", { ...as, body: { current_password: temporary, new_password: "short" } }), 422, "weak_password");
+    expectProblem(
+      await call("POST", "/v1/me/password", {
+        ...as,
+        body: { current_password: temporary, new_password: "short" },
+      }),
+      422,
+      "weak_password",
+    );
     expectProblem(await call("GET", "/v1/users", as), 403, "password_change_required");
-    const changed = await call("POST", "/v1/me/password", { ...as, body: { current_password: temporary, new_password: NEW_PASSWORD } });
+    const changed = await call("POST", "/v1/me/password", {
+      ...as,
+      body: { current_password: temporary, new_password: NEW_PASSWORD },
+    });
     expect(changed.status).toBe(204);
     expect((await credentials(user.id))?.must_change_password).toBe(0);
 
@@ -197,7 +276,11 @@ describe("POST /v1/users/:id/password-reset (email)", () => {
 
     const res = await adminReset(acct, user.id, { method: "email" });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ method: "email", email_delivery: "outbox", expires_at: expect.any(String) });
+    expect(res.body).toEqual({
+      method: "email",
+      email_delivery: "outbox",
+      expires_at: expect.any(String),
+    });
     await expectAllSessionsEnded(user);
     expect(await credentials(user.id)).toEqual({ password_hash: hash, must_change_password: 0 });
 
@@ -217,8 +300,14 @@ describe("POST /v1/users/:id/password-reset (email)", () => {
 
   it("requires users:reset_password, and only within the caller's authority", async () => {
     const acct = await createAccount();
-    const editors = await createGroup(acct, [{ permission: "users:read" }, { permission: "users:write" }]);
-    const helpdesk = await createGroup(acct, [{ permission: "users:read" }, { permission: "users:reset_password" }]);
+    const editors = await createGroup(acct, [
+      { permission: "users:read" },
+      { permission: "users:write" },
+    ]);
+    const helpdesk = await createGroup(acct, [
+      { permission: "users:read" },
+      { permission: "users:reset_password" },
+    ]);
     const editor = await createUser(acct, { groupIds: [editors, acct.membersId] });
     const helper = await createUser(acct, { groupIds: [helpdesk, acct.membersId] });
     const member = await createUser(acct);
@@ -234,8 +323,15 @@ describe("POST /v1/users/:id/password-reset (email)", () => {
     expect((await adminReset(helper, member.id)).status).toBe(200);
     const adminHash = (await credentials(acct.adminId))?.password_hash;
     expectProblem(await adminReset(helper, acct.adminId), 403, "permission_not_held");
-    expectProblem(await adminReset(helper, acct.adminId, { method: "email" }), 403, "permission_not_held");
-    expect(await credentials(acct.adminId)).toEqual({ password_hash: adminHash, must_change_password: 0 });
+    expectProblem(
+      await adminReset(helper, acct.adminId, { method: "email" }),
+      403,
+      "permission_not_held",
+    );
+    expect(await credentials(acct.adminId)).toEqual({
+      password_hash: adminHash,
+      must_change_password: 0,
+    });
     expect((await call("GET", "/v1/me", { token: acct.token })).status).toBe(200);
     expect(await resetTokens(acct.adminId)).toEqual([]);
     expect(await events("user.password_reset", acct.adminId)).toEqual([]);
@@ -296,7 +392,10 @@ describe("POST /v1/password/forgot", () => {
     for (const email of [user.email, unknown]) {
       for (let i = 0; i < 5; i++) expect((await forgot(email)).status).toBe(202);
       const refused = await forgot(email);
-      expect({ status: refused.status, code: refused.body.code }).toEqual({ status: 429, code: "too_many_attempts" });
+      expect({ status: refused.status, code: refused.body.code }).toEqual({
+        status: 429,
+        code: "too_many_attempts",
+      });
       const retryAfter = Number(refused.headers.get("retry-after"));
       expect(retryAfter).toBeGreaterThan(0);
       expect(retryAfter).toBeLessThanOrEqual(3600);
@@ -316,7 +415,10 @@ describe("POST /v1/password/forgot", () => {
     const ip = freshIp();
     for (let i = 0; i < 30; i++) expect((await forgot(uniqueEmail("spray"), ip)).status).toBe(202);
     const refused = await forgot(uniqueEmail("spray"), ip);
-    expect({ status: refused.status, code: refused.body.code }).toEqual({ status: 429, code: "too_many_attempts" });
+    expect({ status: refused.status, code: refused.body.code }).toEqual({
+      status: 429,
+      code: "too_many_attempts",
+    });
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
     expect((await forgot(uniqueEmail("spray"))).status).toBe(202);
   });
@@ -378,8 +480,14 @@ describe("POST /v1/password/reset", () => {
     expect((await adminReset(acct, user.id)).status).toBe(200);
     expectProblem(await reset(newer, NEW_PASSWORD), 404, "token_invalid");
     expectProblem(await reset(pending, NEW_PASSWORD), 404, "token_invalid");
-    expect((await resetTokens(user.id)).every((t) => t.used_at === null && t.superseded_at !== null)).toBe(true);
-    expectProblem(await call("POST", "/v1/email-verification/confirm", { body: { token: pending } }), 404, "token_invalid");
+    expect(
+      (await resetTokens(user.id)).every((t) => t.used_at === null && t.superseded_at !== null),
+    ).toBe(true);
+    expectProblem(
+      await call("POST", "/v1/email-verification/confirm", { body: { token: pending } }),
+      404,
+      "token_invalid",
+    );
   });
 
   it("refuses a weak password with 422 weak_password and changes nothing; the link still works", async () => {
@@ -391,7 +499,9 @@ describe("POST /v1/password/reset", () => {
     for (const weak of ["short", user.email, "password".repeat(2)]) {
       const res = await reset(token, weak);
       expectProblem(res, 422, "weak_password");
-      expect(res.body.errors).toContainEqual(expect.objectContaining({ path: "new_password", code: "weak_password" }));
+      expect(res.body.errors).toContainEqual(
+        expect.objectContaining({ path: "new_password", code: "weak_password" }),
+      );
     }
     expect(await credentials(user.id)).toEqual(before);
     expect((await resetTokens(user.id))[0]!.used_at).toBeNull();
@@ -400,7 +510,11 @@ describe("POST /v1/password/reset", () => {
 
     expect((await reset(token, NEW_PASSWORD)).status).toBe(204);
     expectProblem(await reset("not-a-token", NEW_PASSWORD), 404, "token_invalid");
-    expectProblem(await call("POST", "/v1/password/reset", { body: { token } }), 422, "validation_failed");
+    expectProblem(
+      await call("POST", "/v1/password/reset", { body: { token } }),
+      422,
+      "validation_failed",
+    );
   });
 });
 
@@ -450,7 +564,10 @@ describe("GET/POST /reset-password", () => {
 describe("disable and delete", () => {
   async function withApiToken(acct: TestAccount) {
     const user = await userWithSessions(acct, [acct.administratorsId]);
-    const created = await call("POST", "/v1/api-tokens", { token: user.token, body: { name: "ci", permissions: ["users:read"] } });
+    const created = await call("POST", "/v1/api-tokens", {
+      token: user.token,
+      body: { name: "ci", permissions: ["users:read"] },
+    });
     expect(created.status).toBe(201);
     expect((await call("GET", "/v1/users", { token: created.body.token })).status).toBe(200);
     return { ...user, apiToken: created.body.token as string };
@@ -459,7 +576,14 @@ describe("disable and delete", () => {
   it("disabling ends sessions and stops API tokens; the user cannot ask for a reset link", async () => {
     const acct = await createAccount();
     const user = await withApiToken(acct);
-    expect((await call("PATCH", `/v1/users/${user.id}`, { token: acct.token, body: { status: "disabled" } })).status).toBe(200);
+    expect(
+      (
+        await call("PATCH", `/v1/users/${user.id}`, {
+          token: acct.token,
+          body: { status: "disabled" },
+        })
+      ).status,
+    ).toBe(200);
     await expectAllSessionsEnded(user);
     expectProblem(await call("GET", "/v1/users", { token: user.apiToken }), 401, "unauthorized");
     expect(await events("user.disabled", user.id)).toHaveLength(1);

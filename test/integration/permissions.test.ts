@@ -9,26 +9,48 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PERMISSIONS, type Permission } from "../../src/authz/catalog";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, createGroup, createUser, PASSWORD, uniqueEmail, type TestAccount, rows } from "../helpers";
+import {
+  call,
+  createAccount,
+  createGroup,
+  createUser,
+  PASSWORD,
+  rows,
+  type TestAccount,
+  uniqueEmail,
+} from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
 });
 
-
-async function expectProblem(res: { status: number; body: any; headers: Headers }, status: number, code: string) {
+async function expectProblem(
+  res: { status: number; body: any; headers: Headers },
+  status: number,
+  code: string,
+) {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(res.body.code).toBe(code);
   expect(res.headers.get("content-type")).toContain("application/problem+json");
 }
 
-async function setGrants(admin: TestAccount, groupId: string, grants: { permission: string; scope?: unknown }[]) {
-  const res = await call("PATCH", `/v1/groups/${groupId}`, { token: admin.token, body: { grants } });
+async function setGrants(
+  admin: TestAccount,
+  groupId: string,
+  grants: { permission: string; scope?: unknown }[],
+) {
+  const res = await call("PATCH", `/v1/groups/${groupId}`, {
+    token: admin.token,
+    body: { grants },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
 }
 
 async function createOrg(admin: TestAccount, name = "Org") {
-  const res = await call("POST", "/v1/device-organizations", { token: admin.token, body: { name } });
+  const res = await call("POST", "/v1/device-organizations", {
+    token: admin.token,
+    body: { name },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.id as string;
 }
@@ -37,19 +59,34 @@ async function provision(token: string, orgId: string, name = "Screen") {
   return call("POST", "/v1/devices", { token, body: { name, device_organization_id: orgId } });
 }
 
-async function createToken(token: string, permissions: string[], extra: Record<string, unknown> = {}) {
-  return call("POST", "/v1/api-tokens", { token, body: { name: `tok-${uniqueEmail("t")}`, permissions, ...extra } });
+async function createToken(
+  token: string,
+  permissions: string[],
+  extra: Record<string, unknown> = {},
+) {
+  return call("POST", "/v1/api-tokens", {
+    token,
+    body: { name: `tok-${uniqueEmail("t")}`, permissions, ...extra },
+  });
 }
 
 /** A user whose only group is a fresh one with the given grants. */
-async function userWithGrants(admin: TestAccount, grants: { permission: string; scope?: unknown }[]) {
+async function userWithGrants(
+  admin: TestAccount,
+  grants: { permission: string; scope?: unknown }[],
+) {
   const groupId = await createGroup(admin, grants);
   const user = await createUser(admin, { groupIds: [groupId] });
   return { ...user, groupId };
 }
 
 const eventCount = async (accountId: string) =>
-  (await rows<{ n: number }>("SELECT count(*) AS n FROM activity_events WHERE account_id = ?", accountId))[0]!.n;
+  (
+    await rows<{ n: number }>(
+      "SELECT count(*) AS n FROM activity_events WHERE account_id = ?",
+      accountId,
+    )
+  )[0]!.n;
 
 // ---------------------------------------------------------------------------------------
 // The matrix. Placeholders (":user", ":group", ":org", ":device", ":token", ":email") in
@@ -66,24 +103,84 @@ interface Row {
 const MATRIX: Row[] = [
   { method: "GET", path: "/v1/users", permissions: ["users:read"], ok: 200 },
   { method: "GET", path: "/v1/users/:user", permissions: ["users:read"], ok: 200 },
-  { method: "POST", path: "/v1/users", permissions: ["users:write"], body: { email: ":email", first_name: "New", last_name: "Person", password: PASSWORD }, ok: 201 },
-  { method: "PATCH", path: "/v1/users/:user", permissions: ["users:write"], body: { first_name: "Renamed" }, ok: 200 },
-  { method: "PUT", path: "/v1/users/:user/groups", permissions: ["users:write", "groups:read"], body: { group_ids: [":group"] }, ok: 200 },
+  {
+    method: "POST",
+    path: "/v1/users",
+    permissions: ["users:write"],
+    body: { email: ":email", first_name: "New", last_name: "Person", password: PASSWORD },
+    ok: 201,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/users/:user",
+    permissions: ["users:write"],
+    body: { first_name: "Renamed" },
+    ok: 200,
+  },
+  {
+    method: "PUT",
+    path: "/v1/users/:user/groups",
+    permissions: ["users:write", "groups:read"],
+    body: { group_ids: [":group"] },
+    ok: 200,
+  },
   { method: "DELETE", path: "/v1/users/:user", permissions: ["users:write"], ok: 204 },
   { method: "GET", path: "/v1/groups", permissions: ["groups:read"], ok: 200 },
   { method: "GET", path: "/v1/groups/:group", permissions: ["groups:read"], ok: 200 },
-  { method: "POST", path: "/v1/groups", permissions: ["groups:write"], body: { name: "Matrix group", grants: [] }, ok: 201 },
-  { method: "PATCH", path: "/v1/groups/:group", permissions: ["groups:write"], body: { description: "changed" }, ok: 200 },
+  {
+    method: "POST",
+    path: "/v1/groups",
+    permissions: ["groups:write"],
+    body: { name: "Matrix group", grants: [] },
+    ok: 201,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/groups/:group",
+    permissions: ["groups:write"],
+    body: { description: "changed" },
+    ok: 200,
+  },
   { method: "DELETE", path: "/v1/groups/:group", permissions: ["groups:write"], ok: 204 },
-  { method: "POST", path: "/v1/authz/check", permissions: ["users:read"], body: { user_id: ":user", permission: "users:read" }, ok: 200 },
-  { method: "PATCH", path: "/v1/account", permissions: ["account:manage"], body: { name: "Renamed Signage" }, ok: 200 },
+  {
+    method: "POST",
+    path: "/v1/authz/check",
+    permissions: ["users:read"],
+    body: { user_id: ":user", permission: "users:read" },
+    ok: 200,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/account",
+    permissions: ["account:manage"],
+    body: { name: "Renamed Signage" },
+    ok: 200,
+  },
   { method: "GET", path: "/v1/api-tokens", permissions: ["api_tokens:manage"], ok: 200 },
-  { method: "POST", path: "/v1/api-tokens", permissions: ["api_tokens:manage"], body: { name: "ci", permissions: ["api_tokens:manage"] }, ok: 201 },
+  {
+    method: "POST",
+    path: "/v1/api-tokens",
+    permissions: ["api_tokens:manage"],
+    body: { name: "ci", permissions: ["api_tokens:manage"] },
+    ok: 201,
+  },
   { method: "DELETE", path: "/v1/api-tokens/:token", permissions: ["api_tokens:manage"], ok: 204 },
   { method: "GET", path: "/v1/device-organizations", permissions: ["devices:read"], ok: 200 },
-  { method: "POST", path: "/v1/device-organizations", permissions: ["devices:write"], body: { name: "Lobby" }, ok: 201 },
+  {
+    method: "POST",
+    path: "/v1/device-organizations",
+    permissions: ["devices:write"],
+    body: { name: "Lobby" },
+    ok: 201,
+  },
   { method: "GET", path: "/v1/devices", permissions: ["devices:read"], ok: 200 },
-  { method: "POST", path: "/v1/devices", permissions: ["devices:write"], body: { name: "Screen", device_organization_id: ":org" }, ok: 201 },
+  {
+    method: "POST",
+    path: "/v1/devices",
+    permissions: ["devices:write"],
+    body: { name: "Screen", device_organization_id: ":org" },
+    ok: 201,
+  },
   { method: "DELETE", path: "/v1/devices/:device", permissions: ["devices:write"], ok: 204 },
 ];
 
@@ -92,7 +189,10 @@ function fixtures(admin: TestAccount) {
   const makers: Record<string, () => Promise<string>> = {
     ":email": async () => uniqueEmail("matrix"),
     ":user": async () => {
-      const res = await call("POST", "/v1/users", { token: admin.token, body: { email: uniqueEmail("target"), first_name: "T", last_name: "U", password: PASSWORD } });
+      const res = await call("POST", "/v1/users", {
+        token: admin.token,
+        body: { email: uniqueEmail("target"), first_name: "T", last_name: "U", password: PASSWORD },
+      });
       return res.body.id;
     },
     ":group": () => createGroup(admin, []),
@@ -105,7 +205,8 @@ function fixtures(admin: TestAccount) {
     return made.get(key)!;
   };
   return async (text: string) => {
-    for (const key of Object.keys(makers)) if (text.includes(key)) text = text.replaceAll(key, await get(key));
+    for (const key of Object.keys(makers))
+      if (text.includes(key)) text = text.replaceAll(key, await get(key));
     return text;
   };
 }
@@ -115,27 +216,44 @@ describe("permission matrix", () => {
     const path = row.path.replace(/:(\w+)/g, "$1_00000000000000000000000000");
     const res = await call(row.method, path, { body: row.body });
     await expectProblem(res, 401, "unauthorized");
-    await expectProblem(await call(row.method, path, { body: row.body, token: "not-a-token" }), 401, "unauthorized");
+    await expectProblem(
+      await call(row.method, path, { body: row.body, token: "not-a-token" }),
+      401,
+      "unauthorized",
+    );
   });
 
   it.each(MATRIX)("$method $path needs $permissions", async (row) => {
     const admin = await createAccount();
     const resolve = fixtures(admin);
     const path = await resolve(row.path);
-    const body = row.body === undefined ? undefined : JSON.parse(await resolve(JSON.stringify(row.body)));
+    const body =
+      row.body === undefined ? undefined : JSON.parse(await resolve(JSON.stringify(row.body)));
     const groupId = await createGroup(admin, []);
     const user = await createUser(admin, { groupIds: [groupId] });
 
     // Everything but one required permission: refused, and nothing is written.
     for (const missing of row.permissions) {
-      await setGrants(admin, groupId, PERMISSIONS.filter((p) => p !== missing).map((permission) => ({ permission })));
+      await setGrants(
+        admin,
+        groupId,
+        PERMISSIONS.filter((p) => p !== missing).map((permission) => ({ permission })),
+      );
       const before = await eventCount(admin.accountId);
-      await expectProblem(await call(row.method, path, { token: user.token, body }), 403, "forbidden");
+      await expectProblem(
+        await call(row.method, path, { token: user.token, body }),
+        403,
+        "forbidden",
+      );
       expect(await eventCount(admin.accountId)).toBe(before);
     }
 
     // Exactly the required permissions: served, with the same access token.
-    await setGrants(admin, groupId, row.permissions.map((permission) => ({ permission })));
+    await setGrants(
+      admin,
+      groupId,
+      row.permissions.map((permission) => ({ permission })),
+    );
     const res = await call(row.method, path, { token: user.token, body });
     expect(res.status, JSON.stringify(res.body)).toBe(row.ok);
   });
@@ -159,10 +277,15 @@ describe("changes apply on the next request", () => {
     const user = await createUser(admin, { groupIds: [readers, devices] });
     expect((await call("GET", "/v1/users", { token: user.token })).status).toBe(200);
 
-    const put = await call("PUT", `/v1/users/${user.id}/groups`, { token: admin.token, body: { group_ids: [devices] } });
+    const put = await call("PUT", `/v1/users/${user.id}/groups`, {
+      token: admin.token,
+      body: { group_ids: [devices] },
+    });
     expect(put.status).toBe(200);
     expect(put.body.group_ids).toEqual([devices]);
-    expect(await rows("SELECT group_id FROM group_memberships WHERE user_id = ?", user.id)).toEqual([{ group_id: devices }]);
+    expect(await rows("SELECT group_id FROM group_memberships WHERE user_id = ?", user.id)).toEqual(
+      [{ group_id: devices }],
+    );
 
     await expectProblem(await call("GET", "/v1/users", { token: user.token }), 403, "forbidden");
     expect((await call("GET", "/v1/devices", { token: user.token })).status).toBe(200);
@@ -177,7 +300,9 @@ describe("changes apply on the next request", () => {
     await expectProblem(await call("GET", "/v1/groups", { token: user.token }), 403, "forbidden");
 
     await setGrants(admin, user.groupId, [{ permission: "groups:read" }]);
-    expect(await rows("SELECT permission FROM grants WHERE group_id = ?", user.groupId)).toEqual([{ permission: "groups:read" }]);
+    expect(await rows("SELECT permission FROM grants WHERE group_id = ?", user.groupId)).toEqual([
+      { permission: "groups:read" },
+    ]);
     await expectProblem(await call("GET", "/v1/users", { token: user.token }), 403, "forbidden");
     expect((await call("GET", "/v1/groups", { token: user.token })).status).toBe(200);
 
@@ -194,17 +319,36 @@ describe("scoped grants", () => {
     const deviceA = (await provision(admin.token, orgA, "in A")).body.id as string;
     const deviceB = (await provision(admin.token, orgB, "in B")).body.id as string;
     const scope = { device_organization_ids: [orgA] };
-    const user = await userWithGrants(admin, [{ permission: "devices:read", scope }, { permission: "devices:write", scope }]);
+    const user = await userWithGrants(admin, [
+      { permission: "devices:read", scope },
+      { permission: "devices:write", scope },
+    ]);
 
     const made = await provision(user.token, orgA, "mine");
     expect(made.status).toBe(201);
-    expect(made.body).toMatchObject({ name: "mine", device_organization_id: orgA, created_via: "provisioned" });
-    expect(await rows("SELECT device_organization_id FROM devices WHERE id = ?", made.body.id)).toEqual([{ device_organization_id: orgA }]);
+    expect(made.body).toMatchObject({
+      name: "mine",
+      device_organization_id: orgA,
+      created_via: "provisioned",
+    });
+    expect(
+      await rows("SELECT device_organization_id FROM devices WHERE id = ?", made.body.id),
+    ).toEqual([{ device_organization_id: orgA }]);
 
     await expectProblem(await provision(user.token, orgB, "sneaky"), 404, "not_found");
-    expect(await rows("SELECT id FROM devices WHERE device_organization_id = ?", orgB)).toEqual([{ id: deviceB }]);
-    await expectProblem(await call("DELETE", `/v1/devices/${deviceB}`, { token: user.token }), 404, "not_found");
-    await expectProblem(await call("POST", "/v1/device-organizations", { token: user.token, body: { name: "C" } }), 403, "forbidden");
+    expect(await rows("SELECT id FROM devices WHERE device_organization_id = ?", orgB)).toEqual([
+      { id: deviceB },
+    ]);
+    await expectProblem(
+      await call("DELETE", `/v1/devices/${deviceB}`, { token: user.token }),
+      404,
+      "not_found",
+    );
+    await expectProblem(
+      await call("POST", "/v1/device-organizations", { token: user.token, body: { name: "C" } }),
+      403,
+      "forbidden",
+    );
 
     const devices = await call("GET", "/v1/devices", { token: user.token });
     expect(devices.body.data.map((d: any) => d.id).sort()).toEqual([deviceA, made.body.id].sort());
@@ -213,13 +357,24 @@ describe("scoped grants", () => {
     const all = await call("GET", "/v1/devices", { token: admin.token });
     expect(all.body.data).toHaveLength(3);
 
-    expect((await call("DELETE", `/v1/devices/${deviceA}`, { token: user.token })).status).toBe(204);
+    expect((await call("DELETE", `/v1/devices/${deviceA}`, { token: user.token })).status).toBe(
+      204,
+    );
     expect(await rows("SELECT id FROM devices WHERE id = ?", deviceA)).toEqual([]);
 
     const check = (permission: string, orgId: string) =>
-      call("POST", "/v1/authz/check", { token: admin.token, body: { user_id: user.id, permission, resource: { device_organization_id: orgId } } });
-    expect((await check("devices:write", orgA)).body).toEqual({ allowed: true, granted_by: [user.groupId] });
-    expect((await check("devices:read", orgA)).body).toEqual({ allowed: true, granted_by: [user.groupId] });
+      call("POST", "/v1/authz/check", {
+        token: admin.token,
+        body: { user_id: user.id, permission, resource: { device_organization_id: orgId } },
+      });
+    expect((await check("devices:write", orgA)).body).toEqual({
+      allowed: true,
+      granted_by: [user.groupId],
+    });
+    expect((await check("devices:read", orgA)).body).toEqual({
+      allowed: true,
+      granted_by: [user.groupId],
+    });
     expect((await check("devices:write", orgB)).body).toEqual({ allowed: false, granted_by: [] });
   });
 
@@ -240,26 +395,61 @@ describe("scoped grants", () => {
 
   it("a content grant scoped to content types", async () => {
     const admin = await createAccount();
-    const user = await userWithGrants(admin, [{ permission: "content:read", scope: { content_types: ["playlist", "layout"] } }]);
+    const user = await userWithGrants(admin, [
+      { permission: "content:read", scope: { content_types: ["playlist", "layout"] } },
+    ]);
     const check = (resource: Record<string, string>, permission = "content:read") =>
-      call("POST", "/v1/authz/check", { token: admin.token, body: { user_id: user.id, permission, resource } });
-    expect((await check({ content_type: "playlist" })).body).toEqual({ allowed: true, granted_by: [user.groupId] });
-    expect((await check({ content_type: "layout" })).body).toEqual({ allowed: true, granted_by: [user.groupId] });
-    expect((await check({ content_type: "video" })).body).toEqual({ allowed: false, granted_by: [] });
-    expect((await check({ content_type: "playlist" }, "content:write")).body).toEqual({ allowed: false, granted_by: [] });
+      call("POST", "/v1/authz/check", {
+        token: admin.token,
+        body: { user_id: user.id, permission, resource },
+      });
+    expect((await check({ content_type: "playlist" })).body).toEqual({
+      allowed: true,
+      granted_by: [user.groupId],
+    });
+    expect((await check({ content_type: "layout" })).body).toEqual({
+      allowed: true,
+      granted_by: [user.groupId],
+    });
+    expect((await check({ content_type: "video" })).body).toEqual({
+      allowed: false,
+      granted_by: [],
+    });
+    expect((await check({ content_type: "playlist" }, "content:write")).body).toEqual({
+      allowed: false,
+      granted_by: [],
+    });
     const me = await call("GET", "/v1/me", { token: user.token });
-    expect(me.body.permissions).toEqual([{ permission: "content:read", scope: { content_types: ["playlist", "layout"] } }]);
+    expect(me.body.permissions).toEqual([
+      { permission: "content:read", scope: { content_types: ["playlist", "layout"] } },
+    ]);
   });
 
   it("authz/check unions groups and refuses a disabled user", async () => {
     const admin = await createAccount();
-    const g1 = await createGroup(admin, [{ permission: "content:read", scope: { content_types: ["playlist"] } }]);
+    const g1 = await createGroup(admin, [
+      { permission: "content:read", scope: { content_types: ["playlist"] } },
+    ]);
     const g2 = await createGroup(admin, [{ permission: "content:read" }]);
     const user = await createUser(admin, { groupIds: [g1, g2] });
     const check = () =>
-      call("POST", "/v1/authz/check", { token: admin.token, body: { user_id: user.id, permission: "content:read", resource: { content_type: "playlist" } } });
+      call("POST", "/v1/authz/check", {
+        token: admin.token,
+        body: {
+          user_id: user.id,
+          permission: "content:read",
+          resource: { content_type: "playlist" },
+        },
+      });
     expect((await check()).body.granted_by.sort()).toEqual([g1, g2].sort());
-    expect((await call("PATCH", `/v1/users/${user.id}`, { token: admin.token, body: { status: "disabled" } })).status).toBe(200);
+    expect(
+      (
+        await call("PATCH", `/v1/users/${user.id}`, {
+          token: admin.token,
+          body: { status: "disabled" },
+        })
+      ).status,
+    ).toBe(200);
     expect((await check()).body).toEqual({ allowed: false, granted_by: [] });
   });
 });
@@ -267,18 +457,45 @@ describe("scoped grants", () => {
 describe("grant validation on POST /v1/groups", () => {
   const invalid: [string, unknown][] = [
     ["an unknown permission", [{ permission: "users:delete" }]],
-    ["content_types on devices:read", [{ permission: "devices:read", scope: { content_types: ["playlist"] } }]],
-    ["device_organization_ids on content:read", [{ permission: "content:read", scope: { device_organization_ids: ["dorg_x"] } }]],
-    ["a device scope on users:read", [{ permission: "users:read", scope: { device_organization_ids: ["dorg_x"] } }]],
-    ["a content scope on users:read", [{ permission: "users:read", scope: { content_types: ["playlist"] } }]],
-    ["an empty scope list", [{ permission: "devices:read", scope: { device_organization_ids: [] } }]],
-    ["both scope keys", [{ permission: "devices:read", scope: { device_organization_ids: ["dorg_x"], content_types: ["x"] } }]],
+    [
+      "content_types on devices:read",
+      [{ permission: "devices:read", scope: { content_types: ["playlist"] } }],
+    ],
+    [
+      "device_organization_ids on content:read",
+      [{ permission: "content:read", scope: { device_organization_ids: ["dorg_x"] } }],
+    ],
+    [
+      "a device scope on users:read",
+      [{ permission: "users:read", scope: { device_organization_ids: ["dorg_x"] } }],
+    ],
+    [
+      "a content scope on users:read",
+      [{ permission: "users:read", scope: { content_types: ["playlist"] } }],
+    ],
+    [
+      "an empty scope list",
+      [{ permission: "devices:read", scope: { device_organization_ids: [] } }],
+    ],
+    [
+      "both scope keys",
+      [
+        {
+          permission: "devices:read",
+          scope: { device_organization_ids: ["dorg_x"], content_types: ["x"] },
+        },
+      ],
+    ],
   ];
 
   it.each(invalid)("%s is 422 and creates nothing", async (_label, grants) => {
     const admin = await createAccount();
     const name = `invalid-${uniqueEmail()}`;
-    await expectProblem(await call("POST", "/v1/groups", { token: admin.token, body: { name, grants } }), 422, "validation_failed");
+    await expectProblem(
+      await call("POST", "/v1/groups", { token: admin.token, body: { name, grants } }),
+      422,
+      "validation_failed",
+    );
     expect(await rows("SELECT id FROM groups WHERE name = ?", name)).toEqual([]);
   });
 
@@ -290,16 +507,28 @@ describe("grant validation on POST /v1/groups", () => {
     for (const ids of [[foreign], [own, foreign], ["dorg_01h455vb4pex5vsknk084sn02q"]]) {
       const res = await call("POST", "/v1/groups", {
         token: admin.token,
-        body: { name: "scoped", grants: [{ permission: "devices:read", scope: { device_organization_ids: ids } }] },
+        body: {
+          name: "scoped",
+          grants: [{ permission: "devices:read", scope: { device_organization_ids: ids } }],
+        },
       });
       await expectProblem(res, 422, "validation_failed");
-      expect(await rows("SELECT id FROM groups WHERE account_id = ? AND name = 'scoped'", admin.accountId)).toEqual([]);
+      expect(
+        await rows(
+          "SELECT id FROM groups WHERE account_id = ? AND name = 'scoped'",
+          admin.accountId,
+        ),
+      ).toEqual([]);
     }
     // The same org on PATCH: refused, grants unchanged.
-    const groupId = await createGroup(admin, [{ permission: "devices:read", scope: { device_organization_ids: [own] } }]);
+    const groupId = await createGroup(admin, [
+      { permission: "devices:read", scope: { device_organization_ids: [own] } },
+    ]);
     const patch = await call("PATCH", `/v1/groups/${groupId}`, {
       token: admin.token,
-      body: { grants: [{ permission: "devices:read", scope: { device_organization_ids: [foreign] } }] },
+      body: {
+        grants: [{ permission: "devices:read", scope: { device_organization_ids: [foreign] } }],
+      },
     });
     await expectProblem(patch, 422, "validation_failed");
     expect(await rows("SELECT permission, scope FROM grants WHERE group_id = ?", groupId)).toEqual([
@@ -312,7 +541,11 @@ describe("API tokens", () => {
   /** Through the Worker's fetch handler, waiting for its waitUntil work (the last-use write). */
   async function settledCall(path: string, token: string) {
     const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request(`http://api.test${path}`, { headers: { authorization: `Bearer ${token}` } }), env, ctx);
+    const res = await worker.fetch(
+      new Request(`http://api.test${path}`, { headers: { authorization: `Bearer ${token}` } }),
+      env,
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     return { status: res.status, body: (await res.json()) as any };
   }
@@ -323,9 +556,18 @@ describe("API tokens", () => {
     expect(created.status).toBe(201);
     const { id, token } = created.body;
     expect(token).toMatch(/^tok_/);
-    expect(created.body).toMatchObject({ permissions: ["users:read"], user_id: admin.adminId, last_used_at: null });
+    expect(created.body).toMatchObject({
+      permissions: ["users:read"],
+      user_id: admin.adminId,
+      last_used_at: null,
+    });
     const [row] = await rows<any>("SELECT * FROM api_tokens WHERE id = ?", id);
-    expect(row).toMatchObject({ account_id: admin.accountId, user_id: admin.adminId, revoked_at: null, last_used_at: null });
+    expect(row).toMatchObject({
+      account_id: admin.accountId,
+      user_id: admin.adminId,
+      revoked_at: null,
+      last_used_at: null,
+    });
     expect(JSON.parse(row.permissions)).toEqual(["users:read"]);
     expect(JSON.stringify(row)).not.toContain(token.split(".")[1]);
 
@@ -337,25 +579,57 @@ describe("API tokens", () => {
 
     const [used] = await rows<any>("SELECT last_used_at FROM api_tokens WHERE id = ?", id);
     expect(used.last_used_at).toBeGreaterThanOrEqual(row.created_at);
-    const usedEvents = await rows<any>("SELECT * FROM activity_events WHERE type = 'auth.api_token_used' AND subject_id = ?", id);
+    const usedEvents = await rows<any>(
+      "SELECT * FROM activity_events WHERE type = 'auth.api_token_used' AND subject_id = ?",
+      id,
+    );
     expect(usedEvents).toHaveLength(1);
-    expect(usedEvents[0]).toMatchObject({ account_id: admin.accountId, actor_type: "api_token", actor_id: id, method: "api_token" });
-    const createdEvents = await rows<any>("SELECT * FROM activity_events WHERE type = 'api_token.created' AND subject_id = ?", id);
+    expect(usedEvents[0]).toMatchObject({
+      account_id: admin.accountId,
+      actor_type: "api_token",
+      actor_id: id,
+      method: "api_token",
+    });
+    const createdEvents = await rows<any>(
+      "SELECT * FROM activity_events WHERE type = 'api_token.created' AND subject_id = ?",
+      id,
+    );
     expect(createdEvents).toHaveLength(1);
-    expect(createdEvents[0]).toMatchObject({ account_id: admin.accountId, actor_type: "user", actor_id: admin.adminId });
+    expect(createdEvents[0]).toMatchObject({
+      account_id: admin.accountId,
+      actor_type: "user",
+      actor_id: admin.adminId,
+    });
 
     // Use is recorded as an event at most once a minute; last_used_at every time.
     await settledCall("/v1/me", token);
-    expect(await rows("SELECT id FROM activity_events WHERE type = 'auth.api_token_used' AND subject_id = ?", id)).toHaveLength(1);
+    expect(
+      await rows(
+        "SELECT id FROM activity_events WHERE type = 'auth.api_token_used' AND subject_id = ?",
+        id,
+      ),
+    ).toHaveLength(1);
     clock.offsetMs = 2 * 60 * 1000;
     await settledCall("/v1/me", token);
-    expect(await rows("SELECT id FROM activity_events WHERE type = 'auth.api_token_used' AND subject_id = ?", id)).toHaveLength(2);
+    expect(
+      await rows(
+        "SELECT id FROM activity_events WHERE type = 'auth.api_token_used' AND subject_id = ?",
+        id,
+      ),
+    ).toHaveLength(2);
     const [later] = await rows<any>("SELECT last_used_at FROM api_tokens WHERE id = ?", id);
     expect(later.last_used_at).toBeGreaterThanOrEqual(used.last_used_at + 2 * 60 * 1000);
     clock.offsetMs = 0;
 
     expect((await call("GET", "/v1/users", { token })).status).toBe(200);
-    await expectProblem(await call("POST", "/v1/users", { token, body: { email: uniqueEmail(), first_name: "A", last_name: "B", password: PASSWORD } }), 403, "forbidden");
+    await expectProblem(
+      await call("POST", "/v1/users", {
+        token,
+        body: { email: uniqueEmail(), first_name: "A", last_name: "B", password: PASSWORD },
+      }),
+      403,
+      "forbidden",
+    );
     await expectProblem(await call("GET", "/v1/groups", { token }), 403, "forbidden");
     await expectProblem(await call("GET", "/v1/api-tokens", { token }), 403, "forbidden");
 
@@ -371,7 +645,10 @@ describe("API tokens", () => {
 
   it("cannot carry a permission its creator does not hold", async () => {
     const admin = await createAccount();
-    const user = await userWithGrants(admin, [{ permission: "api_tokens:manage" }, { permission: "users:read" }]);
+    const user = await userWithGrants(admin, [
+      { permission: "api_tokens:manage" },
+      { permission: "users:read" },
+    ]);
     const res = await createToken(user.token, ["users:read", "users:write"]);
     await expectProblem(res, 403, "permission_not_held");
     expect(await rows("SELECT id FROM api_tokens WHERE user_id = ?", user.id)).toEqual([]);
@@ -386,7 +663,10 @@ describe("API tokens", () => {
 
   it("narrows to what its creator holds now", async () => {
     const admin = await createAccount();
-    const user = await userWithGrants(admin, [{ permission: "api_tokens:manage" }, { permission: "users:read" }]);
+    const user = await userWithGrants(admin, [
+      { permission: "api_tokens:manage" },
+      { permission: "users:read" },
+    ]);
     const { token } = (await createToken(user.token, ["users:read"])).body;
     expect((await call("GET", "/v1/users", { token })).status).toBe(200);
     await setGrants(admin, user.groupId, [{ permission: "api_tokens:manage" }]);
@@ -401,12 +681,19 @@ describe("API tokens", () => {
     await expectProblem(await call("GET", "/v1/me", { token }), 401, "unauthorized");
     const [row] = await rows<any>("SELECT revoked_at FROM api_tokens WHERE id = ?", id);
     expect(row.revoked_at).not.toBeNull();
-    const events = await rows<any>("SELECT * FROM activity_events WHERE type = 'api_token.revoked' AND subject_id = ?", id);
+    const events = await rows<any>(
+      "SELECT * FROM activity_events WHERE type = 'api_token.revoked' AND subject_id = ?",
+      id,
+    );
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ actor_type: "user", actor_id: admin.adminId });
     const list = await call("GET", "/v1/api-tokens", { token: admin.token });
     expect(list.body.data.map((t: any) => t.id)).not.toContain(id);
-    await expectProblem(await call("DELETE", `/v1/api-tokens/${id}`, { token: admin.token }), 404, "not_found");
+    await expectProblem(
+      await call("DELETE", `/v1/api-tokens/${id}`, { token: admin.token }),
+      404,
+      "not_found",
+    );
   });
 
   it("stops working when it expires", async () => {
@@ -422,7 +709,11 @@ describe("API tokens", () => {
     clock.offsetMs = 0;
     expect((await call("GET", "/v1/me", { token })).status).toBe(200);
     const past = new Date(clock.now() - 1000).toISOString();
-    await expectProblem(await createToken(admin.token, ["users:read"], { expires_at: past }), 422, "validation_failed");
+    await expectProblem(
+      await createToken(admin.token, ["users:read"], { expires_at: past }),
+      422,
+      "validation_failed",
+    );
   });
 
   it("is refused when tampered with", async () => {
@@ -431,7 +722,13 @@ describe("API tokens", () => {
     const last = token.at(-1) === "A" ? "B" : "A";
     const [tokenId, secret] = token.split(".") as [string, string];
     const otherId = (await createToken(admin.token, ["users:read"])).body.id as string;
-    for (const bad of [token.slice(0, -1) + last, `${otherId}.${secret}`, token.slice(0, -1), `${tokenId}.`, tokenId]) {
+    for (const bad of [
+      token.slice(0, -1) + last,
+      `${otherId}.${secret}`,
+      token.slice(0, -1),
+      `${tokenId}.`,
+      tokenId,
+    ]) {
       await expectProblem(await call("GET", "/v1/me", { token: bad }), 401, "unauthorized");
     }
     expect((await call("GET", "/v1/me", { token })).status).toBe(200);
@@ -443,12 +740,21 @@ describe("API tokens", () => {
     const owner = await userWithGrants(admin, grants);
     const { token } = (await createToken(owner.token, ["users:read"])).body;
     expect((await call("GET", "/v1/users", { token })).status).toBe(200);
-    expect((await call("PATCH", `/v1/users/${owner.id}`, { token: admin.token, body: { status: "disabled" } })).status).toBe(200);
+    expect(
+      (
+        await call("PATCH", `/v1/users/${owner.id}`, {
+          token: admin.token,
+          body: { status: "disabled" },
+        })
+      ).status,
+    ).toBe(200);
     await expectProblem(await call("GET", "/v1/users", { token }), 401, "unauthorized");
 
     const other = await createUser(admin, { groupIds: [owner.groupId] });
     const second = (await createToken(other.token, ["users:read"])).body.token as string;
-    expect((await call("DELETE", `/v1/users/${other.id}`, { token: admin.token })).status).toBe(204);
+    expect((await call("DELETE", `/v1/users/${other.id}`, { token: admin.token })).status).toBe(
+      204,
+    );
     await expectProblem(await call("GET", "/v1/me", { token: second }), 401, "unauthorized");
   });
 });

@@ -1,4 +1,8 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, expect, it } from "vitest";
 import type { Bindings } from "../../src/context";
@@ -13,53 +17,87 @@ afterEach(() => {
 async function runCron() {
   const ctx = createExecutionContext();
   // Generated `Env` types the Durable Object namespace loosely; the worker's Bindings name its class.
-  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: clock.now() }), env as unknown as Bindings, ctx);
+  await worker.scheduled(
+    createScheduledController({ cron: "*/5 * * * *", scheduledTime: clock.now() }),
+    env as unknown as Bindings,
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
 }
 
 it("the cron marks due invitations expired once, with one invitation.expired each, and leaves others alone", async () => {
   const acct = await createAccount();
-  await call("PATCH", "/v1/account", { token: acct.token, body: { settings: { invitation_ttl_hours: 1 } } });
-  const due = await call("POST", "/v1/invitations", { token: acct.token, body: { email: uniqueEmail("due") } });
+  await call("PATCH", "/v1/account", {
+    token: acct.token,
+    body: { settings: { invitation_ttl_hours: 1 } },
+  });
+  const due = await call("POST", "/v1/invitations", {
+    token: acct.token,
+    body: { email: uniqueEmail("due") },
+  });
   clock.offsetMs = 30 * 60 * 1000;
   const { access_token } = await login(acct.adminEmail);
-  const fresh = await call("POST", "/v1/invitations", { token: access_token, body: { email: uniqueEmail("fresh") } });
+  const fresh = await call("POST", "/v1/invitations", {
+    token: access_token,
+    body: { email: uniqueEmail("fresh") },
+  });
   expect(fresh.status).toBe(201);
   clock.offsetMs = 61 * 60 * 1000;
 
   await runCron();
   await runCron();
 
-  const rows = await env.DB.prepare("SELECT id, status FROM invitations WHERE account_id = ? ORDER BY id").bind(acct.accountId).all();
+  const rows = await env.DB.prepare(
+    "SELECT id, status FROM invitations WHERE account_id = ? ORDER BY id",
+  )
+    .bind(acct.accountId)
+    .all();
   expect(rows.results).toEqual([
     { id: due.body.id, status: "expired" },
     { id: fresh.body.id, status: "pending" },
   ]);
-  const events = await env.DB.prepare("SELECT subject_id, actor_type FROM activity_events WHERE type = 'invitation.expired' AND account_id = ?").bind(acct.accountId).all();
+  const events = await env.DB.prepare(
+    "SELECT subject_id, actor_type FROM activity_events WHERE type = 'invitation.expired' AND account_id = ?",
+  )
+    .bind(acct.accountId)
+    .all();
   expect(events.results).toEqual([{ subject_id: due.body.id, actor_type: "system" }]);
 });
 
 it("the cron puts long-overdue deliveries back on the queue, and the consumer attempts them", async () => {
   const acct = await createAccount();
-  const endpoint = await call("POST", "/v1/webhooks", { token: acct.token, body: { url: "http://127.0.0.1:9/hook", events: ["group.created"] } });
+  const endpoint = await call("POST", "/v1/webhooks", {
+    token: acct.token,
+    body: { url: "http://127.0.0.1:9/hook", events: ["group.created"] },
+  });
   expect(endpoint.status).toBe(201);
   const deliveryId = "dlv_01m8stalledstalledstalle0";
   const old = clock.now() - 60 * 60 * 1000;
   await env.DB.prepare(
     `INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_type, payload, status, attempts, next_attempt_at, created_at, updated_at)
      VALUES (?, ?, ?, 'evt_01m8stalledstalledstalle0', 'group.created', '{}', 'pending', 0, ?, ?, ?)`,
-  ).bind(deliveryId, acct.accountId, endpoint.body.id, old, old, old).run();
+  )
+    .bind(deliveryId, acct.accountId, endpoint.body.id, old, old, old)
+    .run();
 
   await runCron();
 
   // The queue hands the message to the consumer in the background: wait, boundedly, for its attempt.
   let attempts = 0;
   for (let i = 0; i < 100 && attempts === 0; i++) {
-    attempts = (await env.DB.prepare("SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id = ?").bind(deliveryId).first<{ n: number }>())!.n;
+    attempts = (await env.DB.prepare(
+      "SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id = ?",
+    )
+      .bind(deliveryId)
+      .first<{ n: number }>())!.n;
     if (attempts === 0) await new Promise((r) => setTimeout(r, 100));
   }
   expect(attempts).toBe(1);
-  const delivery = await env.DB.prepare("SELECT attempts, status, last_error FROM webhook_deliveries WHERE id = ?").bind(deliveryId).first<{ attempts: number; status: string; last_error: string }>();
+  const delivery = await env.DB.prepare(
+    "SELECT attempts, status, last_error FROM webhook_deliveries WHERE id = ?",
+  )
+    .bind(deliveryId)
+    .first<{ attempts: number; status: string; last_error: string }>();
   expect(delivery).toMatchObject({ attempts: 1, status: "pending" });
   expect(delivery?.last_error).toBeTruthy();
 });

@@ -26,7 +26,12 @@ it("holds the D1 budget: one round trip to authenticate, one more for a list pag
   expect(list.headers.get("x-d1-round-trips")).toBe("2");
   const created = await call("POST", "/v1/users", {
     token: acct.token,
-    body: { email: "budget@example.com", first_name: "B", last_name: "U", password: "correct horse battery staple 42" },
+    body: {
+      email: "budget@example.com",
+      first_name: "B",
+      last_name: "U",
+      password: "correct horse battery staple 42",
+    },
   });
   expect(created.status).toBe(201);
   expect(created.headers.get("x-d1-round-trips")).toBe("2");

@@ -1,13 +1,14 @@
-/**
- * Tenancy: an account's administrator, holding every permission, can neither see nor
- * touch another account's users, groups, devices or API tokens. Every such request is
- * 404 `not_found` (never 403, never the other account's data), and the other account's
- * rows are unchanged afterwards.
- */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createGroup, createUser, PASSWORD, uniqueEmail, type Reply, rows } from "../helpers";
-
+import {
+  call,
+  createAccount,
+  createGroup,
+  createUser,
+  PASSWORD,
+  type Reply,
+  rows,
+  uniqueEmail,
+} from "../helpers";
 
 function expectNotFound(res: Reply, secrets: string[] = []) {
   expect(res.status, JSON.stringify(res.body)).toBe(404);
@@ -19,7 +20,8 @@ function expectNotFound(res: Reply, secrets: string[] = []) {
 
 /** Every row of account B that A's requests could touch. */
 async function snapshot(accountId: string) {
-  const q = (table: string, order = "id") => rows(`SELECT * FROM ${table} WHERE account_id = ? ORDER BY ${order}`, accountId);
+  const q = (table: string, order = "id") =>
+    rows(`SELECT * FROM ${table} WHERE account_id = ? ORDER BY ${order}`, accountId);
   return {
     accounts: await rows("SELECT * FROM accounts WHERE id = ?", accountId),
     users: await q("users"),
@@ -38,14 +40,35 @@ async function snapshot(accountId: string) {
 /** Account B with one of everything: a user, a scoped group, an organization with a device, an API token. */
 async function populatedAccount(name: string) {
   const admin = await createAccount("enterprise", name);
-  const org = await call("POST", "/v1/device-organizations", { token: admin.token, body: { name: `${name} lobby` } });
+  const org = await call("POST", "/v1/device-organizations", {
+    token: admin.token,
+    body: { name: `${name} lobby` },
+  });
   const orgId = org.body.id as string;
-  const groupId = await createGroup(admin, [{ permission: "devices:read", scope: { device_organization_ids: [orgId] } }], `${name} screens`);
+  const groupId = await createGroup(
+    admin,
+    [{ permission: "devices:read", scope: { device_organization_ids: [orgId] } }],
+    `${name} screens`,
+  );
   const user = await createUser(admin, { groupIds: [groupId] });
-  const device = await call("POST", "/v1/devices", { token: admin.token, body: { name: `${name} screen`, device_organization_id: orgId } });
-  const token = await call("POST", "/v1/api-tokens", { token: admin.token, body: { name: `${name} ci`, permissions: ["users:read"] } });
+  const device = await call("POST", "/v1/devices", {
+    token: admin.token,
+    body: { name: `${name} screen`, device_organization_id: orgId },
+  });
+  const token = await call("POST", "/v1/api-tokens", {
+    token: admin.token,
+    body: { name: `${name} ci`, permissions: ["users:read"] },
+  });
   expect([org.status, device.status, token.status]).toEqual([201, 201, 201]);
-  return { admin, orgId, groupId, user, deviceId: device.body.id as string, tokenId: token.body.id as string, apiToken: token.body.token as string };
+  return {
+    admin,
+    orgId,
+    groupId,
+    user,
+    deviceId: device.body.id as string,
+    tokenId: token.body.id as string,
+    apiToken: token.body.token as string,
+  };
 }
 
 /** All ids of a list, following cursors with a small page size. */
@@ -54,7 +77,11 @@ async function allIds(path: string, token: string) {
   let cursor: string | null = null;
   do {
     const sep = path.includes("?") ? "&" : "?";
-    const res: Reply = await call("GET", `${path}${sep}limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+    const res: Reply = await call(
+      "GET",
+      `${path}${sep}limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      { token },
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     ids.push(...res.body.data.map((r: any) => r.id));
     cursor = res.body.next_cursor;
@@ -80,9 +107,21 @@ describe("another account's resources are 404", () => {
       ["GET", `/v1/users/${b.admin.adminId}`],
       ["DELETE", `/v1/users/${b.admin.adminId}`],
       ["POST", "/v1/authz/check", { user_id: b.user.id, permission: "devices:read" }],
-      ["POST", "/v1/authz/check", { user_id: b.user.id, permission: "devices:read", resource: { device_organization_id: b.orgId } }],
+      [
+        "POST",
+        "/v1/authz/check",
+        {
+          user_id: b.user.id,
+          permission: "devices:read",
+          resource: { device_organization_id: b.orgId },
+        },
+      ],
       ["GET", `/v1/groups/${b.groupId}`],
-      ["PATCH", `/v1/groups/${b.groupId}`, { name: "Hijacked", grants: [{ permission: "users:write" }] }],
+      [
+        "PATCH",
+        `/v1/groups/${b.groupId}`,
+        { name: "Hijacked", grants: [{ permission: "users:write" }] },
+      ],
       ["DELETE", `/v1/groups/${b.groupId}`],
       ["GET", `/v1/groups/${b.admin.administratorsId}`],
       ["PATCH", `/v1/groups/${b.admin.membersId}`, { description: "Hijacked" }],
@@ -108,9 +147,18 @@ describe("another account's resources are 404", () => {
     const a = await createAccount("enterprise", "Alpha");
     const b = await populatedAccount("Bravo");
     const aUser = await createUser(a);
-    expectNotFound(await call("GET", `/v1/users/${aUser.id}`, { token: b.apiToken }), [aUser.email]);
-    expectNotFound(await call("GET", `/v1/users/${a.adminId}`, { token: b.admin.token }), [a.adminEmail]);
-    expectNotFound(await call("POST", "/v1/authz/check", { token: b.admin.token, body: { user_id: a.adminId, permission: "users:read" } }));
+    expectNotFound(await call("GET", `/v1/users/${aUser.id}`, { token: b.apiToken }), [
+      aUser.email,
+    ]);
+    expectNotFound(await call("GET", `/v1/users/${a.adminId}`, { token: b.admin.token }), [
+      a.adminEmail,
+    ]);
+    expectNotFound(
+      await call("POST", "/v1/authz/check", {
+        token: b.admin.token,
+        body: { user_id: a.adminId, permission: "users:read" },
+      }),
+    );
   });
 });
 
@@ -119,7 +167,12 @@ describe("lists never include another account's rows", () => {
     const a = await populatedAccount("Alpha");
     const b = await populatedAccount("Bravo");
     const own = async (table: string, accountId: string) =>
-      (await rows<{ id: string }>(`SELECT id FROM ${table} WHERE account_id = ? ORDER BY id`, accountId)).map((r) => r.id);
+      (
+        await rows<{ id: string }>(
+          `SELECT id FROM ${table} WHERE account_id = ? ORDER BY id`,
+          accountId,
+        )
+      ).map((r) => r.id);
     const lists: [string, string][] = [
       ["/v1/users", "users"],
       ["/v1/groups", "groups"],
@@ -136,8 +189,12 @@ describe("lists never include another account's rows", () => {
     }
     // Filters naming B's rows find nothing.
     expect(await allIds(`/v1/users?group_id=${b.groupId}`, a.admin.token)).toEqual([]);
-    expect(await allIds(`/v1/users?group_id=${b.admin.administratorsId}`, a.admin.token)).toEqual([]);
-    expect(await allIds(`/v1/users?q=${encodeURIComponent(b.user.email)}`, a.admin.token)).toEqual([]);
+    expect(await allIds(`/v1/users?group_id=${b.admin.administratorsId}`, a.admin.token)).toEqual(
+      [],
+    );
+    expect(await allIds(`/v1/users?q=${encodeURIComponent(b.user.email)}`, a.admin.token)).toEqual(
+      [],
+    );
   });
 });
 
@@ -146,25 +203,34 @@ describe("another account's groups and organizations cannot be referenced", () =
     const a = await createAccount("enterprise", "Alpha");
     const b = await populatedAccount("Bravo");
     const aUser = await createUser(a);
-    const memberships = () => rows("SELECT group_id FROM group_memberships WHERE user_id = ? ORDER BY group_id", aUser.id);
+    const memberships = () =>
+      rows("SELECT group_id FROM group_memberships WHERE user_id = ? ORDER BY group_id", aUser.id);
     const mine = await memberships();
     expect(mine).toEqual([{ group_id: a.membersId }]);
     const before = await snapshot(b.admin.accountId);
     const aBefore = await rows("SELECT * FROM users WHERE account_id = ? ORDER BY id", a.accountId);
 
     for (const group_ids of [[b.groupId], [a.membersId, b.groupId], [b.admin.administratorsId]]) {
-      const put = await call("PUT", `/v1/users/${aUser.id}/groups`, { token: a.token, body: { group_ids } });
+      const put = await call("PUT", `/v1/users/${aUser.id}/groups`, {
+        token: a.token,
+        body: { group_ids },
+      });
       expect(put.status, JSON.stringify(put.body)).toBe(422);
       expect(put.body.code).toBe("validation_failed");
       expect(await memberships()).toEqual(mine);
 
       const email = uniqueEmail("cross");
-      const post = await call("POST", "/v1/users", { token: a.token, body: { email, first_name: "X", last_name: "Y", password: PASSWORD, group_ids } });
+      const post = await call("POST", "/v1/users", {
+        token: a.token,
+        body: { email, first_name: "X", last_name: "Y", password: PASSWORD, group_ids },
+      });
       expect(post.status, JSON.stringify(post.body)).toBe(422);
       expect(post.body.code).toBe("validation_failed");
       expect(await rows("SELECT id FROM users WHERE email = ?", email)).toEqual([]);
     }
-    expect(await rows("SELECT * FROM users WHERE account_id = ? ORDER BY id", a.accountId)).toEqual(aBefore);
+    expect(await rows("SELECT * FROM users WHERE account_id = ? ORDER BY id", a.accountId)).toEqual(
+      aBefore,
+    );
     expect(await snapshot(b.admin.accountId)).toEqual(before);
   });
 
@@ -173,11 +239,16 @@ describe("another account's groups and organizations cannot be referenced", () =
     const b = await populatedAccount("Bravo");
     const res = await call("POST", "/v1/groups", {
       token: a.token,
-      body: { name: "Spy", grants: [{ permission: "devices:read", scope: { device_organization_ids: [b.orgId] } }] },
+      body: {
+        name: "Spy",
+        grants: [{ permission: "devices:read", scope: { device_organization_ids: [b.orgId] } }],
+      },
     });
     expect(res.status).toBe(422);
     expect(res.body.code).toBe("validation_failed");
-    expect(await rows("SELECT id FROM groups WHERE account_id = ? AND name = 'Spy'", a.accountId)).toEqual([]);
+    expect(
+      await rows("SELECT id FROM groups WHERE account_id = ? AND name = 'Spy'", a.accountId),
+    ).toEqual([]);
   });
 });
 
@@ -195,7 +266,9 @@ describe("malformed or absent ids are 404", () => {
     "1",
   ];
   const withMembers = (body: unknown, membersId: string) =>
-    body === undefined ? undefined : JSON.parse(JSON.stringify(body).replace("__members__", membersId));
+    body === undefined
+      ? undefined
+      : JSON.parse(JSON.stringify(body).replace("__members__", membersId));
   const routes: [string, string, unknown?][] = [
     ["GET", "/v1/users/:id"],
     ["PATCH", "/v1/users/:id", { first_name: "X" }],
@@ -213,7 +286,12 @@ describe("malformed or absent ids are 404", () => {
     const payload = withMembers(body, a.membersId);
     const before = await snapshot(a.accountId);
     for (const id of ids) {
-      expectNotFound(await call(method, path.replace(":id", encodeURIComponent(id)), { token: a.token, body: payload }));
+      expectNotFound(
+        await call(method, path.replace(":id", encodeURIComponent(id)), {
+          token: a.token,
+          body: payload,
+        }),
+      );
     }
     expect(await snapshot(a.accountId)).toEqual(before);
   });
@@ -221,14 +299,24 @@ describe("malformed or absent ids are 404", () => {
   it("POST /v1/authz/check with an unknown user", async () => {
     const a = await createAccount();
     for (const user_id of ids) {
-      expectNotFound(await call("POST", "/v1/authz/check", { token: a.token, body: { user_id, permission: "users:read" } }));
+      expectNotFound(
+        await call("POST", "/v1/authz/check", {
+          token: a.token,
+          body: { user_id, permission: "users:read" },
+        }),
+      );
     }
   });
 
   it("POST /v1/devices with an unknown organization", async () => {
     const a = await createAccount();
     for (const id of ["dorg_01h455vb4pex5vsknk084sn02q", "nonsense"]) {
-      expectNotFound(await call("POST", "/v1/devices", { token: a.token, body: { name: "X", device_organization_id: id } }));
+      expectNotFound(
+        await call("POST", "/v1/devices", {
+          token: a.token,
+          body: { name: "X", device_organization_id: id },
+        }),
+      );
     }
     expect(await rows("SELECT id FROM devices WHERE account_id = ?", a.accountId)).toEqual([]);
   });

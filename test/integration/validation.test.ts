@@ -1,17 +1,33 @@
-/**
- * Bad input (DESIGN.md, "Errors and bad input"): every refusal is application/problem+json
- * with a stable code and field paths, and a refused request writes nothing.
- */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createUser, PASSWORD, PLATFORM_TOKEN, uniqueEmail, type Reply, rows, expectProblem } from "../helpers";
+import {
+  call,
+  createAccount,
+  createUser,
+  expectProblem,
+  PASSWORD,
+  PLATFORM_TOKEN,
+  type Reply,
+  rows,
+  uniqueEmail,
+} from "../helpers";
 
-
-const TABLES = ["accounts", "users", "groups", "grants", "group_memberships", "sessions", "refresh_tokens", "activity_events", "login_throttle"];
+const TABLES = [
+  "accounts",
+  "users",
+  "groups",
+  "grants",
+  "group_memberships",
+  "sessions",
+  "refresh_tokens",
+  "activity_events",
+  "login_throttle",
+];
 /** Row counts, plus the sums of update times, so an UPDATE shows as well as an INSERT. */
 async function snapshot() {
   const counts = TABLES.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(", ");
-  const touched = ["accounts", "users", "groups"].map((t) => `(SELECT total(updated_at) FROM ${t}) AS ${t}_updated`).join(", ");
+  const touched = ["accounts", "users", "groups"]
+    .map((t) => `(SELECT total(updated_at) FROM ${t}) AS ${t}_updated`)
+    .join(", ");
   return (await rows(`SELECT ${counts}, ${touched}`))[0];
 }
 
@@ -22,7 +38,6 @@ async function refusedWithoutWrites(send: () => Promise<Reply>): Promise<Reply> 
   expect(await snapshot()).toEqual(before);
   return res;
 }
-
 
 const paths = (res: Reply) => (res.body.errors as { path: string }[]).map((e) => e.path);
 
@@ -43,54 +58,100 @@ async function setup() {
   const target = await createUser(acct);
   const routes: Route[] = [
     {
-      method: "POST", path: "/v1/users", token: acct.token,
+      method: "POST",
+      path: "/v1/users",
+      token: acct.token,
       valid: { email: uniqueEmail(), first_name: "Ada", last_name: "Lovelace", password: PASSWORD },
-      wrong: [[{ first_name: 42 }, "first_name"], [{ group_ids: "grp_x" }, "group_ids"], [{ group_ids: [7] }, "group_ids.0"], [{ must_change_password: "yes" }, "must_change_password"], [{ email: "not-an-email" }, "email"], [{ last_name: "" }, "last_name"]],
+      wrong: [
+        [{ first_name: 42 }, "first_name"],
+        [{ group_ids: "grp_x" }, "group_ids"],
+        [{ group_ids: [7] }, "group_ids.0"],
+        [{ must_change_password: "yes" }, "must_change_password"],
+        [{ email: "not-an-email" }, "email"],
+        [{ last_name: "" }, "last_name"],
+      ],
       required: ["email", "first_name", "last_name", "password"],
     },
     {
-      method: "PATCH", path: `/v1/users/${target.id}`, token: acct.token,
+      method: "PATCH",
+      path: `/v1/users/${target.id}`,
+      token: acct.token,
       valid: { first_name: "Grace" },
-      wrong: [[{ status: "gone" }, "status"], [{ first_name: ["x"] }, "first_name"], [{ last_name: "   " }, "last_name"]],
+      wrong: [
+        [{ status: "gone" }, "status"],
+        [{ first_name: ["x"] }, "first_name"],
+        [{ last_name: "   " }, "last_name"],
+      ],
       required: [],
     },
     {
-      method: "POST", path: "/v1/groups", token: acct.token,
+      method: "POST",
+      path: "/v1/groups",
+      token: acct.token,
       valid: { name: "Ops", grants: [] },
-      wrong: [[{ grants: {} }, "grants"], [{ grants: [{ permission: 5 }] }, "grants.0.permission"], [{ name: null }, "name"], [{ description: 5 }, "description"]],
+      wrong: [
+        [{ grants: {} }, "grants"],
+        [{ grants: [{ permission: 5 }] }, "grants.0.permission"],
+        [{ name: null }, "name"],
+        [{ description: 5 }, "description"],
+      ],
       required: ["name", "grants"],
     },
     {
-      method: "POST", path: "/v1/auth/login",
+      method: "POST",
+      path: "/v1/auth/login",
       valid: { email: target.email, password: PASSWORD },
-      wrong: [[{ email: 5 }, "email"], [{ password: true }, "password"]],
+      wrong: [
+        [{ email: 5 }, "email"],
+        [{ password: true }, "password"],
+      ],
       required: ["email", "password"],
     },
     {
-      method: "POST", path: "/v1/platform/accounts", token: PLATFORM_TOKEN,
-      valid: { name: "Initech", plan: "team", admin_email: uniqueEmail("boss"), admin_password: PASSWORD },
-      wrong: [[{ plan: 1 }, "plan"], [{ admin_email: "x" }, "admin_email"], [{ name: {} }, "name"]],
+      method: "POST",
+      path: "/v1/platform/accounts",
+      token: PLATFORM_TOKEN,
+      valid: {
+        name: "Initech",
+        plan: "team",
+        admin_email: uniqueEmail("boss"),
+        admin_password: PASSWORD,
+      },
+      wrong: [
+        [{ plan: 1 }, "plan"],
+        [{ admin_email: "x" }, "admin_email"],
+        [{ name: {} }, "name"],
+      ],
       required: ["name", "plan", "admin_email"],
     },
     {
-      method: "PATCH", path: "/v1/me", token: target.token,
+      method: "PATCH",
+      path: "/v1/me",
+      token: target.token,
       valid: { first_name: "Me" },
-      wrong: [[{ last_name: 7 }, "last_name"], [{ first_name: "" }, "first_name"]],
+      wrong: [
+        [{ last_name: 7 }, "last_name"],
+        [{ first_name: "" }, "first_name"],
+      ],
       required: [],
     },
   ];
   return { acct, target, routes };
 }
 
-const send = (route: Route, opts: { body?: unknown; raw?: BodyInit; headers?: Record<string, string> }) =>
-  call(route.method, route.path, { token: route.token, ...opts });
+const send = (
+  route: Route,
+  opts: { body?: unknown; raw?: BodyInit; headers?: Record<string, string> },
+) => call(route.method, route.path, { token: route.token, ...opts });
 
 describe("malformed and mistyped bodies", () => {
   it("malformed JSON is 400 invalid_json", async () => {
     const { routes } = await setup();
     for (const route of routes) {
       for (const raw of ['{"email": ', "{'email': 'a'}", '{"a":1} trailing', "", "nul"]) {
-        const res = await refusedWithoutWrites(() => send(route, { raw, headers: { "content-type": "application/json" } }));
+        const res = await refusedWithoutWrites(() =>
+          send(route, { raw, headers: { "content-type": "application/json" } }),
+        );
         expectProblem(res, 400, "invalid_json");
       }
     }
@@ -99,7 +160,9 @@ describe("malformed and mistyped bodies", () => {
   it("unknown fields are 422 validation_failed naming each field", async () => {
     const { acct, routes } = await setup();
     for (const route of routes) {
-      const res = await refusedWithoutWrites(() => send(route, { body: { ...route.valid, is_admin: true, role: "owner" } }));
+      const res = await refusedWithoutWrites(() =>
+        send(route, { body: { ...route.valid, is_admin: true, role: "owner" } }),
+      );
       expectProblem(res, 422, "validation_failed");
       expect(res.body.errors).toEqual([
         { path: "is_admin", code: "unknown_field", message: expect.any(String) },
@@ -107,14 +170,36 @@ describe("malformed and mistyped bodies", () => {
       ]);
     }
     const nested: [string, string, unknown, string][] = [
-      ["POST", "/v1/groups", { name: "N", grants: [{ permission: "users:read", extra: 1 }] }, "grants.0.extra"],
-      ["POST", "/v1/groups", { name: "N", grants: [{ permission: "devices:read", scope: { device_organization_ids: ["d"], sites: [] } }] }, "grants.0.scope.sites"],
-      ["PATCH", "/v1/account", { settings: { invitation_ttl_hours: 24, colour: "red" } }, "settings.colour"],
+      [
+        "POST",
+        "/v1/groups",
+        { name: "N", grants: [{ permission: "users:read", extra: 1 }] },
+        "grants.0.extra",
+      ],
+      [
+        "POST",
+        "/v1/groups",
+        {
+          name: "N",
+          grants: [
+            { permission: "devices:read", scope: { device_organization_ids: ["d"], sites: [] } },
+          ],
+        },
+        "grants.0.scope.sites",
+      ],
+      [
+        "PATCH",
+        "/v1/account",
+        { settings: { invitation_ttl_hours: 24, colour: "red" } },
+        "settings.colour",
+      ],
     ];
     for (const [method, path, body, field] of nested) {
       const res = await refusedWithoutWrites(() => call(method, path, { token: acct.token, body }));
       expectProblem(res, 422, "validation_failed");
-      expect(res.body.errors).toContainEqual(expect.objectContaining({ path: field, code: "unknown_field" }));
+      expect(res.body.errors).toContainEqual(
+        expect.objectContaining({ path: field, code: "unknown_field" }),
+      );
     }
   });
 
@@ -122,13 +207,21 @@ describe("malformed and mistyped bodies", () => {
     const { routes } = await setup();
     for (const route of routes) {
       for (const [wrong, path] of route.wrong) {
-        const res = await refusedWithoutWrites(() => send(route, { body: { ...route.valid, ...wrong } }));
+        const res = await refusedWithoutWrites(() =>
+          send(route, { body: { ...route.valid, ...wrong } }),
+        );
         expectProblem(res, 422, "validation_failed");
-        expect(paths(res), `${route.method} ${route.path} ${JSON.stringify(wrong)}`).toEqual([path]);
+        expect(paths(res), `${route.method} ${route.path} ${JSON.stringify(wrong)}`).toEqual([
+          path,
+        ]);
         expect(res.body.detail).toContain(path);
       }
       for (const body of [[], "text", null, 42, [route.valid]]) {
-        expectProblem(await refusedWithoutWrites(() => send(route, { body })), 422, "validation_failed");
+        expectProblem(
+          await refusedWithoutWrites(() => send(route, { body })),
+          422,
+          "validation_failed",
+        );
       }
     }
   });
@@ -165,13 +258,26 @@ describe("content type and size", () => {
     for (const route of routes) {
       const json = JSON.stringify(route.valid);
       for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/xml"]) {
-        expectProblem(await refusedWithoutWrites(() => send(route, { raw: json, headers: { "content-type": type } })), 415, "unsupported_media_type");
+        expectProblem(
+          await refusedWithoutWrites(() =>
+            send(route, { raw: json, headers: { "content-type": type } }),
+          ),
+          415,
+          "unsupported_media_type",
+        );
       }
       // Bytes without any content type are not taken for JSON either.
-      expectProblem(await refusedWithoutWrites(() => send(route, { raw: new TextEncoder().encode(json) })), 415, "unsupported_media_type");
+      expectProblem(
+        await refusedWithoutWrites(() => send(route, { raw: new TextEncoder().encode(json) })),
+        415,
+        "unsupported_media_type",
+      );
       // A charset parameter is fine: the body is read (and refused here only for its unknown field).
       const withCharset = await refusedWithoutWrites(() =>
-        send(route, { raw: JSON.stringify({ ...route.valid, bogus: 1 }), headers: { "content-type": "application/json; charset=utf-8" } }),
+        send(route, {
+          raw: JSON.stringify({ ...route.valid, bogus: 1 }),
+          headers: { "content-type": "application/json; charset=utf-8" },
+        }),
       );
       expectProblem(withCharset, 422, "validation_failed");
     }
@@ -180,19 +286,35 @@ describe("content type and size", () => {
   it("a body over 64 KiB is 413 payload_too_large", async () => {
     const { routes } = await setup();
     for (const route of routes) {
-      const field = Object.keys(route.valid).find((k) => k !== "email" && typeof route.valid[k] === "string")!;
+      const field = Object.keys(route.valid).find(
+        (k) => k !== "email" && typeof route.valid[k] === "string",
+      )!;
       const sized = (bytes: number) => {
         const base = JSON.stringify({ ...route.valid, [field]: "" });
         return JSON.stringify({ ...route.valid, [field]: "x".repeat(bytes - base.length) });
       };
       const over = sized(64 * 1024 + 1);
       expect(over.length).toBe(64 * 1024 + 1);
-      expectProblem(await refusedWithoutWrites(() => send(route, { raw: over, headers: { "content-type": "application/json" } })), 413, "payload_too_large");
+      expectProblem(
+        await refusedWithoutWrites(() =>
+          send(route, { raw: over, headers: { "content-type": "application/json" } }),
+        ),
+        413,
+        "payload_too_large",
+      );
       // Streamed, without a Content-Length to go by.
       const stream = new Blob([over]).stream();
-      expectProblem(await refusedWithoutWrites(() => send(route, { raw: stream, headers: { "content-type": "application/json" } })), 413, "payload_too_large");
+      expectProblem(
+        await refusedWithoutWrites(() =>
+          send(route, { raw: stream, headers: { "content-type": "application/json" } }),
+        ),
+        413,
+        "payload_too_large",
+      );
       // Exactly the limit gets past the size check and is judged on its content.
-      const atLimit = await refusedWithoutWrites(() => send(route, { raw: sized(64 * 1024), headers: { "content-type": "application/json" } }));
+      const atLimit = await refusedWithoutWrites(() =>
+        send(route, { raw: sized(64 * 1024), headers: { "content-type": "application/json" } }),
+      );
       expect(atLimit.status).not.toBe(413);
       expect(atLimit.status).toBeGreaterThanOrEqual(400);
     }
@@ -202,14 +324,32 @@ describe("content type and size", () => {
 describe("routes, ids and queries", () => {
   it("unknown routes are 404 not_found problems", async () => {
     const { acct } = await setup();
-    for (const [method, path] of [["GET", "/v1/nope"], ["POST", "/v1/users/x/y"], ["GET", "/nope"], ["GET", "/v1"], ["PUT", "/v1/groups/x/members"]]) {
+    for (const [method, path] of [
+      ["GET", "/v1/nope"],
+      ["POST", "/v1/users/x/y"],
+      ["GET", "/nope"],
+      ["GET", "/v1"],
+      ["PUT", "/v1/groups/x/members"],
+    ]) {
       for (const token of [undefined, acct.token]) {
-        expectProblem(await refusedWithoutWrites(() => call(method!, path!, { token, body: method === "GET" ? undefined : {} })), 404, "not_found");
+        expectProblem(
+          await refusedWithoutWrites(() =>
+            call(method!, path!, { token, body: method === "GET" ? undefined : {} }),
+          ),
+          404,
+          "not_found",
+        );
       }
     }
-    const wrongMethod = await refusedWithoutWrites(() => call("DELETE", "/v1/account", { token: acct.token }));
+    const wrongMethod = await refusedWithoutWrites(() =>
+      call("DELETE", "/v1/account", { token: acct.token }),
+    );
     expect([404, 405]).toContain(wrongMethod.status);
-    expectProblem(wrongMethod, wrongMethod.status, wrongMethod.status === 404 ? "not_found" : "method_not_allowed");
+    expectProblem(
+      wrongMethod,
+      wrongMethod.status,
+      wrongMethod.status === 404 ? "not_found" : "method_not_allowed",
+    );
   });
 
   it("ids of any shape that name nothing answer 404; query parameters are validated before they reach SQL", async () => {
@@ -223,13 +363,24 @@ describe("routes, ids and queries", () => {
       const res = await refusedWithoutWrites(() => call(method, path, { token: acct.token, body }));
       expectProblem(res, 404, "not_found");
     }
-    const injection = await refusedWithoutWrites(() => call("GET", `/v1/users/${encodeURIComponent("x' OR '1'='1")}`, { token: acct.token }));
+    const injection = await refusedWithoutWrites(() =>
+      call("GET", `/v1/users/${encodeURIComponent("x' OR '1'='1")}`, { token: acct.token }),
+    );
     expectProblem(injection, 404, "not_found");
-    const search = await refusedWithoutWrites(() => call("GET", `/v1/users?q=${encodeURIComponent("' OR 1=1 --")}`, { token: acct.token }));
+    const search = await refusedWithoutWrites(() =>
+      call("GET", `/v1/users?q=${encodeURIComponent("' OR 1=1 --")}`, { token: acct.token }),
+    );
     expect(search.status).toBe(200);
     expect(search.body.data).toEqual([]);
-    for (const query of ["status=deleted", "limit=many", `q=${"q".repeat(201)}`, `cursor=${"c".repeat(201)}`]) {
-      const res = await refusedWithoutWrites(() => call("GET", `/v1/users?${query}`, { token: acct.token }));
+    for (const query of [
+      "status=deleted",
+      "limit=many",
+      `q=${"q".repeat(201)}`,
+      `cursor=${"c".repeat(201)}`,
+    ]) {
+      const res = await refusedWithoutWrites(() =>
+        call("GET", `/v1/users?${query}`, { token: acct.token }),
+      );
       expectProblem(res, 422, "validation_failed");
       expect(paths(res)).toEqual([query.split("=")[0]]);
     }

@@ -16,7 +16,17 @@ import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
 import { retryDelaySeconds } from "../../src/webhooks/delivery";
-import { call, createAccount, createGroup, createUser, login, type Reply, type TestAccount, rows, expectProblem, until } from "../helpers";
+import {
+  call,
+  createAccount,
+  createGroup,
+  createUser,
+  expectProblem,
+  login,
+  rows,
+  type TestAccount,
+  until,
+} from "../helpers";
 
 const CLOSED = "http://127.0.0.1:9/hook";
 const HOUR = 60 * 60 * 1000;
@@ -25,22 +35,33 @@ afterEach(() => {
   clock.offsetMs = 0;
 });
 
-const one = async <T = Record<string, any>>(sql: string, ...params: unknown[]) => (await rows<T>(sql, ...params))[0]!;
-const count = async (sql: string, ...params: unknown[]) => Number((await one<{ n: number }>(sql, ...params)).n);
-
-
+const one = async <T = Record<string, any>>(sql: string, ...params: unknown[]) =>
+  (await rows<T>(sql, ...params))[0]!;
+const count = async (sql: string, ...params: unknown[]) =>
+  Number((await one<{ n: number }>(sql, ...params)).n);
 
 /** One batch through the worker's queue handler; answers what it acked and retried. */
 async function consume(...bodies: unknown[]) {
-  const batch = createMessageBatch("user-events", bodies.map((body) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body })));
+  const batch = createMessageBatch(
+    "user-events",
+    bodies.map((body) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body })),
+  );
   const ctx = createExecutionContext();
   await worker.queue(batch, env as unknown as Bindings, ctx);
   const result = await getQueueResult(batch, ctx);
   return { ids: batch.messages.map((m) => m.id), ...result };
 }
 
-const eventMessage = (e: { id: string; account_id: string }) => ({ kind: "event", id: e.id, account_id: e.account_id });
-const deliverMessage = (deliveryId: string, attempt: number) => ({ kind: "deliver", delivery_id: deliveryId, attempt });
+const eventMessage = (e: { id: string; account_id: string }) => ({
+  kind: "event",
+  id: e.id,
+  account_id: e.account_id,
+});
+const deliverMessage = (deliveryId: string, attempt: number) => ({
+  kind: "deliver",
+  delivery_id: deliveryId,
+  attempt,
+});
 
 async function addEndpoint(acct: TestAccount, events: string[] = ["group.created"], url = CLOSED) {
   const res = await call("POST", "/v1/webhooks", { token: acct.token, body: { url, events } });
@@ -50,19 +71,30 @@ async function addEndpoint(acct: TestAccount, events: string[] = ["group.created
 
 /** A real group.created event of the account. */
 async function groupEvent(acct: TestAccount) {
-  const res = await call("POST", "/v1/groups", { token: acct.token, body: { name: `g-${crypto.randomUUID().slice(0, 8)}`, grants: [] } });
+  const res = await call("POST", "/v1/groups", {
+    token: acct.token,
+    body: { name: `g-${crypto.randomUUID().slice(0, 8)}`, grants: [] },
+  });
   expect(res.status).toBe(201);
-  return one<{ id: string; account_id: string }>("SELECT id, account_id FROM activity_events WHERE type = 'group.created' AND subject_id = ?", res.body.id);
+  return one<{ id: string; account_id: string }>(
+    "SELECT id, account_id FROM activity_events WHERE type = 'group.created' AND subject_id = ?",
+    res.body.id,
+  );
 }
 
-const attemptsOf = (deliveryId: string) => rows("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt", deliveryId);
+const attemptsOf = (deliveryId: string) =>
+  rows("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt", deliveryId);
 const endpointRow = (id: string) => one("SELECT * FROM webhook_endpoints WHERE id = ?", id);
 
 /** Fans the event out (ourselves) and answers the endpoint's delivery of it. */
 async function fanOut(event: { id: string; account_id: string }, endpointId: string) {
   const result = await consume(eventMessage(event));
   expect(result.explicitAcks).toEqual(result.ids);
-  const [delivery, ...more] = await rows("SELECT * FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?", endpointId, event.id);
+  const [delivery, ...more] = await rows(
+    "SELECT * FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?",
+    endpointId,
+    event.id,
+  );
   expect(more).toEqual([]);
   return delivery!;
 }
@@ -73,9 +105,16 @@ async function attempt(deliveryId: string, n: number) {
   if (n > 1) clock.offsetMs = before.next_attempt_at - Date.now();
   const result = await consume(deliverMessage(deliveryId, n));
   expect(result.explicitAcks).toEqual(result.ids);
-  const attempts = await until(() => attemptsOf(deliveryId), (a) => a.length >= n, `attempt ${n} of ${deliveryId}`);
+  const attempts = await until(
+    () => attemptsOf(deliveryId),
+    (a) => a.length >= n,
+    `attempt ${n} of ${deliveryId}`,
+  );
   expect(attempts.map((a) => a.attempt)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
-  return { delivery: await one("SELECT * FROM webhook_deliveries WHERE id = ?", deliveryId), row: attempts[n - 1]! };
+  return {
+    delivery: await one("SELECT * FROM webhook_deliveries WHERE id = ?", deliveryId),
+    row: attempts[n - 1]!,
+  };
 }
 
 describe("webhook endpoints", () => {
@@ -83,10 +122,21 @@ describe("webhook endpoints", () => {
     const acct = await createAccount();
     const res = await call("POST", "/v1/webhooks", {
       token: acct.token,
-      body: { url: CLOSED, events: ["user.created", "group.created", "user.created"], description: "CRM sync" },
+      body: {
+        url: CLOSED,
+        events: ["user.created", "group.created", "user.created"],
+        description: "CRM sync",
+      },
     });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ url: CLOSED, events: ["user.created", "group.created"], description: "CRM sync", status: "enabled", disabled_reason: null, consecutive_failures: 0 });
+    expect(res.body).toMatchObject({
+      url: CLOSED,
+      events: ["user.created", "group.created"],
+      description: "CRM sync",
+      status: "enabled",
+      disabled_reason: null,
+      consecutive_failures: 0,
+    });
     expect(res.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]+={0,2}$/);
     expect(atob(res.body.secret.slice("whsec_".length)).length).toBeGreaterThanOrEqual(24);
 
@@ -97,8 +147,16 @@ describe("webhook endpoints", () => {
     expect(JSON.stringify(listed.body)).not.toContain(secret.slice("whsec_".length));
     expect((await endpointRow(res.body.id)).secret).toBe(secret);
 
-    const [event] = await rows("SELECT * FROM activity_events WHERE type = 'webhook.created' AND subject_id = ?", res.body.id);
-    expect(event).toMatchObject({ account_id: acct.accountId, actor_type: "user", actor_id: acct.adminId, subject_type: "webhook_endpoint" });
+    const [event] = await rows(
+      "SELECT * FROM activity_events WHERE type = 'webhook.created' AND subject_id = ?",
+      res.body.id,
+    );
+    expect(event).toMatchObject({
+      account_id: acct.accountId,
+      actor_type: "user",
+      actor_id: acct.adminId,
+      subject_type: "webhook_endpoint",
+    });
     expect(JSON.stringify(event)).not.toContain(secret.slice("whsec_".length));
   });
 
@@ -117,20 +175,46 @@ describe("webhook endpoints", () => {
     for (const [body, path] of bad) {
       const res = await call("POST", "/v1/webhooks", { token: acct.token, body });
       expectProblem(res, 422, "validation_failed");
-      if (path) expect(res.body.errors.map((e: any) => e.path.split(".")[0]), JSON.stringify(body)).toContain(path);
+      if (path)
+        expect(
+          res.body.errors.map((e: any) => e.path.split(".")[0]),
+          JSON.stringify(body),
+        ).toContain(path);
     }
-    expect(await count("SELECT count(*) AS n FROM webhook_endpoints WHERE account_id = ?", acct.accountId)).toBe(0);
-    expect((await call("POST", "/v1/webhooks", { token: acct.token, body: { url: CLOSED, events: ["*"] } })).status).toBe(201);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM webhook_endpoints WHERE account_id = ?",
+        acct.accountId,
+      ),
+    ).toBe(0);
+    expect(
+      (
+        await call("POST", "/v1/webhooks", {
+          token: acct.token,
+          body: { url: CLOSED, events: ["*"] },
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it("PATCH changes url, events, description and status; DELETE removes the endpoint", async () => {
     const acct = await createAccount();
     const hook = await addEndpoint(acct);
-    const patch = (body: unknown) => call("PATCH", `/v1/webhooks/${hook.id}`, { token: acct.token, body });
+    const patch = (body: unknown) =>
+      call("PATCH", `/v1/webhooks/${hook.id}`, { token: acct.token, body });
 
-    const changed = await patch({ url: "http://127.0.0.1:9/other", events: ["user.deleted", "*"], description: "ops" });
+    const changed = await patch({
+      url: "http://127.0.0.1:9/other",
+      events: ["user.deleted", "*"],
+      description: "ops",
+    });
     expect(changed.status).toBe(200);
-    expect(changed.body).toMatchObject({ id: hook.id, url: "http://127.0.0.1:9/other", events: ["user.deleted", "*"], description: "ops" });
+    expect(changed.body).toMatchObject({
+      id: hook.id,
+      url: "http://127.0.0.1:9/other",
+      events: ["user.deleted", "*"],
+      description: "ops",
+    });
     expect(changed.body).not.toHaveProperty("secret");
     expectProblem(await patch({ events: ["nope.never"] }), 422, "validation_failed");
     expectProblem(await patch({ url: "gopher://127.0.0.1/" }), 422, "validation_failed");
@@ -139,18 +223,46 @@ describe("webhook endpoints", () => {
     const off = await patch({ status: "disabled" });
     expect(off.body).toMatchObject({ status: "disabled", disabled_reason: "manual" });
     expect(off.body.disabled_at).not.toBeNull();
-    await env.DB.prepare("UPDATE webhook_endpoints SET consecutive_failures = 4 WHERE id = ?").bind(hook.id).run();
+    await env.DB.prepare("UPDATE webhook_endpoints SET consecutive_failures = 4 WHERE id = ?")
+      .bind(hook.id)
+      .run();
     const on = await patch({ status: "enabled" });
-    expect(on.body).toMatchObject({ status: "enabled", disabled_reason: null, disabled_at: null, consecutive_failures: 0 });
+    expect(on.body).toMatchObject({
+      status: "enabled",
+      disabled_reason: null,
+      disabled_at: null,
+      consecutive_failures: 0,
+    });
     expect((await call("GET", "/v1/webhooks", { token: acct.token })).body.data).toEqual([on.body]);
 
-    expect((await call("DELETE", `/v1/webhooks/${hook.id}`, { token: acct.token })).status).toBe(204);
+    expect((await call("DELETE", `/v1/webhooks/${hook.id}`, { token: acct.token })).status).toBe(
+      204,
+    );
     expect((await call("GET", "/v1/webhooks", { token: acct.token })).body.data).toEqual([]);
-    expectProblem(await call("DELETE", `/v1/webhooks/${hook.id}`, { token: acct.token }), 404, "not_found");
+    expectProblem(
+      await call("DELETE", `/v1/webhooks/${hook.id}`, { token: acct.token }),
+      404,
+      "not_found",
+    );
     expectProblem(await patch({ description: "x" }), 404, "not_found");
-    expectProblem(await call("GET", `/v1/webhooks/${hook.id}/deliveries`, { token: acct.token }), 404, "not_found");
-    const types = (await rows<{ type: string }>("SELECT type FROM activity_events WHERE subject_id = ? ORDER BY occurred_at, rowid", hook.id)).map((r) => r.type);
-    expect(types).toEqual(["webhook.created", "webhook.updated", "webhook.updated", "webhook.updated", "webhook.deleted"]);
+    expectProblem(
+      await call("GET", `/v1/webhooks/${hook.id}/deliveries`, { token: acct.token }),
+      404,
+      "not_found",
+    );
+    const types = (
+      await rows<{ type: string }>(
+        "SELECT type FROM activity_events WHERE subject_id = ? ORDER BY occurred_at, rowid",
+        hook.id,
+      )
+    ).map((r) => r.type);
+    expect(types).toEqual([
+      "webhook.created",
+      "webhook.updated",
+      "webhook.updated",
+      "webhook.updated",
+      "webhook.deleted",
+    ]);
   });
 
   it("rotate-secret answers a new secret once and keeps the old one signing for 24 hours", async () => {
@@ -160,12 +272,20 @@ describe("webhook endpoints", () => {
     expect(res.status).toBe(200);
     expect(res.body.secret).toMatch(/^whsec_/);
     expect(res.body.secret).not.toBe(hook.secret);
-    expect(Date.parse(res.body.previous_secret_expires_at) - Date.parse(res.body.updated_at)).toBe(24 * HOUR);
+    expect(Date.parse(res.body.previous_secret_expires_at) - Date.parse(res.body.updated_at)).toBe(
+      24 * HOUR,
+    );
     const stored = await endpointRow(hook.id);
     expect(stored).toMatchObject({ secret: res.body.secret, previous_secret: hook.secret });
     const listed = JSON.stringify((await call("GET", "/v1/webhooks", { token: acct.token })).body);
-    for (const s of [hook.secret, res.body.secret]) expect(listed).not.toContain(s.slice("whsec_".length));
-    expect(await count("SELECT count(*) AS n FROM activity_events WHERE type = 'webhook.secret_rotated' AND subject_id = ?", hook.id)).toBe(1);
+    for (const s of [hook.secret, res.body.secret])
+      expect(listed).not.toContain(s.slice("whsec_".length));
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM activity_events WHERE type = 'webhook.secret_rotated' AND subject_id = ?",
+        hook.id,
+      ),
+    ).toBe(1);
   });
 
   it("another account's endpoint is not found, and stays as it was", async () => {
@@ -174,23 +294,40 @@ describe("webhook endpoints", () => {
     const hook = await addEndpoint(other);
     const before = await endpointRow(hook.id);
     const as = { token: acct.token };
-    expectProblem(await call("PATCH", `/v1/webhooks/${hook.id}`, { ...as, body: { description: "mine now" } }), 404, "not_found");
+    expectProblem(
+      await call("PATCH", `/v1/webhooks/${hook.id}`, { ...as, body: { description: "mine now" } }),
+      404,
+      "not_found",
+    );
     expectProblem(await call("DELETE", `/v1/webhooks/${hook.id}`, as), 404, "not_found");
-    expectProblem(await call("POST", `/v1/webhooks/${hook.id}/rotate-secret`, as), 404, "not_found");
+    expectProblem(
+      await call("POST", `/v1/webhooks/${hook.id}/rotate-secret`, as),
+      404,
+      "not_found",
+    );
     expectProblem(await call("GET", `/v1/webhooks/${hook.id}/deliveries`, as), 404, "not_found");
     expectProblem(await call("POST", `/v1/webhooks/${hook.id}/test`, as), 404, "not_found");
     expect((await call("GET", "/v1/webhooks", as)).body.data).toEqual([]);
     expect(await endpointRow(hook.id)).toEqual(before);
-    expect(await count("SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?", hook.id)).toBe(0);
+    expect(
+      await count("SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?", hook.id),
+    ).toBe(0);
   });
 
   it("requires webhooks:manage, from a session or an API token", async () => {
     const acct = await createAccount();
     const hook = await addEndpoint(acct);
     const member = await createUser(acct);
-    const manager = await createUser(acct, { groupIds: [await createGroup(acct, [{ permission: "webhooks:manage" }])] });
+    const manager = await createUser(acct, {
+      groupIds: [await createGroup(acct, [{ permission: "webhooks:manage" }])],
+    });
     const tokenOf = async (permissions: string[]) =>
-      (await call("POST", "/v1/api-tokens", { token: acct.token, body: { name: permissions.join(" "), permissions } })).body.token as string;
+      (
+        await call("POST", "/v1/api-tokens", {
+          token: acct.token,
+          body: { name: permissions.join(" "), permissions },
+        })
+      ).body.token as string;
     const readOnly = await tokenOf(["users:read", "activity:read"]);
     const managing = await tokenOf(["webhooks:manage"]);
     const requests: [string, string, unknown?][] = [
@@ -204,13 +341,30 @@ describe("webhook endpoints", () => {
     ];
     const before = await endpointRow(hook.id);
     for (const token of [member.token, readOnly]) {
-      for (const [method, path, body] of requests) expectProblem(await call(method, path, { token, body }), 403, "forbidden");
+      for (const [method, path, body] of requests)
+        expectProblem(await call(method, path, { token, body }), 403, "forbidden");
     }
     expect(await endpointRow(hook.id)).toEqual(before);
-    expect(await count("SELECT count(*) AS n FROM webhook_endpoints WHERE account_id = ?", acct.accountId)).toBe(1);
-    expect((await call("GET", "/v1/webhooks", { token: manager.token })).body.data.map((e: any) => e.id)).toEqual([hook.id]);
-    expect((await call("POST", "/v1/webhooks", { token: managing, body: { url: CLOSED, events: ["*"] } })).status).toBe(201);
-    expect((await call("DELETE", `/v1/webhooks/${hook.id}`, { token: manager.token })).status).toBe(204);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM webhook_endpoints WHERE account_id = ?",
+        acct.accountId,
+      ),
+    ).toBe(1);
+    expect(
+      (await call("GET", "/v1/webhooks", { token: manager.token })).body.data.map((e: any) => e.id),
+    ).toEqual([hook.id]);
+    expect(
+      (
+        await call("POST", "/v1/webhooks", {
+          token: managing,
+          body: { url: CLOSED, events: ["*"] },
+        })
+      ).status,
+    ).toBe(201);
+    expect((await call("DELETE", `/v1/webhooks/${hook.id}`, { token: manager.token })).status).toBe(
+      204,
+    );
   });
 });
 
@@ -222,28 +376,60 @@ describe("the stream consumer", () => {
     const all = await addEndpoint(acct, ["*"]);
     const elsewhere = await addEndpoint(acct, ["user.created"]);
     const off = await addEndpoint(acct, ["*"]);
-    await call("PATCH", `/v1/webhooks/${off.id}`, { token: acct.token, body: { status: "disabled" } });
+    await call("PATCH", `/v1/webhooks/${off.id}`, {
+      token: acct.token,
+      body: { status: "disabled" },
+    });
     const foreign = await addEndpoint(other, ["*"]);
     const event = await groupEvent(acct);
 
     const first = await consume(eventMessage(event));
     const second = await consume(eventMessage(event));
-    const both = await Promise.all([consume(eventMessage(event)), consume(eventMessage(event), eventMessage(event))]);
+    const both = await Promise.all([
+      consume(eventMessage(event)),
+      consume(eventMessage(event), eventMessage(event)),
+    ]);
     for (const r of [first, second, ...both]) expect(r.explicitAcks).toEqual(r.ids);
     expect(first.retryMessages).toEqual([]);
 
-    const deliveries = await rows("SELECT endpoint_id, event_type FROM webhook_deliveries WHERE event_id = ? ORDER BY endpoint_id", event.id);
-    expect(deliveries).toEqual([exact.id, all.id].sort().map((endpoint_id) => ({ endpoint_id, event_type: "group.created" })));
+    const deliveries = await rows(
+      "SELECT endpoint_id, event_type FROM webhook_deliveries WHERE event_id = ? ORDER BY endpoint_id",
+      event.id,
+    );
+    expect(deliveries).toEqual(
+      [exact.id, all.id]
+        .sort()
+        .map((endpoint_id) => ({ endpoint_id, event_type: "group.created" })),
+    );
     for (const hook of [elsewhere, off, foreign]) {
-      expect(await count("SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?", hook.id, event.id)).toBe(0);
+      expect(
+        await count(
+          "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?",
+          hook.id,
+          event.id,
+        ),
+      ).toBe(0);
     }
-    expect((await one("SELECT streamed_at FROM activity_events WHERE id = ?", event.id)).streamed_at).not.toBeNull();
-    const [delivery] = await rows("SELECT payload FROM webhook_deliveries WHERE event_id = ? AND endpoint_id = ?", event.id, exact.id);
-    expect(JSON.parse(delivery!.payload)).toMatchObject({ type: "group.created", data: { id: event.id, type: "group.created", account_id: acct.accountId } });
+    expect(
+      (await one("SELECT streamed_at FROM activity_events WHERE id = ?", event.id)).streamed_at,
+    ).not.toBeNull();
+    const [delivery] = await rows(
+      "SELECT payload FROM webhook_deliveries WHERE event_id = ? AND endpoint_id = ?",
+      event.id,
+      exact.id,
+    );
+    expect(JSON.parse(delivery!.payload)).toMatchObject({
+      type: "group.created",
+      data: { id: event.id, type: "group.created", account_id: acct.accountId },
+    });
   });
 
   it("drops a malformed message (acknowledged) and ignores an unknown event id", async () => {
-    const result = await consume({ kind: "nonsense" }, { kind: "event", id: "evt_01jzzzzzzzzzzzzzzzzzzzzzzz", account_id: "acct_x" }, "just a string");
+    const result = await consume(
+      { kind: "nonsense" },
+      { kind: "event", id: "evt_01jzzzzzzzzzzzzzzzzzzzzzzz", account_id: "acct_x" },
+      "just a string",
+    );
     expect(result.explicitAcks).toEqual(result.ids);
     expect(result.retryMessages).toEqual([]);
   });
@@ -253,21 +439,33 @@ describe("the stream consumer", () => {
     const hook = await addEndpoint(acct);
     const delivery = await fanOut(await groupEvent(acct), hook.id);
 
-    await Promise.all([consume(deliverMessage(delivery.id, 1)), consume(deliverMessage(delivery.id, 1))]);
-    await until(() => attemptsOf(delivery.id), (a) => a.length > 0, "attempt 1");
+    await Promise.all([
+      consume(deliverMessage(delivery.id, 1)),
+      consume(deliverMessage(delivery.id, 1)),
+    ]);
+    await until(
+      () => attemptsOf(delivery.id),
+      (a) => a.length > 0,
+      "attempt 1",
+    );
     await consume(deliverMessage(delivery.id, 1));
     expect((await attemptsOf(delivery.id)).map((a) => a.attempt)).toEqual([1]);
 
     const pending = await one("SELECT * FROM webhook_deliveries WHERE id = ?", delivery.id);
     expect(pending).toMatchObject({ attempts: 1, status: "pending" });
     clock.offsetMs = pending.next_attempt_at - Date.now();
-    const results = await Promise.all([consume(deliverMessage(delivery.id, 2), deliverMessage(delivery.id, 2)), consume(deliverMessage(delivery.id, 2))]);
+    const results = await Promise.all([
+      consume(deliverMessage(delivery.id, 2), deliverMessage(delivery.id, 2)),
+      consume(deliverMessage(delivery.id, 2)),
+    ]);
     await consume(deliverMessage(delivery.id, 2));
     // An attempt that is not next is skipped, too.
     await consume(deliverMessage(delivery.id, 4));
     for (const r of results) expect(r.explicitAcks).toEqual(r.ids);
     expect((await attemptsOf(delivery.id)).map((a) => a.attempt)).toEqual([1, 2]);
-    expect(await one("SELECT attempts, status FROM webhook_deliveries WHERE id = ?", delivery.id)).toEqual({ attempts: 2, status: "pending" });
+    expect(
+      await one("SELECT attempts, status FROM webhook_deliveries WHERE id = ?", delivery.id),
+    ).toEqual({ attempts: 2, status: "pending" });
     expect((await endpointRow(hook.id)).consecutive_failures).toBe(2);
   });
 });
@@ -298,24 +496,43 @@ describe("retries and disabling", () => {
       if (n === 3) {
         // Mid-way the log shows the attempts so far and when the next one is due.
         const { access_token } = await login(acct.adminEmail);
-        const listed = await call("GET", `/v1/webhooks/${hook.id}/deliveries`, { token: access_token });
+        const listed = await call("GET", `/v1/webhooks/${hook.id}/deliveries`, {
+          token: access_token,
+        });
         expect(listed.body.data).toHaveLength(1);
         expect(listed.body.data[0]).toMatchObject({
-          id: delivery.id, event_type: "group.created", status: "pending", attempts: 3, max_attempts: 7,
-          last_status_code: null, last_error: row.error, next_attempt_at: new Date(d.next_attempt_at).toISOString(),
+          id: delivery.id,
+          event_type: "group.created",
+          status: "pending",
+          attempts: 3,
+          max_attempts: 7,
+          last_status_code: null,
+          last_error: row.error,
+          next_attempt_at: new Date(d.next_attempt_at).toISOString(),
         });
         expect(listed.body.data[0].log.map((l: any) => l.attempt)).toEqual([1, 2, 3]);
       }
     }
     // Each wait is longer than the one before, up to what jitter (±20%) can reverse; over a day in all.
     expect(gaps.length).toBeGreaterThanOrEqual(6);
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan((gaps[i - 1]! * 0.8) / 1.2);
+    for (let i = 1; i < gaps.length; i++)
+      expect(gaps[i]!).toBeGreaterThan((gaps[i - 1]! * 0.8) / 1.2);
     expect(gaps.at(-1)!).toBeGreaterThan(gaps[0]! * 100);
     const attempts = await attemptsOf(delivery.id);
-    expect(attempts.at(-1)!.attempted_at - attempts[0]!.attempted_at).toBeGreaterThanOrEqual(24 * HOUR);
+    expect(attempts.at(-1)!.attempted_at - attempts[0]!.attempted_at).toBeGreaterThanOrEqual(
+      24 * HOUR,
+    );
 
-    expect(last!.delivery).toMatchObject({ status: "failed", attempts: 7, next_attempt_at: null, last_status_code: null });
-    expect(await endpointRow(hook.id)).toMatchObject({ status: "enabled", consecutive_failures: 7 });
+    expect(last!.delivery).toMatchObject({
+      status: "failed",
+      attempts: 7,
+      next_attempt_at: null,
+      last_status_code: null,
+    });
+    expect(await endpointRow(hook.id)).toMatchObject({
+      status: "enabled",
+      consecutive_failures: 7,
+    });
     // Another message for the delivery changes nothing.
     await consume(deliverMessage(delivery.id, 7));
     expect(await attemptsOf(delivery.id)).toHaveLength(7);
@@ -323,9 +540,21 @@ describe("retries and disabling", () => {
     const { access_token } = await login(acct.adminEmail);
     const listed = await call("GET", `/v1/webhooks/${hook.id}/deliveries`, { token: access_token });
     expect(listed.status).toBe(200);
-    expect(listed.body.data[0]).toMatchObject({ id: delivery.id, status: "failed", attempts: 7, next_attempt_at: null, last_error: attempts.at(-1)!.error });
+    expect(listed.body.data[0]).toMatchObject({
+      id: delivery.id,
+      status: "failed",
+      attempts: 7,
+      next_attempt_at: null,
+      last_error: attempts.at(-1)!.error,
+    });
     expect(listed.body.data[0].log).toEqual(
-      attempts.map((a) => ({ attempt: a.attempt, at: new Date(a.attempted_at).toISOString(), status_code: null, error: a.error, duration_ms: a.duration_ms })),
+      attempts.map((a) => ({
+        attempt: a.attempt,
+        at: new Date(a.attempted_at).toISOString(),
+        status_code: null,
+        error: a.error,
+        duration_ms: a.duration_ms,
+      })),
     );
   });
 
@@ -351,23 +580,58 @@ describe("retries and disabling", () => {
     expect(delivery).toMatchObject({ status: "failed", attempts: 1, next_attempt_at: null });
 
     const endpoint = await endpointRow(hook.id);
-    expect(endpoint).toMatchObject({ status: "disabled", disabled_reason: "repeated_failures", consecutive_failures: 15, disabled_at: row.attempted_at });
-    const disabled = await rows("SELECT * FROM activity_events WHERE type = 'webhook.endpoint_disabled' AND subject_id = ?", hook.id);
+    expect(endpoint).toMatchObject({
+      status: "disabled",
+      disabled_reason: "repeated_failures",
+      consecutive_failures: 15,
+      disabled_at: row.attempted_at,
+    });
+    const disabled = await rows(
+      "SELECT * FROM activity_events WHERE type = 'webhook.endpoint_disabled' AND subject_id = ?",
+      hook.id,
+    );
     expect(disabled).toHaveLength(1);
-    expect(disabled[0]).toMatchObject({ account_id: acct.accountId, actor_type: "system", actor_id: null, subject_type: "webhook_endpoint" });
-    expect(JSON.parse(disabled[0]!.metadata)).toMatchObject({ reason: "repeated_failures", url: CLOSED });
+    expect(disabled[0]).toMatchObject({
+      account_id: acct.accountId,
+      actor_type: "system",
+      actor_id: null,
+      subject_type: "webhook_endpoint",
+    });
+    expect(JSON.parse(disabled[0]!.metadata)).toMatchObject({
+      reason: "repeated_failures",
+      url: CLOSED,
+    });
 
     const listed = await call("GET", "/v1/webhooks", { token: access_token });
     expect(listed.body.data).toEqual([
-      expect.objectContaining({ id: hook.id, status: "disabled", disabled_reason: "repeated_failures", disabled_at: new Date(row.attempted_at).toISOString(), consecutive_failures: 15 }),
+      expect.objectContaining({
+        id: hook.id,
+        status: "disabled",
+        disabled_reason: "repeated_failures",
+        disabled_at: new Date(row.attempted_at).toISOString(),
+        consecutive_failures: 15,
+      }),
     ]);
     // A disabled endpoint gets no new deliveries, and cannot be tested until enabled again.
     const later = await groupEvent(admin);
     await consume(eventMessage(later));
-    expect(await count("SELECT count(*) AS n FROM webhook_deliveries WHERE event_id = ?", later.id)).toBe(0);
-    expectProblem(await call("POST", `/v1/webhooks/${hook.id}/test`, { token: access_token }), 422, "validation_failed");
-    const enabled = await call("PATCH", `/v1/webhooks/${hook.id}`, { token: access_token, body: { status: "enabled" } });
-    expect(enabled.body).toMatchObject({ status: "enabled", disabled_reason: null, consecutive_failures: 0 });
+    expect(
+      await count("SELECT count(*) AS n FROM webhook_deliveries WHERE event_id = ?", later.id),
+    ).toBe(0);
+    expectProblem(
+      await call("POST", `/v1/webhooks/${hook.id}/test`, { token: access_token }),
+      422,
+      "validation_failed",
+    );
+    const enabled = await call("PATCH", `/v1/webhooks/${hook.id}`, {
+      token: access_token,
+      body: { status: "enabled" },
+    });
+    expect(enabled.body).toMatchObject({
+      status: "enabled",
+      disabled_reason: null,
+      consecutive_failures: 0,
+    });
   });
 
   it("counts every failure when deliveries to one endpoint fail at the same time, and disables it once", async () => {
@@ -376,20 +640,49 @@ describe("retries and disabling", () => {
     const deliveries = [];
     for (let i = 0; i < 4; i++) deliveries.push(await fanOut(await groupEvent(acct), hook.id));
     // Attempts 1 race with the background consumer's; wait for each, then make the second attempts together.
-    for (const d of deliveries) await until(() => attemptsOf(d.id), (a) => a.length === 1, "attempt 1");
+    for (const d of deliveries)
+      await until(
+        () => attemptsOf(d.id),
+        (a) => a.length === 1,
+        "attempt 1",
+      );
     expect((await endpointRow(hook.id)).consecutive_failures).toBe(4);
-    clock.offsetMs = Math.max(...(await Promise.all(deliveries.map(async (d) => (await one("SELECT next_attempt_at FROM webhook_deliveries WHERE id = ?", d.id)).next_attempt_at)))) - Date.now();
+    clock.offsetMs =
+      Math.max(
+        ...(await Promise.all(
+          deliveries.map(
+            async (d) =>
+              (
+                await one("SELECT next_attempt_at FROM webhook_deliveries WHERE id = ?", d.id)
+              ).next_attempt_at,
+          ),
+        )),
+      ) - Date.now();
     await Promise.all(deliveries.map((d) => consume(deliverMessage(d.id, 2))));
     for (const d of deliveries) expect(await attemptsOf(d.id)).toHaveLength(2);
     expect((await endpointRow(hook.id)).consecutive_failures).toBe(8);
 
     // Crossing the threshold together disables the endpoint once, with one event.
-    await env.DB.prepare("UPDATE webhook_endpoints SET consecutive_failures = 14 WHERE id = ?").bind(hook.id).run();
+    await env.DB.prepare("UPDATE webhook_endpoints SET consecutive_failures = 14 WHERE id = ?")
+      .bind(hook.id)
+      .run();
     clock.offsetMs += 2 * HOUR;
     await Promise.all(deliveries.map((d) => consume(deliverMessage(d.id, 3))));
-    expect(await endpointRow(hook.id)).toMatchObject({ status: "disabled", disabled_reason: "repeated_failures", consecutive_failures: 18 });
-    expect(await count("SELECT count(*) AS n FROM activity_events WHERE type = 'webhook.endpoint_disabled' AND subject_id = ?", hook.id)).toBe(1);
-    for (const d of deliveries) expect(await one("SELECT status, next_attempt_at FROM webhook_deliveries WHERE id = ?", d.id)).toEqual({ status: "failed", next_attempt_at: null });
+    expect(await endpointRow(hook.id)).toMatchObject({
+      status: "disabled",
+      disabled_reason: "repeated_failures",
+      consecutive_failures: 18,
+    });
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM activity_events WHERE type = 'webhook.endpoint_disabled' AND subject_id = ?",
+        hook.id,
+      ),
+    ).toBe(1);
+    for (const d of deliveries)
+      expect(
+        await one("SELECT status, next_attempt_at FROM webhook_deliveries WHERE id = ?", d.id),
+      ).toEqual({ status: "failed", next_attempt_at: null });
   });
 
   it("a delivery still pending when its endpoint is disabled fails without an attempt", async () => {
@@ -397,10 +690,18 @@ describe("retries and disabling", () => {
     const hook = await addEndpoint(acct);
     const delivery = await fanOut(await groupEvent(acct), hook.id);
     await attempt(delivery.id, 1);
-    await call("PATCH", `/v1/webhooks/${hook.id}`, { token: acct.token, body: { status: "disabled" } });
+    await call("PATCH", `/v1/webhooks/${hook.id}`, {
+      token: acct.token,
+      body: { status: "disabled" },
+    });
     await consume(deliverMessage(delivery.id, 2));
     expect(await attemptsOf(delivery.id)).toHaveLength(1);
-    expect(await one("SELECT status, next_attempt_at, last_error FROM webhook_deliveries WHERE id = ?", delivery.id)).toEqual({ status: "failed", next_attempt_at: null, last_error: "endpoint disabled" });
+    expect(
+      await one(
+        "SELECT status, next_attempt_at, last_error FROM webhook_deliveries WHERE id = ?",
+        delivery.id,
+      ),
+    ).toEqual({ status: "failed", next_attempt_at: null, last_error: "endpoint disabled" });
   });
 });
 
@@ -417,12 +718,26 @@ describe("POST /v1/webhooks/:id/test", () => {
     const listed = await call("GET", `/v1/webhooks/${hook.id}/deliveries`, { token: acct.token });
     expect(listed.body.data).toHaveLength(1);
     expect(listed.body.data[0]).toMatchObject({
-      id: res.body.delivery_id, event_id: res.body.event_id, event_type: "webhook.test", status: "failed",
-      attempts: 1, last_status_code: null, last_error: res.body.error, next_attempt_at: null,
+      id: res.body.delivery_id,
+      event_id: res.body.event_id,
+      event_type: "webhook.test",
+      status: "failed",
+      attempts: 1,
+      last_status_code: null,
+      last_error: res.body.error,
+      next_attempt_at: null,
     });
-    expect(listed.body.data[0].log).toEqual([expect.objectContaining({ attempt: 1, status_code: null, error: res.body.error })]);
-    const [stored] = await rows("SELECT payload FROM webhook_deliveries WHERE id = ?", res.body.delivery_id);
-    expect(JSON.parse(stored!.payload)).toMatchObject({ type: "webhook.test", data: { id: res.body.event_id, endpoint_id: hook.id, account_id: acct.accountId } });
+    expect(listed.body.data[0].log).toEqual([
+      expect.objectContaining({ attempt: 1, status_code: null, error: res.body.error }),
+    ]);
+    const [stored] = await rows(
+      "SELECT payload FROM webhook_deliveries WHERE id = ?",
+      res.body.delivery_id,
+    );
+    expect(JSON.parse(stored!.payload)).toMatchObject({
+      type: "webhook.test",
+      data: { id: res.body.event_id, endpoint_id: hook.id, account_id: acct.accountId },
+    });
     expect((await endpointRow(hook.id)).consecutive_failures).toBe(1);
   });
 });

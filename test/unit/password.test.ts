@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/lib/errors";
-import { checkPasswordPolicy, hashPassword, needsRehash, verifyPassword } from "../../src/lib/password";
+import {
+  checkPasswordPolicy,
+  hashPassword,
+  needsRehash,
+  verifyPassword,
+} from "../../src/lib/password";
 
 const rejects = (password: string, context = {}) => {
   try {
@@ -25,8 +30,12 @@ describe("password policy (NIST SP 800-63B rev. 4)", () => {
   it("rejects common and context-specific passwords", () => {
     expect(rejects("passwordpassword")).toBe("weak_password");
     expect(rejects("aaaaaaaaaaaaaaaaaaaa")).toBe("weak_password");
-    expect(rejects("jane.doe@example.com!", { email: "jane.doe@example.com" })).toBe("weak_password");
-    expect(rejects("Acme Signage Ltd 1", { accountName: "Acme Signage Ltd" })).toBe("weak_password");
+    expect(rejects("jane.doe@example.com!", { email: "jane.doe@example.com" })).toBe(
+      "weak_password",
+    );
+    expect(rejects("Acme Signage Ltd 1", { accountName: "Acme Signage Ltd" })).toBe(
+      "weak_password",
+    );
   });
 });
 

@@ -6,7 +6,13 @@ describe("login throttle windows", () => {
   const now = 1_000_000_000;
 
   it("lets attempts through below every limit", () => {
-    expect(retryAfterSeconds(keys, [{ key: keys[0]!.key, failures: 9, windowStartedAt: now - 1000 }], now)).toBe(0);
+    expect(
+      retryAfterSeconds(
+        keys,
+        [{ key: keys[0]!.key, failures: 9, windowStartedAt: now - 1000 }],
+        now,
+      ),
+    ).toBe(0);
   });
 
   it("holds the pair at 10 failures until its window ends", () => {
@@ -16,7 +22,11 @@ describe("login throttle windows", () => {
   });
 
   it("holds an email or an address at 100 failures from anywhere", () => {
-    expect(retryAfterSeconds(keys, [{ key: keys[1]!.key, failures: 100, windowStartedAt: now }], now)).toBe(900);
-    expect(retryAfterSeconds(keys, [{ key: keys[2]!.key, failures: 99, windowStartedAt: now }], now)).toBe(0);
+    expect(
+      retryAfterSeconds(keys, [{ key: keys[1]!.key, failures: 100, windowStartedAt: now }], now),
+    ).toBe(900);
+    expect(
+      retryAfterSeconds(keys, [{ key: keys[2]!.key, failures: 99, windowStartedAt: now }], now),
+    ).toBe(0);
   });
 });

@@ -5,9 +5,9 @@
  * whatever the jitter draws.
  */
 import { describe, expect, it } from "vitest";
+import { AppError } from "../../src/lib/errors";
 import { MAX_ATTEMPTS, retryDelaySeconds } from "../../src/webhooks/delivery";
 import { checkWebhookTarget } from "../../src/webhooks/target-policy";
-import { AppError } from "../../src/lib/errors";
 
 function refusal(url: string, environment: string): AppError | null {
   try {
@@ -64,13 +64,19 @@ describe("checkWebhookTarget in production", () => {
     expect(err, url).not.toBeNull();
     expect(err!.status).toBe(422);
     expect(err!.code).toBe("validation_failed");
-    expect(err!.extra.errors).toEqual([expect.objectContaining({ path: "url", code: "invalid_target" })]);
+    expect(err!.extra.errors).toEqual([
+      expect.objectContaining({ path: "url", code: "invalid_target" }),
+    ]);
   });
 });
 
 describe("checkWebhookTarget in development", () => {
   it("allows a local http receiver, and still refuses other schemes and credentials", () => {
-    for (const url of ["http://127.0.0.1:9/hook", "http://localhost:8787/hook", "https://hooks.example.com/x"]) {
+    for (const url of [
+      "http://127.0.0.1:9/hook",
+      "http://localhost:8787/hook",
+      "https://hooks.example.com/x",
+    ]) {
       expect(refusal(url, "development"), url).toBeNull();
     }
     for (const url of ["ftp://127.0.0.1/hook", "http://user:pw@127.0.0.1:9/hook", "not a url"]) {
@@ -87,15 +93,21 @@ describe("retryDelaySeconds", () => {
   const HOUR = 3600;
   const retries = MAX_ATTEMPTS - 1;
 
-  it.each([0, 0.5, 1, 0.999999])("with random fixed at %s the delays grow and span at least 24 hours over at least 6 retries", (r) => {
-    const delays = Array.from({ length: retries }, (_, i) => retryDelaySeconds(i + 1, () => r));
-    expect(delays.length).toBeGreaterThanOrEqual(6);
-    for (let i = 1; i < delays.length; i++) expect(delays[i], `retry ${i + 1} after ${delays.join(", ")}`).toBeGreaterThan(delays[i - 1]!);
-    expect(delays.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(24 * HOUR);
-    // A queue message can be delayed by at most 12 hours.
-    for (const d of delays) expect(d).toBeLessThanOrEqual(12 * HOUR);
-    expect(delays[0]).toBeGreaterThan(0);
-  });
+  it.each([0, 0.5, 1, 0.999999])(
+    "with random fixed at %s the delays grow and span at least 24 hours over at least 6 retries",
+    (r) => {
+      const delays = Array.from({ length: retries }, (_, i) => retryDelaySeconds(i + 1, () => r));
+      expect(delays.length).toBeGreaterThanOrEqual(6);
+      for (let i = 1; i < delays.length; i++)
+        expect(delays[i], `retry ${i + 1} after ${delays.join(", ")}`).toBeGreaterThan(
+          delays[i - 1]!,
+        );
+      expect(delays.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(24 * HOUR);
+      // A queue message can be delayed by at most 12 hours.
+      for (const d of delays) expect(d).toBeLessThanOrEqual(12 * HOUR);
+      expect(delays[0]).toBeGreaterThan(0);
+    },
+  );
 
   it("jitters around the middle by at most a fifth", () => {
     for (let n = 1; n <= retries; n++) {

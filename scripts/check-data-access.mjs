@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+// Placeholder until the data-access check lands.
