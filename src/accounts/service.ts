@@ -1,23 +1,21 @@
 /** Accounts: creation by platform support, and what members see of their own account. */
-import { sql } from "drizzle-orm";
-import { actorOf, buildEvent, insertEvent, publish } from "../activity/record";
-import { normalizeEmail } from "../auth/service";
-import type { PlanId } from "../billing/service";
+import { by, type EventInput } from "../activity/record";
+import type { PlanId } from "../billing/plans";
 import type { AuthedCtx, Ctx } from "../context";
-import { guard, runBatch } from "../db/batch";
+import { guard } from "../db/batch";
+import { commit } from "../db/commit";
 import type { AccountSettings } from "../db/schema";
 import * as groupsRepo from "../groups/repo";
-import { invitationStatements, mailInvitation, toInvitationDto } from "../invitations/service";
+import { invitation, sendInvitation, toInvitationDto } from "../invitations/service";
 import { iso } from "../lib/clock";
-import { AppError } from "../lib/errors";
+import { normalizeEmail } from "../lib/email";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
+import { resellerExists } from "../resellers/repo";
 import { toUserDto } from "../users/dto";
 import * as usersRepo from "../users/repo";
 import * as repo from "./repo";
 import { DEFAULT_SETTINGS } from "./settings";
-
-export { DEFAULT_SETTINGS };
 
 export function managedBy(resellerName: string | null, resellerId: string | null) {
   return resellerId
@@ -51,27 +49,28 @@ export async function updateAccount(
   input: { name?: string; settings?: Partial<AccountSettings> },
 ) {
   const { db, now, principal } = ctx;
+  const { accountId } = principal;
   const settings = input.settings
     ? { ...DEFAULT_SETTINGS, ...principal.account.settings, ...input.settings }
     : undefined;
-  const event = buildEvent(ctx, {
-    type: "account.updated",
-    accountId: principal.accountId,
-    actor: actorOf(principal),
-    subject: { type: "account", id: principal.accountId },
-    method: principal.method,
-    metadata: { changes: input },
-  });
-  await runBatch(db, [
-    repo.updateAccount(db, principal.accountId, {
-      ...(input.name ? { name: input.name } : {}),
-      ...(settings ? { settings } : {}),
-      updatedAt: now,
-    }),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
-  return toAccountDto((await repo.findAccount(db, principal.accountId))!);
+  const set = {
+    ...(input.name ? { name: input.name } : {}),
+    ...(settings ? { settings } : {}),
+    updatedAt: now,
+  };
+  await commit(
+    ctx,
+    [repo.updateAccount(db, accountId, set)],
+    [
+      {
+        type: "account.updated",
+        ...by(principal),
+        subject: { type: "account", id: accountId },
+        metadata: { changes: input },
+      },
+    ],
+  );
+  return toAccountDto((await repo.findAccount(db, accountId))!);
 }
 
 export interface CreateAccountInput {
@@ -93,26 +92,24 @@ export async function createAccount(
 ) {
   const { db, now, env } = ctx;
   const email = normalizeEmail(input.admin_email);
-  if (input.admin_password !== undefined)
+  if (input.admin_password !== undefined) {
     checkPasswordPolicy(input.admin_password, { email, accountName: input.name }, "admin_password");
+  }
   const accountId = newId("account");
   const builtins = groupsRepo.builtinGroupInserts(db, accountId, now);
-  const accountEvent = buildEvent(ctx, {
-    type: "account.created",
-    accountId,
-    actor,
-    subject: { type: "account", id: accountId },
-    metadata: { name: input.name, plan: input.plan, reseller_id: input.reseller_id ?? null },
-  });
+  const events: EventInput[] = [
+    {
+      type: "account.created",
+      accountId,
+      actor,
+      subject: { type: "account", id: accountId },
+      metadata: { name: input.name, plan: input.plan, reseller_id: input.reseller_id ?? null },
+    },
+  ];
   const head = [
-    guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
+    usersRepo.guardEmailFreeAcrossAccounts(email),
     ...(input.reseller_id
-      ? [
-          guard(
-            "validation_failed",
-            sql`EXISTS (SELECT 1 FROM resellers WHERE id = ${input.reseller_id})`,
-          ),
-        ]
+      ? [guard("validation_failed", resellerExists(input.reseller_id), "reseller_id")]
       : []),
     repo.insertAccount(db, {
       id: accountId,
@@ -126,82 +123,51 @@ export async function createAccount(
       updatedAt: now,
     }),
     ...builtins.queries,
-    insertEvent(db, accountEvent),
   ];
-  const unknownReseller = (err: unknown): never => {
-    if (err instanceof AppError && err.code === "validation_failed") {
-      throw new AppError("validation_failed", "No such reseller.", {
-        errors: [{ path: "reseller_id", code: "unknown_id", message: "Unknown reseller." }],
-      });
-    }
-    throw err;
-  };
+  const created = async () => toAccountDto((await repo.findAccount(db, accountId))!);
 
   if (input.admin_password === undefined) {
-    const invite = await invitationStatements(
-      ctx,
-      accountId,
-      { email, groupIds: [builtins.ids.administrators] },
-      null,
-      actor,
-      DEFAULT_SETTINGS.invitation_ttl_hours,
-      null,
-    );
-    await runBatch(db, [...head, ...invite.statements]).catch(unknownReseller);
-    publish(ctx, [accountEvent, invite.event]);
-    await invite.token.index();
-    const delivery = await mailInvitation(
-      ctx,
-      email,
-      input.name,
-      null,
-      invite.token.token,
-      invite.row.expiresAt,
-    );
-    const invitation = { ...toInvitationDto(invite.row, now), email_delivery: delivery };
-    return {
-      account: toAccountDto((await repo.findAccount(db, accountId))!),
-      admin: invitation,
-      invitation,
-    };
+    const inviter = { userId: null, name: null, by: { actor }, authority: null };
+    const groupIds = [builtins.ids.administrators];
+    const ttl = DEFAULT_SETTINGS.invitation_ttl_hours;
+    const invite = await invitation(ctx, accountId, { email, groupIds }, inviter, ttl);
+    await commit(ctx, [...head, ...invite.statements], [...events, ...invite.events]);
+    const delivery = await sendInvitation(ctx, invite.row, invite.token, input.name, null);
+    const sent = { ...toInvitationDto(invite.row, now), email_delivery: delivery };
+    return { account: await created(), admin: sent, invitation: sent };
   }
 
-  const userId = newId("user");
-  const admin = {
-    id: userId,
+  const admin = usersRepo.newUserRow({
+    id: newId("user"),
     accountId,
     email,
-    pendingEmail: null,
     firstName: "Account",
     lastName: "Administrator",
     passwordHash: await hashPassword(input.admin_password, env.PASSWORD_PEPPER),
-    mustChangePassword: false,
-    status: "active" as const,
-    createdVia: "bootstrap" as const,
+    createdVia: "bootstrap",
     createdBy: null,
-    emailVerifiedAt: null,
-    createdAt: now,
-    updatedAt: now,
-    lastLoginAt: null,
-    lastLoginIp: null,
-    lastLoginMethod: null,
-  };
-  const userEvent = buildEvent(ctx, {
-    type: "user.created",
-    accountId,
-    actor,
-    subject: { type: "user", id: userId },
-    metadata: { created_via: "bootstrap", created_by: actor, email },
+    now,
   });
-  await runBatch(db, [
-    ...head,
-    usersRepo.insertUser(db, admin),
-    groupsRepo.insertMemberships(db, accountId, userId, [builtins.ids.administrators], now),
-    insertEvent(db, userEvent),
-  ]).catch(unknownReseller);
-  publish(ctx, [accountEvent, userEvent]);
+  await commit(
+    ctx,
+    [
+      ...head,
+      usersRepo.insertUser(db, admin),
+      groupsRepo.insertMemberships(accountId, admin.id, [builtins.ids.administrators], now),
+    ],
+    [
+      ...events,
+      {
+        type: "user.created",
+        accountId,
+        actor,
+        subject: { type: "user", id: admin.id },
+        metadata: { created_via: "bootstrap", created_by: actor, email },
+      },
+    ],
+  );
   return {
-    account: toAccountDto((await repo.findAccount(db, accountId))!),
+    account: await created(),
     admin: toUserDto(admin, [builtins.ids.administrators]),
     invitation: null,
   };

@@ -1,13 +1,13 @@
 /**
- * Activity events are written in the same batch as the change they record, so the audit
- * trail never misses a committed change; after commit they go to the EVENTS queue (a
- * transactional outbox: the row is the truth, the send is best effort and re-sent by cron).
+ * Activity events: what they are, and how one becomes a row and a stream message.
+ * `commit()` (src/db/commit.ts) writes them in the same batch as the change they record,
+ * so the audit trail never misses a committed change, and hands them to the EVENTS queue
+ * after commit (a transactional outbox: the row is the truth, the send is best effort and
+ * re-sent by the cron).
  */
 import type { SQL } from "drizzle-orm";
-import { sql } from "drizzle-orm";
 import type { AuthMethod, Ctx, Principal } from "../context";
-import type { Database } from "../db/client";
-import { activityEvents } from "../db/schema";
+import type { ActivityEventRow } from "../db/schema";
 import { newId } from "../lib/ids";
 
 export const EVENT_TYPES = [
@@ -44,6 +44,7 @@ export const EVENT_TYPES = [
   "capacity.limit_reached",
   "device.added",
   "device.removed",
+  "device.paired_again",
   "device_organization.created",
   "api_token.created",
   "api_token.revoked",
@@ -65,15 +66,22 @@ export interface EventInput {
   subject?: { type: string; id: string };
   method?: AuthMethod | null;
   metadata?: Record<string, unknown>;
+  /** Recorded only when this holds inside the change's batch (so racing writers record one). */
+  when?: SQL;
 }
 
-export type EventRow = typeof activityEvents.$inferInsert;
+export type EventRow = ActivityEventRow;
 
 /** The actor a principal stands for: an API token acts as its creator but is named as itself. */
 export function actorOf(principal: Principal): { type: ActorType; id: string } {
   return principal.kind === "api_token"
     ? { type: "api_token", id: principal.tokenId! }
     : { type: "user", id: principal.userId };
+}
+
+/** Who acted and how they signed in, as every event a principal causes records it. */
+export function by(principal: Principal): Pick<EventInput, "accountId" | "actor" | "method"> {
+  return { accountId: principal.accountId, actor: actorOf(principal), method: principal.method };
 }
 
 export function buildEvent(ctx: Ctx, input: EventInput): EventRow {
@@ -90,27 +98,18 @@ export function buildEvent(ctx: Ctx, input: EventInput): EventRow {
     ip: ctx.meta.ip,
     userAgent: ctx.meta.userAgent,
     metadata: input.metadata ?? {},
+    streamedAt: null,
   };
-}
-
-/** The insert to put in the change's batch; `when` makes it conditional on the same batch's state. */
-export function insertEvent(db: Database, event: EventRow, when?: SQL) {
-  if (!when) return db.insert(activityEvents).values(event);
-  return sql`INSERT INTO activity_events
-    (id, account_id, type, occurred_at, actor_type, actor_id, subject_type, subject_id, method, ip, user_agent, metadata)
-    SELECT ${event.id}, ${event.accountId}, ${event.type}, ${event.occurredAt}, ${event.actorType}, ${event.actorId},
-      ${event.subjectType}, ${event.subjectId}, ${event.method}, ${event.ip}, ${event.userAgent},
-      ${JSON.stringify(event.metadata ?? {})}
-    WHERE ${when}`;
 }
 
 /** After commit: hand the events to the stream. Failure is fine; the cron re-sends unstreamed rows. */
 export function publish(ctx: Ctx, events: EventRow[]): void {
   if (events.length === 0) return;
+  const messages = events.map((e) => ({
+    body: { kind: "event" as const, id: e.id, account_id: e.accountId },
+  }));
   ctx.waitUntil(
-    ctx.env.EVENTS.sendBatch(
-      events.map((e) => ({ body: { kind: "event", id: e.id, account_id: e.accountId } })),
-    ).catch((err) =>
+    ctx.env.EVENTS.sendBatch(messages).catch((err) =>
       console.warn(
         JSON.stringify({
           msg: "event publish failed",

@@ -1,9 +1,22 @@
-/** Reading the activity log: newest first, keyset-paged on (occurred_at, id), always account-scoped. */
+/**
+ * The activity log: writing an event (inside its change's batch), and reading it newest
+ * first, keyset-paged on (occurred_at, id), always account-scoped.
+ */
 import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { activityEvents, users } from "../db/schema";
+import { activityEvents } from "../db/schema";
 
 export type EventRecord = typeof activityEvents.$inferSelect;
+
+/** The event's insert, for its change's batch; with `when`, only if that holds in the batch. */
+export function insertEvent(event: EventRecord, when?: SQL): SQL {
+  return sql`INSERT INTO activity_events (id, account_id, type, occurred_at, actor_type, actor_id,
+      subject_type, subject_id, method, ip, user_agent, metadata)
+    SELECT ${event.id}, ${event.accountId}, ${event.type}, ${event.occurredAt}, ${event.actorType},
+      ${event.actorId}, ${event.subjectType}, ${event.subjectId}, ${event.method}, ${event.ip},
+      ${event.userAgent}, ${JSON.stringify(event.metadata ?? {})}
+    WHERE ${when ?? sql`1`}`;
+}
 
 export interface ActivityFilter {
   userId?: string;
@@ -68,25 +81,32 @@ export async function knownSubject(db: Database, accountId: string, userId: stri
   return row?.known === 1;
 }
 
-/** Active users who never logged in, or not since `before`. */
-export function inactiveUsers(
-  db: Database,
-  accountId: string,
-  before: number,
-  limit: number,
-  afterId?: string,
-) {
+/** Events not yet handed to the stream: across accounts on purpose, for the cron. */
+export function listUnstreamedAcrossAccounts(db: Database, before: number, limit: number) {
   return db
+    .select({ id: activityEvents.id, accountId: activityEvents.accountId })
+    .from(activityEvents)
+    .where(and(sql`${activityEvents.streamedAt} IS NULL`, lt(activityEvents.occurredAt, before)))
+    .orderBy(activityEvents.occurredAt)
+    .limit(limit);
+}
+
+/** Deletes up to `chunk` events older than `cutoff`: across accounts on purpose, for retention. */
+export function pruneEventsAcrossAccounts(cutoff: number, chunk: number) {
+  return sql`DELETE FROM activity_events WHERE id IN
+    (SELECT id FROM activity_events WHERE occurred_at < ${cutoff} LIMIT ${chunk})`;
+}
+
+/** Marks an event streamed (the consumer fanned it out). */
+export function markStreamed(accountId: string, id: string, now: number) {
+  return sql`UPDATE activity_events SET streamed_at = ${now}
+    WHERE account_id = ${accountId} AND id = ${id} AND streamed_at IS NULL`;
+}
+
+export async function findEvent(db: Database, accountId: string, id: string) {
+  const [row] = await db
     .select()
-    .from(users)
-    .where(
-      and(
-        eq(users.accountId, accountId),
-        eq(users.status, "active"),
-        or(sql`${users.lastLoginAt} IS NULL`, lt(users.lastLoginAt, before)),
-        afterId ? sql`${users.id} > ${afterId}` : undefined,
-      ),
-    )
-    .orderBy(users.id)
-    .limit(limit + 1);
+    .from(activityEvents)
+    .where(and(eq(activityEvents.accountId, accountId), eq(activityEvents.id, id)));
+  return row ?? null;
 }

@@ -2,9 +2,10 @@
 import { stringify } from "csv-stringify/sync";
 import type { AuthedCtx } from "../context";
 import { iso } from "../lib/clock";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { toUserDto } from "../users/dto";
+import { listInactiveUsers } from "../users/repo";
 import * as repo from "./repo";
 
 export function toEventDto(e: repo.EventRecord) {
@@ -23,8 +24,6 @@ export function toEventDto(e: repo.EventRecord) {
 }
 
 export type EventDto = ReturnType<typeof toEventDto>;
-
-const positionCursor = (e: repo.EventRecord) => encodeCursor(`${e.occurredAt}:${e.id}`);
 
 function positionFrom(cursor: string | undefined): repo.Position | undefined {
   const key = decodeCursor(cursor);
@@ -45,18 +44,9 @@ export async function listActivity(
   limit: number,
   cursor?: string,
 ) {
-  const rows = await repo.listEvents(
-    ctx.db,
-    ctx.principal.accountId,
-    filter,
-    limit + 1,
-    positionFrom(cursor),
-  );
-  const page = rows.slice(0, limit);
-  return {
-    data: page.map(toEventDto),
-    next_cursor: rows.length > limit ? positionCursor(page.at(-1)!) : null,
-  };
+  const after = positionFrom(cursor);
+  const rows = await repo.listEvents(ctx.db, ctx.principal.accountId, filter, limit + 1, after);
+  return toPage(rows, limit, toEventDto, (e) => `${e.occurredAt}:${e.id}`);
 }
 
 export async function userActivity(
@@ -79,19 +69,15 @@ export async function inactiveUsersReport(
   cursor?: string,
 ) {
   const before = ctx.now - days * 24 * 60 * 60 * 1000;
-  const rows = await repo.inactiveUsers(
-    ctx.db,
-    ctx.principal.accountId,
-    before,
+  const { accountId } = ctx.principal;
+  const rows = await listInactiveUsers(ctx.db, accountId, before, limit, decodeCursor(cursor));
+  const page = toPage(
+    rows,
     limit,
-    decodeCursor(cursor),
+    (r) => ({ ...toUserDto(r.user, r.groupIds), never_logged_in: r.user.lastLoginAt === null }),
+    (r) => r.user.id,
   );
-  const page = rows.slice(0, limit);
-  return {
-    days,
-    data: page.map((u) => ({ ...toUserDto(u, []), never_logged_in: u.lastLoginAt === null })),
-    next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null,
-  };
+  return { days, ...page };
 }
 
 const EXPORT_PAGE = 500;

@@ -1,5 +1,5 @@
 /** Data access for API tokens. Every function takes the account id first. */
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { apiTokens } from "../db/schema";
 
@@ -41,4 +41,18 @@ export function revokeApiToken(db: Database, accountId: string, id: string, now:
     .where(
       and(eq(apiTokens.accountId, accountId), eq(apiTokens.id, id), isNull(apiTokens.revokedAt)),
     );
+}
+
+export function touchApiToken(db: Database, accountId: string, id: string, now: number) {
+  return db
+    .update(apiTokens)
+    .set({ lastUsedAt: now })
+    .where(and(eq(apiTokens.accountId, accountId), eq(apiTokens.id, id)));
+}
+
+/** True while the token's last use is older than `since` (or it was never used). */
+export function unusedSince(accountId: string, id: string, since: number): SQL {
+  const stale = or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, since));
+  return sql`EXISTS (SELECT 1 FROM ${apiTokens}
+    WHERE ${apiTokens.accountId} = ${accountId} AND ${apiTokens.id} = ${id} AND ${stale})`;
 }

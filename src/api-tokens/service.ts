@@ -1,10 +1,10 @@
 /** API tokens: an integration acts as its creator, narrowed to the permissions it was given. */
-import { actorOf, buildEvent, insertEvent, publish } from "../activity/record";
-import { mintApiToken } from "../auth/api-token-format";
+import { by } from "../activity/record";
+import { mintBearerToken } from "../auth/bearer";
 import { authorize } from "../authz/authorize";
 import type { Permission } from "../authz/catalog";
-import type { AuthedCtx } from "../context";
-import { runBatch } from "../db/batch";
+import type { AuthedCtx, Ctx } from "../context";
+import { commit } from "../db/commit";
 import { iso } from "../lib/clock";
 import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
@@ -55,7 +55,7 @@ export async function createApiToken(
     });
   }
   const id = newId("apiToken");
-  const { token, secretHash } = await mintApiToken(id);
+  const { token, secretHash } = await mintBearerToken(id);
   const row = {
     id,
     accountId: principal.accountId,
@@ -68,16 +68,18 @@ export async function createApiToken(
     createdAt: now,
     revokedAt: null,
   };
-  const event = buildEvent(ctx, {
-    type: "api_token.created",
-    accountId: principal.accountId,
-    actor: actorOf(principal),
-    subject: { type: "api_token", id },
-    method: principal.method,
-    metadata: { name: input.name, permissions: row.permissions, user_id: principal.userId },
-  });
-  await runBatch(db, [repo.insertApiToken(db, row), insertEvent(db, event)]);
-  publish(ctx, [event]);
+  await commit(
+    ctx,
+    [repo.insertApiToken(db, row)],
+    [
+      {
+        type: "api_token.created",
+        ...by(principal),
+        subject: { type: "api_token", id },
+        metadata: { name: input.name, permissions: row.permissions, user_id: principal.userId },
+      },
+    ],
+  );
   return { ...toApiTokenDto(row), token };
 }
 
@@ -85,17 +87,48 @@ export async function revokeApiToken(ctx: AuthedCtx, id: string) {
   const { db, now, principal } = ctx;
   const found = await repo.findApiToken(db, principal.accountId, id);
   if (!found) throw new AppError("not_found", "No such API token.");
-  const event = buildEvent(ctx, {
-    type: "api_token.revoked",
-    accountId: principal.accountId,
-    actor: actorOf(principal),
-    subject: { type: "api_token", id },
-    method: principal.method,
-    metadata: { name: found.name },
-  });
-  await runBatch(db, [
-    repo.revokeApiToken(db, principal.accountId, id, now),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  await commit(
+    ctx,
+    [repo.revokeApiToken(db, principal.accountId, id, now)],
+    [
+      {
+        type: "api_token.revoked",
+        ...by(principal),
+        subject: { type: "api_token", id },
+        metadata: { name: found.name },
+      },
+    ],
+  );
+}
+
+const EVENT_EVERY_MS = 60_000;
+
+/**
+ * Records a token's use after the response: `last_used_at` always, the activity event at
+ * most once a minute (conditional on the row still being stale, so concurrent requests
+ * write one event).
+ */
+export function recordTokenUse(ctx: Ctx, token: repo.ApiTokenRow): void {
+  const { db, now } = ctx;
+  const due = token.lastUsedAt === null || token.lastUsedAt <= now - EVENT_EVERY_MS;
+  const since = now - EVENT_EVERY_MS + 1;
+  const events = due
+    ? [
+        {
+          type: "auth.api_token_used" as const,
+          accountId: token.accountId,
+          actor: { type: "api_token" as const, id: token.id },
+          subject: { type: "api_token", id: token.id },
+          method: "api_token" as const,
+          metadata: { name: token.name, user_id: token.userId },
+          when: repo.unusedSince(token.accountId, token.id, since),
+        },
+      ]
+    : [];
+  const touch = commit(ctx, [repo.touchApiToken(db, token.accountId, token.id, now)], events);
+  ctx.waitUntil(
+    touch.catch((err) =>
+      console.warn(JSON.stringify({ msg: "api token touch failed", err: String(err) })),
+    ),
+  );
 }

@@ -1,11 +1,10 @@
 /** Turns an Authorization header into a live principal, or throws 401. */
+import { recordTokenUse } from "../api-tokens/service";
 import type { Ctx, Principal } from "../context";
-import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { AppError } from "../lib/errors";
-import { parseApiToken } from "./api-token-format";
-import { touchApiToken } from "./api-token-repo";
+import { bearerToken, secretMatches, splitToken } from "./bearer";
 import { verifyAccessToken } from "./jwt";
-import { loadSessionPrincipal, loadTokenPrincipal } from "./principal-repo";
+import { loadSessionPrincipal, loadTokenPrincipalAcrossAccounts } from "./principal-repo";
 
 const unauthorized = (detail = "A valid bearer token is required.") =>
   new AppError("unauthorized", detail);
@@ -14,22 +13,20 @@ export async function authenticateRequest(
   ctx: Ctx,
   header: string | undefined,
 ): Promise<Principal> {
-  const match = header ? /^Bearer +([^\s]+)$/i.exec(header) : null;
-  if (!match?.[1]) throw unauthorized();
-  const token = match[1];
-  const apiToken = parseApiToken(token);
+  const token = bearerToken(header);
+  if (!token) throw unauthorized();
+  const apiToken = splitToken(token, "apiToken");
   return apiToken ? fromApiToken(ctx, apiToken) : fromAccessToken(ctx, token);
 }
 
 async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
   const claims = await verifyAccessToken(ctx.env.JWT_SIGNING_KEY, token, ctx.now);
   if (!claims) throw unauthorized("The access token is invalid or expired.");
-  const found = await loadSessionPrincipal(ctx.db, claims.sid, claims.sub);
+  const found = await loadSessionPrincipal(ctx.db, claims.acct, claims.sid, claims.sub);
   if (!found || found.session.revokedAt !== null || found.session.expiresAt <= ctx.now) {
     throw unauthorized("The session has ended.");
   }
-  if (found.user.status !== "active" || found.user.accountId !== claims.acct)
-    throw unauthorized("The session has ended.");
+  if (found.user.status !== "active") throw unauthorized("The session has ended.");
   return {
     kind: "session",
     accountId: found.user.accountId,
@@ -48,19 +45,16 @@ async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
 }
 
 async function fromApiToken(ctx: Ctx, parsed: { id: string; secret: string }): Promise<Principal> {
-  const found = await loadTokenPrincipal(ctx.db, parsed.id);
-  const enc = new TextEncoder();
-  const presented = enc.encode(await sha256Hex(parsed.secret));
-  // Compare against a same-length dummy when the id is unknown, so timing says nothing.
-  const stored = enc.encode(found?.token.secretHash ?? "0".repeat(64));
-  if (!found || !timingSafeEqual(presented, stored))
+  const found = await loadTokenPrincipalAcrossAccounts(ctx.db, parsed.id);
+  if (!found || !(await secretMatches(parsed.secret, found?.token.secretHash))) {
     throw unauthorized("The API token is invalid.");
+  }
   const { token, user } = found;
   if (token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt <= ctx.now)) {
     throw unauthorized("The API token has been revoked or has expired.");
   }
   if (user.status !== "active") throw unauthorized("The API token's owner is disabled.");
-  touchApiToken(ctx, token);
+  recordTokenUse(ctx, token);
   const allowed = new Set(token.permissions);
   return {
     kind: "api_token",

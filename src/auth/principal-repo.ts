@@ -38,7 +38,13 @@ export function parseGrants(json: string) {
   return { groupIds: groups.map((g) => g.id), groups, grants };
 }
 
-export async function loadSessionPrincipal(db: Database, sessionId: string, userId: string) {
+/** The session's principal; the access token names the account, so the lookup is scoped to it. */
+export async function loadSessionPrincipal(
+  db: Database,
+  accountId: string,
+  sessionId: string,
+  userId: string,
+) {
   const rows = await db
     .select({
       session: sessions,
@@ -52,12 +58,22 @@ export async function loadSessionPrincipal(db: Database, sessionId: string, user
     .innerJoin(users, eq(users.id, sessions.userId))
     .innerJoin(accounts, eq(accounts.id, users.accountId))
     .innerJoin(plans, eq(plans.id, accounts.planId))
-    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)));
+    .where(
+      and(
+        eq(sessions.accountId, accountId),
+        eq(sessions.id, sessionId),
+        eq(sessions.userId, userId),
+      ),
+    );
   const row = rows[0];
   return row ? { ...row, ...parseGrants(row.grants) } : null;
 }
 
-export async function loadTokenPrincipal(db: Database, tokenId: string) {
+/**
+ * An API token's principal. Across accounts on purpose: the token's id is all the caller
+ * presents, and its secret is checked against the row found here.
+ */
+export async function loadTokenPrincipalAcrossAccounts(db: Database, tokenId: string) {
   const rows = await db
     .select({
       token: apiTokens,

@@ -1,10 +1,11 @@
-/** Login, refresh and logout (API.md, "Auth"). */
-import { sql } from "drizzle-orm";
-import { buildEvent, type EventRow, insertEvent, publish } from "../activity/record";
+/** Login, refresh and logout. */
+import type { EventInput } from "../activity/record";
 import type { AuthMethod, Ctx, UserRow } from "../context";
-import { guard, runBatch, type Statement } from "../db/batch";
+import { guard, type Statement } from "../db/batch";
+import { commit } from "../db/commit";
 import { groupIdsFromResult, selectGroupIdsOf } from "../groups/repo";
 import { randomSecret, sha256Hex } from "../lib/crypto";
+import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
@@ -24,8 +25,6 @@ export interface TokenPair {
   must_change_password: boolean;
 }
 
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
-
 /**
  * Starts a session for `user`: the session, refresh-token, last-login and event rows go
  * in one batch together with `extra` (the rows of whatever made the login possible, such
@@ -37,25 +36,19 @@ export async function startSession(
   /** null: the batch itself creates the memberships, so read them back at its end. */
   groupIds: string[] | null,
   method: AuthMethod,
-  extra: {
-    before?: Statement[];
-    events?: EventRow[];
-    after?: Statement[];
-    passwordHash?: string;
-  } = {},
+  extra: { before?: Statement[]; events?: EventInput[]; passwordHash?: string } = {},
 ): Promise<TokenPair> {
   const { db, now } = ctx;
   const sessionId = newId("session");
   const refresh = randomSecret();
-  const loginEvent = buildEvent(ctx, {
+  const loginEvent: EventInput = {
     type: method === "sso" ? "auth.sso.succeeded" : "auth.login.succeeded",
     accountId: user.accountId,
     actor: { type: "user", id: user.id },
     subject: { type: "user", id: user.id },
     method,
-  });
-  const events = [...(extra.events ?? []), loginEvent];
-  const results = await runBatch(db, [
+  };
+  const statements = [
     ...(extra.before ?? []),
     repo.insertSession(db, {
       id: sessionId,
@@ -76,11 +69,9 @@ export async function startSession(
       expiresAt: now + SESSION_TTL_MS,
     }),
     repo.recordLogin(db, user.accountId, user.id, now, ctx.meta.ip, method, extra.passwordHash),
-    ...events.map((e) => insertEvent(db, e)),
-    ...(extra.after ?? []),
-    ...(groupIds === null ? [selectGroupIdsOf(user.id)] : []),
-  ]);
-  publish(ctx, events);
+    ...(groupIds === null ? [selectGroupIdsOf(user.accountId, user.id)] : []),
+  ];
+  const results = await commit(ctx, statements, [...(extra.events ?? []), loginEvent]);
   const loggedIn = { ...user, lastLoginAt: now, lastLoginIp: ctx.meta.ip, lastLoginMethod: method };
   return {
     access_token: await signAccessToken(
@@ -103,7 +94,7 @@ export async function login(
   const { db, now, env } = ctx;
   const email = normalizeEmail(input.email);
   const keys = throttleKeys(email, ctx.meta.ip);
-  const { throttle, found, groupIds } = await repo.loadLoginState(db, email, keys);
+  const { throttle, found, groupIds } = await repo.loadLoginStateAcrossAccounts(db, email, keys);
 
   const wait = retryAfterSeconds(keys, throttle, now);
   if (wait > 0) {
@@ -119,22 +110,23 @@ export async function login(
     !!found?.user.passwordHash;
 
   if (!valid || !found) {
-    const failure = found
-      ? buildEvent(ctx, {
-          type: "auth.login.failed",
-          accountId: found.user.accountId,
-          actor: { type: "anonymous", id: null },
-          subject: { type: "user", id: found.user.id },
-          method: "password",
-          metadata: { reason: found.user.passwordHash ? "invalid_password" : "no_password" },
-        })
-      : null;
-    await runBatch(db, [
-      repo.countFailure(db, keys[0]!.key, now),
-      ...keys.slice(1).map((k) => repo.countFailure(db, k.key, now)),
-      ...(failure ? [insertEvent(db, failure)] : []),
-    ]);
-    if (failure) publish(ctx, [failure]);
+    const failure: EventInput[] = found
+      ? [
+          {
+            type: "auth.login.failed",
+            accountId: found.user.accountId,
+            actor: { type: "anonymous", id: null },
+            subject: { type: "user", id: found.user.id },
+            method: "password",
+            metadata: { reason: found.user.passwordHash ? "invalid_password" : "no_password" },
+          },
+        ]
+      : [];
+    await commit(
+      ctx,
+      keys.map((k) => repo.countFailure(db, k.key, now)),
+      failure,
+    );
     throw new AppError("invalid_credentials", "The email or password is incorrect.");
   }
 
@@ -154,26 +146,27 @@ export async function refresh(
   presented: string,
 ): Promise<Omit<TokenPair, "user" | "must_change_password">> {
   const { db, now } = ctx;
-  const found = await repo.findRefreshToken(db, await sha256Hex(presented));
+  const found = await repo.findRefreshTokenAcrossAccounts(db, await sha256Hex(presented));
   const invalid = () =>
     new AppError("invalid_refresh_token", "The refresh token is invalid, expired or already used.");
   if (!found) throw invalid();
   const { token, session, user } = found;
   const reuse = async () => {
     // A used token presented again means it leaked: end the whole session, and say so.
-    const event = buildEvent(ctx, {
-      type: "auth.refresh_token_reused",
-      accountId: token.accountId,
-      actor: { type: "anonymous", id: null },
-      subject: { type: "user", id: user.id },
-      method: session.method as AuthMethod,
-      metadata: { session_id: session.id },
-    });
-    await runBatch(db, [
-      repo.revokeSession(db, token.accountId, session.id, now),
-      insertEvent(db, event),
-    ]);
-    publish(ctx, [event]);
+    await commit(
+      ctx,
+      [repo.revokeSession(db, token.accountId, session.id, now)],
+      [
+        {
+          type: "auth.refresh_token_reused",
+          accountId: token.accountId,
+          actor: { type: "anonymous", id: null },
+          subject: { type: "user", id: user.id },
+          method: session.method as AuthMethod,
+          metadata: { session_id: session.id },
+        },
+      ],
+    );
     return invalid();
   };
   if (token.replacedBy !== null) throw await reuse();
@@ -187,19 +180,16 @@ export async function refresh(
   }
   const next = randomSecret();
   const nextId = newId("refreshToken");
-  const event = buildEvent(ctx, {
+  const event: EventInput = {
     type: "auth.token_refreshed",
     accountId: user.accountId,
     actor: { type: "user", id: user.id },
     subject: { type: "user", id: user.id },
     method: session.method as AuthMethod,
-  });
+  };
   try {
-    await runBatch(db, [
-      guard(
-        "invalid_refresh_token",
-        sql`EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${token.id} AND replaced_by IS NULL)`,
-      ),
+    const statements = [
+      guard("invalid_refresh_token", repo.refreshTokenUnused(token.accountId, token.id)),
       repo.markRefreshTokenUsed(db, token.accountId, token.id, nextId),
       repo.insertRefreshToken(db, {
         id: nextId,
@@ -209,14 +199,13 @@ export async function refresh(
         createdAt: now,
         expiresAt: session.expiresAt,
       }),
-      insertEvent(db, event),
-    ]);
+    ];
+    await commit(ctx, statements, [event]);
   } catch (err) {
     // A concurrent refresh with the same token won the race: that is reuse too.
     if (err instanceof AppError && err.code === "invalid_refresh_token") throw await reuse();
     throw err;
   }
-  publish(ctx, [event]);
   return {
     access_token: await signAccessToken(
       ctx.env.JWT_SIGNING_KEY,
@@ -235,16 +224,17 @@ export async function logout(
 ) {
   if (!principal.sessionId)
     throw new AppError("forbidden", "Only a login session can log out; revoke API tokens instead.");
-  const event = buildEvent(ctx, {
-    type: "auth.logout",
-    accountId: principal.accountId,
-    actor: { type: "user", id: principal.userId },
-    subject: { type: "user", id: principal.userId },
-    method: principal.method,
-  });
-  await runBatch(ctx.db, [
-    repo.revokeSession(ctx.db, principal.accountId, principal.sessionId, ctx.now),
-    insertEvent(ctx.db, event),
-  ]);
-  publish(ctx, [event]);
+  await commit(
+    ctx,
+    [repo.revokeSession(ctx.db, principal.accountId, principal.sessionId, ctx.now)],
+    [
+      {
+        type: "auth.logout",
+        accountId: principal.accountId,
+        actor: { type: "user", id: principal.userId },
+        subject: { type: "user", id: principal.userId },
+        method: principal.method,
+      },
+    ],
+  );
 }

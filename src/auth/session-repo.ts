@@ -7,9 +7,14 @@ import { THROTTLE_WINDOW_MS, type ThrottleKey } from "./throttle";
 /**
  * One query, one round trip: the throttle counters, and the user (if any) with its
  * account, plan and groups. Starting from a one-row table keeps the counters even when
- * no user has the email.
+ * no user has the email. Across accounts on purpose: an email is unique service-wide, and
+ * it is all a login presents.
  */
-export async function loadLoginState(db: Database, email: string, keys: ThrottleKey[]) {
+export async function loadLoginStateAcrossAccounts(
+  db: Database,
+  email: string,
+  keys: ThrottleKey[],
+) {
   const throttleJson = sql<string>`(SELECT json_group_array(json_object('key', key, 'failures', failures, 'windowStartedAt', window_started_at))
     FROM login_throttle WHERE ${inArray(
       loginThrottle.key,
@@ -71,8 +76,11 @@ export function insertRefreshToken(db: Database, row: typeof refreshTokens.$infe
   return db.insert(refreshTokens).values(row);
 }
 
-/** The refresh token with its session and user, found by the digest of its secret. */
-export async function findRefreshToken(db: Database, tokenHash: string) {
+/**
+ * The refresh token with its session and user, found by the digest of its secret: across
+ * accounts on purpose, since the secret is all the caller presents.
+ */
+export async function findRefreshTokenAcrossAccounts(db: Database, tokenHash: string) {
   const rows = await db
     .select({ token: refreshTokens, session: sessions, user: users })
     .from(refreshTokens)
@@ -98,6 +106,12 @@ export function markRefreshTokenUsed(
         isNull(refreshTokens.replacedBy),
       ),
     );
+}
+
+/** True while the refresh token has not been exchanged (for the exchange's guard). */
+export function refreshTokenUnused(accountId: string, id: string) {
+  return sql`EXISTS (SELECT 1 FROM refresh_tokens
+    WHERE account_id = ${accountId} AND id = ${id} AND replaced_by IS NULL)`;
 }
 
 export function revokeSession(db: Database, accountId: string, sessionId: string, now: number) {
@@ -154,12 +168,7 @@ export function recordLogin(
     .where(and(eq(users.accountId, accountId), eq(users.id, userId)));
 }
 
-/** Counts an attempt under each key and reads the counters back, in one batch. */
-export async function countAttempts(db: Database, keys: string[], now: number, windowMs: number) {
-  const results = await db.batch([
-    countFailure(db, keys[0]!, now, windowMs),
-    ...keys.slice(1).map((k) => countFailure(db, k, now, windowMs)),
-    db.select().from(loginThrottle).where(inArray(loginThrottle.key, keys)),
-  ]);
-  return results.at(-1) as (typeof loginThrottle.$inferSelect)[];
+/** The counters under these keys (read back in the batch that counted them). */
+export function readThrottle(db: Database, keys: string[]) {
+  return db.select().from(loginThrottle).where(inArray(loginThrottle.key, keys));
 }

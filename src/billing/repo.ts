@@ -33,8 +33,8 @@ export async function loadUsage(db: Database, accountId: string, now: number) {
   return rows[0] ?? null;
 }
 
-/** A reseller's accounts with their usage, one page. */
-export function listResellerUsage(
+/** A reseller's accounts with their usage, one page: across the accounts that reseller manages. */
+export function listResellerUsageAcrossAccounts(
   db: Database,
   resellerId: string,
   now: number,

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { actorOf } from "../activity/record";
+import { by } from "../activity/record";
 import { authed, requires } from "../http/middleware";
 import {
   AUTHED_ERRORS,
@@ -10,7 +10,8 @@ import {
   jsonResponse,
 } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { changeOwnPlan, describeLimits, PLAN_IDS } from "./service";
+import { PLAN_IDS } from "./plans";
+import { changeOwnPlan, describeLimits } from "./service";
 
 const tags = ["Billing & Limits"];
 
@@ -69,15 +70,9 @@ export const billingRoutes = createRouter()
   .openapi(plan, async (c) => {
     const ctx = authed(c);
     const { account } = ctx.principal;
+    const { plan } = c.req.valid("json");
     return c.json(
-      await changeOwnPlan(
-        ctx,
-        account.id,
-        account.resellerId,
-        c.req.valid("json").plan,
-        actorOf(ctx.principal),
-        ctx.principal.method,
-      ),
+      await changeOwnPlan(ctx, account.id, account.resellerId, plan, by(ctx.principal)),
       200,
     );
   });

@@ -6,19 +6,37 @@
  *
  * Statements are drizzle query builders or raw `sql` fragments, compiled here and sent
  * with the D1 client directly: drizzle's own batch cannot carry raw SQL with parameters.
+ * Writes go through `commit()` (./commit.ts), which adds their activity events.
  */
 import { SQL, sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
-import { AppError, type ErrorCode } from "../lib/errors";
+import { z } from "zod";
+import { AppError, ERRORS, type ErrorCode } from "../lib/errors";
 import type { Database } from "./client";
 
 export type Statement = SQL | { toSQL(): { sql: string; params: unknown[] } };
 
+/** A statement as text and parameters: what crosses to the account object. */
+export const Compiled = z.object({ sql: z.string().min(1), params: z.array(z.unknown()) });
+export type Compiled = z.infer<typeof Compiled>;
+
+export type Row = Record<string, string | number | null>;
+
+/** One statement's outcome: the rows it read and the rows it changed. Plain data, so it crosses RPC. */
+export interface BatchResult {
+  rows: Row[];
+  changes: number;
+}
+
 const dialect = new SQLiteSyncDialect();
 
-/** A statement that aborts the batch with `code` unless `condition` holds. */
-export function guard(code: ErrorCode, condition: SQL): SQL {
-  return sql`INSERT INTO batch_guards (code) SELECT ${code} WHERE NOT (${condition})`;
+/**
+ * A statement that aborts the batch with `code` unless `condition` holds. With `field`,
+ * the refusal names the input field whose ids did not match the account.
+ */
+export function guard(code: ErrorCode, condition: SQL, field?: string): SQL {
+  const tag = field ? `${code}:${field}` : code;
+  return sql`INSERT INTO batch_guards (code) SELECT ${tag} WHERE NOT (${condition})`;
 }
 
 const UNIQUE_ERRORS: [RegExp, ErrorCode][] = [
@@ -29,29 +47,37 @@ const UNIQUE_ERRORS: [RegExp, ErrorCode][] = [
 /** Maps a failed statement to the catalogue code it stands for, if any. */
 export function mapDbError(err: unknown): AppError | null {
   const message = String((err as Error)?.message ?? err) + String((err as Error)?.cause ?? "");
-  const guardCode = /guard:([a-z_]+)/.exec(message)?.[1];
-  if (guardCode) return new AppError(guardCode as ErrorCode);
+  const tagged = /guard:([a-z_]+)(?::([a-z_.]+))?/.exec(message);
+  if (tagged && tagged[1]! in ERRORS) {
+    const code = tagged[1] as ErrorCode;
+    const field = tagged[2];
+    if (!field) return new AppError(code);
+    return new AppError(code, `${field} names something that does not exist in this account.`, {
+      errors: [{ path: field, code: "unknown_id", message: "No such id in this account." }],
+    });
+  }
   for (const [pattern, code] of UNIQUE_ERRORS) if (pattern.test(message)) return new AppError(code);
   return null;
 }
 
-export function compile(statement: Statement): { sql: string; params: unknown[] } {
+export function compile(statement: Statement): Compiled {
   const { sql: text, params } =
     statement instanceof SQL ? dialect.sqlToQuery(statement) : statement.toSQL();
   return { sql: text, params };
 }
 
-/** Runs the statements as one transaction; a guard or constraint failure becomes its AppError. */
-export async function runBatch(db: Database, statements: Statement[]): Promise<D1Result[]> {
+/** Runs compiled statements as one transaction; a guard or constraint failure becomes its AppError. */
+export async function runCompiled(d1: D1Database, statements: Compiled[]): Promise<BatchResult[]> {
   if (statements.length === 0) return [];
-  const d1 = db.$client;
-  const prepared = statements.map((s) => {
-    const { sql: text, params } = compile(s);
-    return d1.prepare(text).bind(...params);
-  });
   try {
-    return await d1.batch(prepared);
+    const results = await d1.batch(statements.map((s) => d1.prepare(s.sql).bind(...s.params)));
+    return results.map((r) => ({ rows: (r.results ?? []) as Row[], changes: r.meta.changes ?? 0 }));
   } catch (err) {
     throw mapDbError(err) ?? err;
   }
+}
+
+/** The statements as one transaction. Writes call `commit()`, which adds their events. */
+export function runBatch(db: Database, statements: Statement[]): Promise<BatchResult[]> {
+  return runCompiled(db.$client, statements.map(compile));
 }

@@ -146,6 +146,7 @@ export const devices = sqliteTable("devices", {
   status: text("status").notNull(),
   createdVia: text("created_via").$type<"provisioned" | "paired">().notNull(),
   createdAt: ms("created_at").notNull(),
+  secretHash: text("secret_hash"),
 });
 
 export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
@@ -264,3 +265,17 @@ export const webhookAttempts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
 );
+
+export type PlanRow = typeof plans.$inferSelect;
+export type AccountRow = typeof accounts.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+export type GroupRow = typeof groups.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
+export type DeviceOrganizationRow = typeof deviceOrganizations.$inferSelect;
+export type DeviceRow = typeof devices.$inferSelect;
+export type InvitationRow = typeof invitations.$inferSelect;
+export type ActivityEventRow = typeof activityEvents.$inferSelect;
+export type UserTokenRow = typeof userTokens.$inferSelect;
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -15,6 +15,9 @@ import { createRouter } from "../http/router";
 import * as devices from "./service";
 
 const tags = ["Devices"];
+const DeviceAuthHeader = z.object({
+  authorization: z.string().max(200).openapi({ description: "Device <device_id>.<secret>" }),
+});
 const Organization = z
   .object({ id: z.string(), name: z.string(), created_at: z.string() })
   .openapi("DeviceOrganization");
@@ -107,14 +110,34 @@ const pairingCode = createRoute({
   method: "post",
   path: "/device-pairings/code",
   tags,
-  summary: "A device asks for a pairing code to show (valid ten minutes)",
+  summary:
+    "A device asks for a pairing code to show (valid ten minutes); with its current credentials, to be paired again",
+  request: { headers: DeviceAuthHeader.partial() },
   responses: {
     201: jsonResponse(
       z
-        .object({ pairing_code: z.string(), device_secret: z.string(), expires_at: z.string() })
+        .object({
+          pairing_code: z.string(),
+          device_id: z.string(),
+          device_secret: z.string(),
+          expires_at: z.string(),
+        })
         .openapi("PairingCode"),
-      "A code to show",
+      "A code to show; the device keeps its id and secret",
     ),
+    ...errors("unauthorized", "not_found"),
+  },
+});
+
+const self = createRoute({
+  method: "get",
+  path: "/devices/self",
+  tags,
+  summary: "A paired device reads its own record, with Authorization: Device <device_id>.<secret>",
+  request: { headers: DeviceAuthHeader.partial() },
+  responses: {
+    200: jsonResponse(Device, "The device"),
+    ...errors("unauthorized", "not_found"),
   },
 });
 
@@ -147,15 +170,21 @@ const claim = createRoute({
 });
 
 export const deviceRoutes = createRouter()
-  .openapi(pairingCode, async (c) => c.json(await devices.startPairing(c.get("ctx")), 201))
+  .openapi(pairingCode, async (c) => {
+    const credentials = c.req.header("authorization");
+    return c.json(await devices.startPairing(c.get("ctx"), credentials), 201);
+  })
+  .openapi(self, async (c) => {
+    const credentials = c.req.header("authorization") ?? "";
+    return c.json(
+      devices.toDeviceDto(await devices.authenticateDevice(c.get("ctx"), credentials)),
+      200,
+    );
+  })
   .openapi(claim, async (c) => {
     const { pairing_code, ...input } = c.req.valid("json");
-    return c.json(
-      await devices.provisionDevice(authed(c), input, {
-        code: devices.normalizePairingCode(pairing_code),
-      }),
-      201,
-    );
+    const code = devices.normalizePairingCode(pairing_code);
+    return c.json(await devices.provisionDevice(authed(c), input, code), 201);
   })
   .openapi(listOrgs, async (c) => {
     const q = c.req.valid("query");

@@ -1,8 +1,8 @@
-/** Groups and their grants (API.md, "Groups"). */
-import { actorOf, buildEvent, insertEvent, publish } from "../activity/record";
+/** Groups and their grants. */
+import { by, type EventInput } from "../activity/record";
 import { assertGrantsWithin, authorityOf } from "../authz/delegation";
 import type { AuthedCtx } from "../context";
-import { runBatch } from "../db/batch";
+import { commit } from "../db/commit";
 import { iso } from "../lib/clock";
 import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
@@ -62,28 +62,28 @@ export async function createGroup(
   const { db, now, principal } = ctx;
   const grants = await checkGrants(ctx, input.grants);
   const id = newId("group");
-  const event = buildEvent(ctx, {
+  const event: EventInput = {
     type: "group.created",
-    accountId: principal.accountId,
-    actor: actorOf(principal),
-    method: principal.method,
+    ...by(principal),
     subject: { type: "group", id },
     metadata: { name: input.name, grants },
-  });
-  await runBatch(db, [
-    repo.insertGroup(db, {
-      id,
-      accountId: principal.accountId,
-      name: input.name,
-      description: input.description ?? null,
-      builtin: null,
-      createdAt: now,
-      updatedAt: now,
-    }),
-    ...(grants.length ? [repo.insertGrants(db, principal.accountId, id, grants)] : []),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  };
+  await commit(
+    ctx,
+    [
+      repo.insertGroup(db, {
+        id,
+        accountId: principal.accountId,
+        name: input.name,
+        description: input.description ?? null,
+        builtin: null,
+        createdAt: now,
+        updatedAt: now,
+      }),
+      ...(grants.length ? [repo.insertGrants(principal.accountId, id, grants)] : []),
+    ],
+    [event],
+  );
   return (await repo.findGroup(db, principal.accountId, id))!;
 }
 
@@ -101,29 +101,29 @@ export async function updateGroup(
     throw new AppError("group_builtin", "Built-in groups cannot be renamed.");
   }
   const grants = input.grants ? await checkGrants(ctx, input.grants) : undefined;
-  const event = buildEvent(ctx, {
+  const event: EventInput = {
     type: "group.updated",
-    accountId: principal.accountId,
-    actor: actorOf(principal),
-    method: principal.method,
+    ...by(principal),
     subject: { type: "group", id },
     metadata: { changes: input },
-  });
-  await runBatch(db, [
-    repo.updateGroup(db, principal.accountId, id, {
-      ...(input.name !== undefined ? { name: input.name } : {}),
-      ...(input.description !== undefined ? { description: input.description } : {}),
-      updatedAt: now,
-    }),
-    ...(grants
-      ? [
-          repo.deleteGrants(db, principal.accountId, id),
-          ...(grants.length ? [repo.insertGrants(db, principal.accountId, id, grants)] : []),
-        ]
-      : []),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  };
+  await commit(
+    ctx,
+    [
+      repo.updateGroup(db, principal.accountId, id, {
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+        updatedAt: now,
+      }),
+      ...(grants
+        ? [
+            repo.deleteGrants(db, principal.accountId, id),
+            ...(grants.length ? [repo.insertGrants(principal.accountId, id, grants)] : []),
+          ]
+        : []),
+    ],
+    [event],
+  );
   return (await repo.findGroup(db, principal.accountId, id))!;
 }
 
@@ -133,18 +133,19 @@ export async function deleteGroup(ctx: AuthedCtx, id: string) {
   if (current.group.builtin)
     throw new AppError("group_builtin", "Built-in groups cannot be deleted.");
   const { members } = await repo.findBuiltinGroupIds(db, principal.accountId);
-  const event = buildEvent(ctx, {
-    type: "group.deleted",
-    accountId: principal.accountId,
-    actor: actorOf(principal),
-    method: principal.method,
-    subject: { type: "group", id },
-    metadata: { name: current.group.name },
-  });
-  await runBatch(db, [
-    repo.moveOrphansToMembers(principal.accountId, id, members!, now),
-    repo.deleteGroup(db, principal.accountId, id),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  await commit(
+    ctx,
+    [
+      repo.moveOrphansToMembers(principal.accountId, id, members!, now),
+      repo.deleteGroup(db, principal.accountId, id),
+    ],
+    [
+      {
+        type: "group.deleted",
+        ...by(principal),
+        subject: { type: "group", id },
+        metadata: { name: current.group.name },
+      },
+    ],
+  );
 }

@@ -1,13 +1,14 @@
 /** Data access for invitations. D1 is the truth; KV holds a short-lived index by token hash. */
-import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { accounts, type InvitationStatus, invitations } from "../db/schema";
 
 export type InvitationRow = typeof invitations.$inferSelect;
 
 /** A pending invitation past its expiry is expired, whether or not the sweep has marked it yet. */
-export const effectiveStatus = (now: number) =>
-  sql<InvitationStatus>`CASE WHEN ${invitations.status} = 'pending' AND ${invitations.expiresAt} <= ${now} THEN 'expired' ELSE ${invitations.status} END`;
+const effectiveStatus = (now: number) =>
+  sql<InvitationStatus>`CASE WHEN ${invitations.status} = 'pending' AND ${invitations.expiresAt} <= ${now}
+    THEN 'expired' ELSE ${invitations.status} END`;
 
 export function listInvitations(
   db: Database,
@@ -39,21 +40,16 @@ export async function findInvitation(db: Database, accountId: string, id: string
   return rows[0] ?? null;
 }
 
-/** By token digest (or by id, when the KV index knew it), with the account's name for the page. */
-export async function findByToken(db: Database, tokenHash: string, id?: string) {
+/**
+ * By token digest (narrowed to the id the KV index knew, if it did), with the account's
+ * name for the page. Across accounts on purpose: the link's token is all the visitor has.
+ */
+export async function findByTokenAcrossAccounts(db: Database, tokenHash: string, id?: string) {
   const rows = await db
-    .select({
-      invitation: invitations,
-      accountName: accounts.name,
-      accountSettings: accounts.settings,
-    })
+    .select({ invitation: invitations, accountName: accounts.name })
     .from(invitations)
     .innerJoin(accounts, eq(accounts.id, invitations.accountId))
-    .where(
-      id
-        ? and(eq(invitations.id, id), eq(invitations.tokenHash, tokenHash))
-        : eq(invitations.tokenHash, tokenHash),
-    );
+    .where(and(eq(invitations.tokenHash, tokenHash), id ? eq(invitations.id, id) : undefined));
   return rows[0] ?? null;
 }
 
@@ -66,21 +62,27 @@ export function updateInvitation(
   accountId: string,
   id: string,
   set: Partial<typeof invitations.$inferInsert>,
-  when?: SQL,
 ) {
   return db
     .update(invitations)
     .set(set)
-    .where(and(eq(invitations.accountId, accountId), eq(invitations.id, id), when));
+    .where(and(eq(invitations.accountId, accountId), eq(invitations.id, id)));
 }
 
 /** True while the invitation can still be accepted with this token. */
-export const acceptable = (id: string, tokenHash: string, now: number) =>
-  sql`EXISTS (SELECT 1 FROM invitations WHERE id = ${id} AND token_hash = ${tokenHash} AND status = 'pending' AND expires_at > ${now})`;
+export const acceptable = (accountId: string, id: string, tokenHash: string, now: number) =>
+  sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
+    AND token_hash = ${tokenHash} AND status = 'pending' AND expires_at > ${now})`;
 
-/** No user anywhere has the email (emails are unique across the service). */
-export const emailFree = (email: string) =>
-  sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`;
+/** True while the invitation still has this token and can be resent (pending or expired). */
+export const resendable = (accountId: string, id: string, tokenHash: string) =>
+  sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
+    AND token_hash = ${tokenHash} AND status IN ('pending', 'expired'))`;
+
+/** True while the invitation is pending and unexpired (so it can be revoked). */
+export const stillPending = (accountId: string, id: string, now: number) =>
+  sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
+    AND status = 'pending' AND expires_at > ${now})`;
 
 /** The account has no pending, unexpired invitation for the email (other than `exceptId`). */
 export const noPendingInvitation = (
@@ -89,10 +91,14 @@ export const noPendingInvitation = (
   now: number,
   exceptId?: string,
 ) =>
-  sql`NOT EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND email = ${email} AND status = 'pending' AND expires_at > ${now} ${exceptId ? sql`AND id <> ${exceptId}` : sql``})`;
+  sql`NOT EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND email = ${email}
+    AND status = 'pending' AND expires_at > ${now} ${exceptId ? sql`AND id <> ${exceptId}` : sql``})`;
 
-/** Pending invitations past their expiry that the sweep has not marked yet. */
-export function listDue(db: Database, now: number, limit: number) {
+/**
+ * Pending invitations past their expiry that the sweep has not marked yet: across accounts
+ * on purpose, for the cron.
+ */
+export function listDueAcrossAccounts(db: Database, now: number, limit: number) {
   return db
     .select()
     .from(invitations)
@@ -101,5 +107,29 @@ export function listDue(db: Database, now: number, limit: number) {
 }
 
 /** Still pending and past expiry: the condition for marking it expired exactly once. */
-export const stillDue = (id: string, now: number) =>
-  sql`EXISTS (SELECT 1 FROM invitations WHERE id = ${id} AND status = 'pending' AND expires_at <= ${now})`;
+export const stillDue = (accountId: string, id: string, now: number) =>
+  sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
+    AND status = 'pending' AND expires_at <= ${now})`;
+
+export function markExpired(accountId: string, id: string, now: number) {
+  return sql`UPDATE invitations SET status = 'expired'
+    WHERE account_id = ${accountId} AND id = ${id} AND status = 'pending' AND expires_at <= ${now}`;
+}
+
+/**
+ * The accepted invitation's memberships: its groups that still exist, or Members when none
+ * is left (groups can be deleted while an invitation waits).
+ */
+export function insertInvitedMemberships(
+  accountId: string,
+  userId: string,
+  groupIds: string[],
+  now: number,
+) {
+  const invited = sql`SELECT value FROM json_each(${JSON.stringify(groupIds)})`;
+  return sql`INSERT INTO group_memberships (account_id, group_id, user_id, created_at)
+    SELECT ${accountId}, id, ${userId}, ${now} FROM groups
+    WHERE account_id = ${accountId} AND (id IN (${invited})
+      OR (builtin = 'members' AND NOT EXISTS (SELECT 1 FROM groups g
+        WHERE g.account_id = ${accountId} AND g.id IN (${invited}))))`;
+}

@@ -1,34 +1,30 @@
-/** Email invitations (API.md, "Invitations"): the whole lifecycle from invite to accepted. */
-import { sql } from "drizzle-orm";
+/** Email invitations: the whole lifecycle from invite to accepted. */
 import { DEFAULT_SETTINGS } from "../accounts/settings";
-import {
-  type ActorType,
-  actorOf,
-  buildEvent,
-  type EventRow,
-  insertEvent,
-  publish,
-} from "../activity/record";
-import { normalizeEmail, startSession } from "../auth/service";
-import { type Authority, authorityOf, groupsWithin } from "../authz/delegation";
-import { actingAs, consumeCapacity } from "../capacity/consume";
-import { seatsAvailable } from "../capacity/limits";
-import type { AuthedCtx, AuthMethod, Ctx } from "../context";
-import { guard, runBatch, type Statement } from "../db/batch";
+import { by, type EventInput } from "../activity/record";
+import { startSession } from "../auth/service";
+import { type Authority, authorityOf } from "../authz/delegation";
+import { groupsWithin } from "../authz/repo";
+import type { AuthedCtx, Ctx } from "../context";
+import { guard, type Statement } from "../db/batch";
+import { commit, commitTaking } from "../db/commit";
 import * as groupsRepo from "../groups/repo";
+import { appLink } from "../http/links";
 import { iso } from "../lib/clock";
-import { randomSecret, sha256Hex } from "../lib/crypto";
 import { decodeCursor, toPage } from "../lib/cursor";
+import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
 import { type Delivery, sendMail } from "../mail/send";
 import { invitationMail } from "../mail/templates";
+import { forgetToken, type MintedToken, mintToken, readToken } from "../tokens/single-use";
 import * as usersRepo from "../users/repo";
 import * as repo from "./repo";
 
 const HOUR = 60 * 60 * 1000;
-const kvKey = (tokenHash: string) => `inv:${tokenHash}`;
+const TOKEN = { prefix: "inv", invalid: "invitation_invalid" } as const;
+const INVALID_LINK =
+  "This invitation link is not valid. It may have been used, revoked or replaced by a newer one.";
 
 export function toInvitationDto(row: repo.InvitationRow, now: number) {
   return {
@@ -51,14 +47,9 @@ export async function listInvitations(
   limit: number,
   cursor?: string,
 ) {
-  const rows = await repo.listInvitations(
-    ctx.db,
-    ctx.principal.accountId,
-    ctx.now,
-    status,
-    limit,
-    decodeCursor(cursor),
-  );
+  const { accountId } = ctx.principal;
+  const after = decodeCursor(cursor);
+  const rows = await repo.listInvitations(ctx.db, accountId, ctx.now, status, limit, after);
   return toPage(
     rows,
     limit,
@@ -67,142 +58,124 @@ export async function listInvitations(
   );
 }
 
-/** A new secret: only its SHA-256 is stored, in D1 (the truth) and as the KV index key. */
-async function newToken(ctx: Ctx, accountId: string, invitationId: string, expiresAt: number) {
-  const token = randomSecret();
-  const tokenHash = await sha256Hex(token);
-  const ttl = Math.max(60, Math.ceil((expiresAt - ctx.now) / 1000));
-  return {
-    token,
-    tokenHash,
-    index: () =>
-      ctx.env.TOKENS.put(
-        kvKey(tokenHash),
-        JSON.stringify({ invitation_id: invitationId, account_id: accountId }),
-        { expirationTtl: ttl },
-      ),
-  };
+export interface Inviter {
+  /** The inviting user, or null for platform support. */
+  userId: string | null;
+  /** Their name, for the mail. */
+  name: string | null;
+  /** Who acted and how they signed in, for the events. */
+  by: Pick<EventInput, "actor" | "method">;
+  /** What the inviter holds; platform support holds everything. */
+  authority: Authority | null;
 }
 
-export async function mailInvitation(
-  ctx: Ctx,
-  to: string,
-  accountName: string,
-  inviter: string | null,
-  token: string,
-  expiresAt: number,
-): Promise<Delivery> {
-  const link = `${ctx.env.APP_URL.replace(/\/$/, "")}/activate?token=${encodeURIComponent(token)}`;
-  const mail = await invitationMail({ accountName, inviter, link, expiresAt });
-  return sendMail(ctx.env, { to, ...mail, tag: "invitation" }, ctx.now);
-}
-
-export interface InviteInput {
-  email: string;
-  group_ids?: string[];
-  /** How the inviter authenticated, for the event. */
-  method?: AuthMethod;
-}
+export const inviterOf = (ctx: AuthedCtx): Inviter => ({
+  userId: ctx.principal.userId,
+  name: `${ctx.principal.user.firstName} ${ctx.principal.user.lastName}`.trim(),
+  by: by(ctx.principal),
+  authority: authorityOf(ctx.principal.grants),
+});
 
 /**
- * The statements that create an invitation, guards first: the groups belong to the
- * account, nobody has the email, no pending invitation for it, and a seat is free.
+ * The change that creates an invitation, guards first: the groups belong to the account
+ * and lie within the inviter's authority, nobody has the email, and there is no pending
+ * invitation for it. It takes a seat: commit it with `commitTaking`.
  */
-export async function invitationStatements(
+export async function invitation(
   ctx: Ctx,
   accountId: string,
-  input: InviteInput & { groupIds: string[] },
-  invitedBy: string | null,
-  actor: { type: ActorType; id: string | null },
+  input: { email: string; groupIds: string[] },
+  inviter: Inviter,
   ttlHours: number,
-  /** What the inviter holds; platform support holds everything. */
-  authority: Authority | null,
 ) {
   const { db, now } = ctx;
   const email = normalizeEmail(input.email);
   const id = newId("invitation");
   const expiresAt = now + ttlHours * HOUR;
-  const token = await newToken(ctx, accountId, id, expiresAt);
-  const event = buildEvent(ctx, {
-    type: "invitation.created",
-    accountId,
-    actor,
-    subject: { type: "invitation", id },
-    method: input.method ?? null,
-    metadata: { email, group_ids: input.groupIds, expires_at: iso(expiresAt) },
-  });
-  const row = {
+  const token = await mintToken(TOKEN);
+  const row: repo.InvitationRow = {
     id,
     accountId,
     email,
     groupIds: input.groupIds,
-    status: "pending" as const,
-    tokenHash: token.tokenHash,
+    status: "pending",
+    tokenHash: token.hash,
     expiresAt,
-    invitedBy,
+    invitedBy: inviter.userId,
     createdAt: now,
     acceptedAt: null,
     revokedAt: null,
     userId: null,
   };
   const statements: Statement[] = [
-    guard("validation_failed", groupsRepo.allGroupsExist(accountId, input.groupIds)),
-    ...(authority ? [guard("permission_not_held", groupsWithin(authority, input.groupIds))] : []),
-    guard("email_taken", repo.emailFree(email)),
+    guard("validation_failed", groupsRepo.allGroupsExist(accountId, input.groupIds), "group_ids"),
+    ...(inviter.authority
+      ? [guard("permission_not_held", groupsWithin(accountId, inviter.authority, input.groupIds))]
+      : []),
+    usersRepo.guardEmailFreeAcrossAccounts(email),
     guard("invitation_pending", repo.noPendingInvitation(accountId, email, now)),
-    guard("capacity_exceeded", seatsAvailable(accountId, now)),
     repo.insertInvitation(db, row),
-    insertEvent(db, event),
   ];
-  return { row, token, event, statements };
+  const events: EventInput[] = [
+    {
+      type: "invitation.created",
+      accountId,
+      ...inviter.by,
+      subject: { type: "invitation", id },
+      metadata: { email, group_ids: input.groupIds, expires_at: iso(expiresAt) },
+    },
+  ];
+  return { row, token, statements, events };
 }
 
-const unknownGroup = (err: unknown): never => {
-  if (err instanceof AppError && err.code === "validation_failed" && !err.extra.errors) {
-    throw new AppError(
-      "validation_failed",
-      "group_ids names a group that does not exist in this account.",
-      {
-        errors: [{ path: "group_ids", code: "unknown_id", message: "Unknown group." }],
-      },
-    );
-  }
-  throw err;
-};
+/** After commit: index the link's token and mail it. */
+export async function sendInvitation(
+  ctx: Ctx,
+  row: repo.InvitationRow,
+  token: MintedToken,
+  accountName: string,
+  inviterName: string | null,
+): Promise<Delivery> {
+  await token.index(ctx, row.id, row.expiresAt);
+  const link = appLink(ctx, "/activate", { token: token.token });
+  const mail = await invitationMail({
+    accountName,
+    inviter: inviterName,
+    link,
+    expiresAt: row.expiresAt,
+  });
+  return sendMail(ctx.env, { to: row.email, ...mail, tag: "invitation" }, ctx.now);
+}
 
-export async function createInvitation(ctx: AuthedCtx, input: InviteInput) {
+export const invitationTtl = (ctx: AuthedCtx) =>
+  ctx.principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
+
+const takesSeat = (ctx: AuthedCtx) =>
+  ({ kind: "seat", accountId: ctx.principal.accountId, by: by(ctx.principal) }) as const;
+
+export async function createInvitation(
+  ctx: AuthedCtx,
+  input: { email: string; group_ids?: string[] },
+) {
   const { principal } = ctx;
   const groupIds = input.group_ids?.length
     ? [...new Set(input.group_ids)]
     : [principal.membersGroupId];
-  const ttl =
-    principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
-  const built = await invitationStatements(
+  const inviter = inviterOf(ctx);
+  const built = await invitation(
     ctx,
     principal.accountId,
-    { ...input, groupIds, method: principal.method },
-    principal.userId,
-    actorOf(principal),
-    ttl,
-    authorityOf(principal.grants),
-  );
-  await consumeCapacity(
-    ctx,
-    principal.accountId,
-    "users",
-    built.statements,
-    actingAs(principal),
-  ).catch(unknownGroup);
-  publish(ctx, [built.event]);
-  await built.token.index();
-  const inviter = `${principal.user.firstName} ${principal.user.lastName}`.trim();
-  const delivery = await mailInvitation(
-    ctx,
-    built.row.email,
-    principal.account.name,
+    { email: input.email, groupIds },
     inviter,
-    built.token.token,
-    built.row.expiresAt,
+    invitationTtl(ctx),
+  );
+  await commitTaking(ctx, takesSeat(ctx), built.statements, built.events);
+  const delivery = await sendInvitation(
+    ctx,
+    built.row,
+    built.token,
+    principal.account.name,
+    inviter.name,
   );
   return { ...toInvitationDto(built.row, ctx.now), email_delivery: delivery };
 }
@@ -215,11 +188,12 @@ async function findOwn(ctx: AuthedCtx, id: string) {
 
 /**
  * A new link and expiry; the old link stops working. Like inviting, it needs the groups
- * within the resender's authority and the email still free; an expired invitation also
- * needs a free seat again.
+ * within the resender's authority and the email still free; an expired invitation takes a
+ * seat again, so it runs under the account's limit like any invitation.
  */
 export async function resendInvitation(ctx: AuthedCtx, id: string) {
   const { db, now, principal } = ctx;
+  const { accountId } = principal;
   const current = await findOwn(ctx, id);
   if (current.status !== "pending" && current.status !== "expired") {
     throw new AppError(
@@ -227,88 +201,67 @@ export async function resendInvitation(ctx: AuthedCtx, id: string) {
       `The invitation is ${current.status}; send a new one instead.`,
     );
   }
-  const ttl =
-    principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
-  const expiresAt = now + ttl * HOUR;
-  const token = await newToken(ctx, principal.accountId, id, expiresAt);
-  const event = buildEvent(ctx, {
-    type: "invitation.resent",
-    accountId: principal.accountId,
-    actor: actorOf(principal),
-    method: principal.method,
-    subject: { type: "invitation", id },
-    metadata: { email: current.email, expires_at: iso(expiresAt) },
-  });
+  const inviter = inviterOf(ctx);
+  const expiresAt = now + invitationTtl(ctx) * HOUR;
+  const token = await mintToken(TOKEN);
   const wasExpired = current.status === "expired" || current.expiresAt <= now;
-  await consumeCapacity(
+  await commitTaking(
     ctx,
-    principal.accountId,
-    "users",
+    takesSeat(ctx),
     [
-      guard(
-        "invitation_not_pending",
-        sql`EXISTS (SELECT 1 FROM invitations WHERE id = ${id} AND token_hash = ${current.tokenHash} AND status IN ('pending', 'expired'))`,
-      ),
-      guard("permission_not_held", groupsWithin(authorityOf(principal.grants), current.groupIds)),
-      guard("email_taken", repo.emailFree(current.email)),
+      guard("invitation_not_pending", repo.resendable(accountId, id, current.tokenHash)),
+      guard("permission_not_held", groupsWithin(accountId, inviter.authority!, current.groupIds)),
+      usersRepo.guardEmailFreeAcrossAccounts(current.email),
       ...(wasExpired
-        ? [
-            guard(
-              "invitation_pending",
-              repo.noPendingInvitation(principal.accountId, current.email, now, id),
-            ),
-            guard("capacity_exceeded", seatsAvailable(principal.accountId, now)),
-          ]
+        ? [guard("invitation_pending", repo.noPendingInvitation(accountId, current.email, now, id))]
         : []),
-      repo.updateInvitation(db, principal.accountId, id, {
-        tokenHash: token.tokenHash,
+      repo.updateInvitation(db, accountId, id, {
+        tokenHash: token.hash,
         expiresAt,
         status: "pending",
       }),
-      insertEvent(db, event),
     ],
-    actingAs(principal),
+    [
+      {
+        type: "invitation.resent",
+        ...inviter.by,
+        accountId,
+        subject: { type: "invitation", id },
+        metadata: { email: current.email, expires_at: iso(expiresAt) },
+      },
+    ],
   );
-  publish(ctx, [event]);
-  await Promise.all([ctx.env.TOKENS.delete(kvKey(current.tokenHash)), token.index()]);
-  const updated = { ...current, tokenHash: token.tokenHash, expiresAt, status: "pending" as const };
-  const inviter = `${principal.user.firstName} ${principal.user.lastName}`.trim();
-  const delivery = await mailInvitation(
-    ctx,
-    current.email,
-    principal.account.name,
-    inviter,
-    token.token,
-    expiresAt,
-  );
+  forgetToken(ctx, TOKEN, current.tokenHash);
+  const updated = { ...current, tokenHash: token.hash, expiresAt, status: "pending" as const };
+  const delivery = await sendInvitation(ctx, updated, token, principal.account.name, inviter.name);
   return { ...toInvitationDto(updated, now), email_delivery: delivery };
 }
 
 /** Revokes a pending invitation: the seat is freed and the link stops working. One past its expiry is expired, marked or not. */
 export async function revokeInvitation(ctx: AuthedCtx, id: string) {
   const { db, now, principal } = ctx;
+  const { accountId } = principal;
   const current = await findOwn(ctx, id);
   const { status } = toInvitationDto(current, now);
-  if (status !== "pending")
+  if (status !== "pending") {
     throw new AppError("invitation_not_pending", `The invitation is already ${status}.`);
-  const event = buildEvent(ctx, {
-    type: "invitation.revoked",
-    accountId: principal.accountId,
-    actor: actorOf(principal),
-    method: principal.method,
-    subject: { type: "invitation", id },
-    metadata: { email: current.email },
-  });
-  await runBatch(db, [
-    guard(
-      "invitation_not_pending",
-      sql`EXISTS (SELECT 1 FROM invitations WHERE id = ${id} AND status = 'pending' AND expires_at > ${now})`,
-    ),
-    repo.updateInvitation(db, principal.accountId, id, { status: "revoked", revokedAt: now }),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
-  await ctx.env.TOKENS.delete(kvKey(current.tokenHash));
+  }
+  await commit(
+    ctx,
+    [
+      guard("invitation_not_pending", repo.stillPending(accountId, id, now)),
+      repo.updateInvitation(db, accountId, id, { status: "revoked", revokedAt: now }),
+    ],
+    [
+      {
+        type: "invitation.revoked",
+        ...by(principal),
+        subject: { type: "invitation", id },
+        metadata: { email: current.email },
+      },
+    ],
+  );
+  forgetToken(ctx, TOKEN, current.tokenHash);
 }
 
 /**
@@ -317,59 +270,49 @@ export async function revokeInvitation(ctx: AuthedCtx, id: string) {
  * expired (recording `invitation.expired` once) and answers 410.
  */
 async function resolveToken(ctx: Ctx, token: string) {
-  if (!/^[A-Za-z0-9_-]{43}$/.test(token))
-    throw new AppError("invitation_invalid", "This invitation link is not valid.");
-  const tokenHash = await sha256Hex(token);
-  const indexed = await ctx.env.TOKENS.get<{ invitation_id: string }>(kvKey(tokenHash), "json");
-  const found = await repo.findByToken(ctx.db, tokenHash, indexed?.invitation_id);
+  const { hash, indexedId } = await readToken(ctx, TOKEN, token, INVALID_LINK);
+  const found = await repo.findByTokenAcrossAccounts(ctx.db, hash, indexedId);
   if (!found || found.invitation.status === "accepted" || found.invitation.status === "revoked") {
-    throw new AppError(
-      "invitation_invalid",
-      "This invitation link is not valid. It may have been used, revoked or replaced by a newer one.",
-    );
+    throw new AppError("invitation_invalid", INVALID_LINK);
   }
   const { invitation } = found;
   if (invitation.status === "expired" || invitation.expiresAt <= ctx.now) {
-    if (invitation.status === "pending") await expireOne(ctx, invitation);
+    if (invitation.status === "pending") await commit(ctx, ...expiry(ctx, invitation));
     throw new AppError(
       "invitation_expired",
       "This invitation has expired. Ask your administrator to send a new one.",
     );
   }
-  return { ...found, tokenHash };
+  return { ...found, tokenHash: hash };
 }
 
-function expiredEvent(ctx: Ctx, invitation: repo.InvitationRow): EventRow {
-  return buildEvent(ctx, {
-    type: "invitation.expired",
-    accountId: invitation.accountId,
-    actor: { type: "system", id: null },
-    subject: { type: "invitation", id: invitation.id },
-    metadata: { email: invitation.email, expired_at: iso(invitation.expiresAt) },
-  });
-}
-
-async function expireOne(ctx: Ctx, invitation: repo.InvitationRow) {
-  const event = expiredEvent(ctx, invitation);
-  const [recorded] = await runBatch(ctx.db, [
-    insertEvent(ctx.db, event, repo.stillDue(invitation.id, ctx.now)),
-    sql`UPDATE invitations SET status = 'expired' WHERE id = ${invitation.id} AND status = 'pending' AND expires_at <= ${ctx.now}`,
-  ]);
-  if (recorded?.meta.changes) publish(ctx, [event]);
+/** Marks one invitation expired, with its event, exactly once however many try at once. */
+function expiry(ctx: Ctx, invitation: repo.InvitationRow): [Statement[], EventInput[]] {
+  const { accountId, id } = invitation;
+  return [
+    [repo.markExpired(accountId, id, ctx.now)],
+    [
+      {
+        type: "invitation.expired",
+        accountId,
+        actor: { type: "system", id: null },
+        subject: { type: "invitation", id },
+        metadata: { email: invitation.email, expired_at: iso(invitation.expiresAt) },
+        when: repo.stillDue(accountId, id, ctx.now),
+      },
+    ],
+  ];
 }
 
 /** The cron's sweep: marks due invitations expired, each with its event. */
 export async function expireDueInvitations(ctx: Ctx, batchSize = 200) {
-  const due = await repo.listDue(ctx.db, ctx.now, batchSize);
-  const events = due.map((inv) => expiredEvent(ctx, inv));
-  await runBatch(
-    ctx.db,
-    due.flatMap((inv, i) => [
-      insertEvent(ctx.db, events[i]!, repo.stillDue(inv.id, ctx.now)),
-      sql`UPDATE invitations SET status = 'expired' WHERE id = ${inv.id} AND status = 'pending' AND expires_at <= ${ctx.now}`,
-    ]),
+  const due = await repo.listDueAcrossAccounts(ctx.db, ctx.now, batchSize);
+  const changes = due.map((inv) => expiry(ctx, inv));
+  await commit(
+    ctx,
+    changes.flatMap(([statements]) => statements),
+    changes.flatMap(([, events]) => events),
   );
-  publish(ctx, events);
   return due.length;
 }
 
@@ -396,67 +339,55 @@ export interface AcceptInput {
 export async function acceptInvitation(ctx: Ctx, input: AcceptInput) {
   const { db, now, env } = ctx;
   const { invitation, accountName, tokenHash } = await resolveToken(ctx, input.token);
+  const { accountId } = invitation;
   checkPasswordPolicy(input.password, { email: invitation.email, accountName });
-  const userId = newId("user");
-  const user = {
-    id: userId,
-    accountId: invitation.accountId,
+  const user = usersRepo.newUserRow({
+    id: newId("user"),
+    accountId,
     email: invitation.email,
-    pendingEmail: null,
     firstName: input.first_name,
     lastName: input.last_name,
     passwordHash: await hashPassword(input.password, env.PASSWORD_PEPPER),
-    mustChangePassword: false,
-    status: "active" as const,
-    createdVia: "invitation" as const,
+    createdVia: "invitation",
     createdBy: invitation.invitedBy,
     emailVerifiedAt: now,
-    createdAt: now,
-    updatedAt: now,
-    lastLoginAt: null,
-    lastLoginIp: null,
-    lastLoginMethod: null,
-  };
-  const actor = { type: "user" as const, id: userId };
-  const events = [
-    buildEvent(ctx, {
-      type: "invitation.accepted",
-      accountId: invitation.accountId,
-      actor,
-      subject: { type: "invitation", id: invitation.id },
-      metadata: { email: invitation.email, user_id: userId },
-    }),
-    buildEvent(ctx, {
-      type: "user.created",
-      accountId: invitation.accountId,
-      actor,
-      subject: { type: "user", id: userId },
-      metadata: {
-        created_via: "invitation",
-        created_by: invitation.invitedBy,
-        invitation_id: invitation.id,
-        email: invitation.email,
-      },
-    }),
-  ];
-  // Groups deleted since the invitation was sent are skipped; with none left, the user joins Members.
-  const memberships = sql`INSERT INTO group_memberships (account_id, group_id, user_id, created_at)
-    SELECT ${invitation.accountId}, id, ${userId}, ${now} FROM groups
-    WHERE account_id = ${invitation.accountId} AND (id IN (SELECT value FROM json_each(${JSON.stringify(invitation.groupIds)}))
-      OR (builtin = 'members' AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.account_id = ${invitation.accountId} AND g.id IN (SELECT value FROM json_each(${JSON.stringify(invitation.groupIds)})))))`;
+    now,
+  });
+  const actor = { type: "user" as const, id: user.id };
+  const email = invitation.email;
   const result = await startSession(ctx, user, null, "password", {
     before: [
-      guard("invitation_invalid", repo.acceptable(invitation.id, tokenHash, now)),
-      repo.updateInvitation(db, invitation.accountId, invitation.id, {
+      guard("invitation_invalid", repo.acceptable(accountId, invitation.id, tokenHash, now)),
+      repo.updateInvitation(db, accountId, invitation.id, {
         status: "accepted",
         acceptedAt: now,
-        userId,
+        userId: user.id,
       }),
       usersRepo.insertUser(db, user),
-      memberships,
+      repo.insertInvitedMemberships(accountId, user.id, invitation.groupIds, now),
     ],
-    events,
+    events: [
+      {
+        type: "invitation.accepted",
+        accountId,
+        actor,
+        subject: { type: "invitation", id: invitation.id },
+        metadata: { email, user_id: user.id },
+      },
+      {
+        type: "user.created",
+        accountId,
+        actor,
+        subject: { type: "user", id: user.id },
+        metadata: {
+          created_via: "invitation",
+          created_by: invitation.invitedBy,
+          invitation_id: invitation.id,
+          email,
+        },
+      },
+    ],
   });
-  ctx.waitUntil(env.TOKENS.delete(kvKey(tokenHash)));
+  forgetToken(ctx, TOKEN, tokenHash);
   return result;
 }

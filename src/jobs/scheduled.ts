@@ -1,26 +1,31 @@
 /** The cron's work: housekeeping that must happen even when nobody calls the API. */
-import { sql } from "drizzle-orm";
+import { listUnstreamedAcrossAccounts, pruneEventsAcrossAccounts } from "../activity/repo";
 import type { Bindings, Ctx } from "../context";
-import { runBatch } from "../db/batch";
+import { commit } from "../db/commit";
 import { expireDueInvitations } from "../invitations/service";
 import { jobContext } from "../stream/consumer";
 import { MAX_ATTEMPTS, type StreamMessage } from "../webhooks/delivery";
+import {
+  listStalledDeliveriesAcrossAccounts,
+  pruneDeliveriesAcrossAccounts,
+} from "../webhooks/repo";
 
 /** Events older than this and still not streamed are sent again (the send after commit is best effort). */
 export const RESEND_AFTER_MS = 2 * 60 * 1000;
 const DAY = 24 * 60 * 60 * 1000;
 
-export async function resendUnstreamed(ctx: Ctx, limit = 500) {
-  const rows = await ctx.db.all<{ id: string; account_id: string }>(
-    sql`SELECT id, account_id FROM activity_events WHERE streamed_at IS NULL AND occurred_at < ${ctx.now - RESEND_AFTER_MS} ORDER BY occurred_at LIMIT ${limit}`,
-  );
-  for (let i = 0; i < rows.length; i += 100) {
-    await ctx.env.EVENTS.sendBatch(
-      rows.slice(i, i + 100).map((r) => ({
-        body: { kind: "event", id: r.id, account_id: r.account_id } satisfies StreamMessage,
-      })),
-    );
+async function sendInHundreds(ctx: Ctx, messages: StreamMessage[]) {
+  for (let i = 0; i < messages.length; i += 100) {
+    await ctx.env.EVENTS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
   }
+}
+
+export async function resendUnstreamed(ctx: Ctx, limit = 500) {
+  const rows = await listUnstreamedAcrossAccounts(ctx.db, ctx.now - RESEND_AFTER_MS, limit);
+  await sendInHundreds(
+    ctx,
+    rows.map((r) => ({ kind: "event", id: r.id, account_id: r.accountId })),
+  );
   return rows.length;
 }
 
@@ -30,20 +35,16 @@ export async function resendUnstreamed(ctx: Ctx, limit = 500) {
  * duplicate harmless.
  */
 export async function resendStalledDeliveries(ctx: Ctx, limit = 200) {
-  const rows = await ctx.db.all<{ id: string; attempts: number }>(
-    sql`SELECT id, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at < ${ctx.now - 15 * 60 * 1000} ORDER BY next_attempt_at LIMIT ${limit}`,
+  const before = ctx.now - 15 * 60 * 1000;
+  const rows = await listStalledDeliveriesAcrossAccounts(ctx.db, before, limit);
+  await sendInHundreds(
+    ctx,
+    rows.map((r) => ({
+      kind: "deliver",
+      delivery_id: r.id,
+      attempt: Math.min(r.attempts + 1, MAX_ATTEMPTS),
+    })),
   );
-  for (let i = 0; i < rows.length; i += 100) {
-    await ctx.env.EVENTS.sendBatch(
-      rows.slice(i, i + 100).map((r) => ({
-        body: {
-          kind: "deliver",
-          delivery_id: r.id,
-          attempt: Math.min(r.attempts + 1, MAX_ATTEMPTS),
-        } satisfies StreamMessage,
-      })),
-    );
-  }
   return rows.length;
 }
 
@@ -52,12 +53,12 @@ export async function pruneActivity(ctx: Ctx, retentionDays: number, chunk = 100
   const cutoff = ctx.now - retentionDays * DAY;
   let removed = 0;
   for (let pass = 0; pass < 20; pass++) {
-    const [result] = await runBatch(ctx.db, [
-      sql`DELETE FROM activity_events WHERE id IN (SELECT id FROM activity_events WHERE occurred_at < ${cutoff} LIMIT ${chunk})`,
+    const [result] = await commit(ctx, [
+      pruneEventsAcrossAccounts(cutoff, chunk),
       // Deliveries carry a copy of the event: they go with it.
-      sql`DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE created_at < ${cutoff} LIMIT ${chunk})`,
+      pruneDeliveriesAcrossAccounts(cutoff, chunk),
     ]);
-    const changes = result?.meta.changes ?? 0;
+    const changes = result?.changes ?? 0;
     removed += changes;
     if (changes < chunk) break;
   }

@@ -4,12 +4,15 @@
  * link sent to the new address is confirmed. Uniqueness is checked at request and again
  * at confirmation; a newer request supersedes an older one; the old address is told.
  */
-import { sql } from "drizzle-orm";
-import { actorOf, buildEvent, type EventRow, insertEvent, publish } from "../activity/record";
-import { normalizeEmail } from "../auth/service";
-import { authorityOf, userWithin } from "../authz/delegation";
+import { by, type EventInput } from "../activity/record";
+import { authorityOf } from "../authz/delegation";
+import { userWithin } from "../authz/repo";
 import type { AuthedCtx, Ctx, UserRow } from "../context";
-import { guard, runBatch, type Statement } from "../db/batch";
+import { guard, type Statement } from "../db/batch";
+import { commit } from "../db/commit";
+import { groupIdsFromResult, selectGroupIdsOf } from "../groups/repo";
+import { appLink } from "../http/links";
+import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { sendMail } from "../mail/send";
 import { emailChangedNotice, emailVerificationMail } from "../mail/templates";
@@ -20,11 +23,8 @@ import {
   supersedeTokens,
   useToken,
 } from "../user-tokens/tokens";
+import { displayName } from "../users/dto";
 import * as usersRepo from "../users/repo";
-
-const appLink = (ctx: Ctx, path: string, token: string) =>
-  `${ctx.env.APP_URL.replace(/\/$/, "")}${path}?token=${encodeURIComponent(token)}`;
-const nameOf = (u: UserRow) => `${u.firstName} ${u.lastName}`.trim() || u.email;
 
 /**
  * The statements that store the new address as pending (guards first), its event, and
@@ -34,7 +34,7 @@ const nameOf = (u: UserRow) => `${u.firstName} ${u.lastName}`.trim() || u.email;
 export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, rawEmail: string) {
   const { db, now, principal } = ctx;
   const email = normalizeEmail(rawEmail);
-  const none = { statements: [] as Statement[], events: [] as EventRow[], after: async () => {} };
+  const none = { statements: [] as Statement[], events: [] as EventInput[], after: async () => {} };
   if (email === target.email && target.pendingEmail === null) return none;
   if (email === target.email) {
     // Asking for the current address again withdraws a pending change.
@@ -56,30 +56,28 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
     kind: "email_verification",
     email,
   });
-  const event = buildEvent(ctx, {
+  const event: EventInput = {
     type: "user.email_change_requested",
-    accountId: target.accountId,
-    actor: actorOf(principal),
+    ...by(principal),
     subject: { type: "user", id: target.id },
-    method: principal.method,
     metadata: { from: target.email, to: email, by: self ? "self" : "admin" },
-  });
+  };
+  const authority = authorityOf(principal.grants);
   const statements: Statement[] = [
     // Someone else changing the address could take the account over: only within the caller's authority.
     ...(self
       ? []
-      : [guard("permission_not_held", userWithin(authorityOf(principal.grants), target.id))]),
-    guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
+      : [guard("permission_not_held", userWithin(target.accountId, authority, target.id))]),
+    usersRepo.guardEmailFreeAcrossAccounts(email),
     usersRepo.updateUser(db, target.accountId, target.id, { pendingEmail: email, updatedAt: now }),
     ...issued.statements,
-    insertEvent(db, event),
   ];
   const after = async () => {
     await issued.index();
     const mail = await emailVerificationMail({
-      name: nameOf(target),
+      name: displayName(target),
       newEmail: email,
-      link: appLink(ctx, "/verify-email", issued.token),
+      link: appLink(ctx, "/verify-email", { token: issued.token }),
       expiresAt: issued.row.expiresAt,
     });
     await sendMail(ctx.env, { to: email, ...mail, tag: "email-verification" }, now);
@@ -102,23 +100,10 @@ export async function confirmEmailChange(ctx: Ctx, token: string) {
   const { token: row, user } = await resolveToken(ctx, "email_verification", token);
   if (user.status !== "active") throw new AppError("token_invalid", "This link is not valid.");
   const email = row.email!;
-  const event = buildEvent(ctx, {
-    type: "user.email_changed",
-    accountId: user.accountId,
-    actor: { type: "user", id: user.id },
-    subject: { type: "user", id: user.id },
-    metadata: { from: user.email, to: email },
-  });
-  await runBatch(db, [
-    ...useToken(ctx, row.id),
-    guard(
-      "token_invalid",
-      sql`EXISTS (SELECT 1 FROM users WHERE id = ${user.id} AND pending_email = ${email})`,
-    ),
-    guard(
-      "email_taken",
-      sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email} AND id <> ${user.id})`,
-    ),
+  const statements = [
+    ...useToken(ctx, row),
+    guard("token_invalid", usersRepo.hasPendingEmail(user.accountId, user.id, email)),
+    usersRepo.guardEmailFreeAcrossAccounts(email, user.id),
     usersRepo.updateUser(db, user.accountId, user.id, {
       email,
       pendingEmail: null,
@@ -127,15 +112,24 @@ export async function confirmEmailChange(ctx: Ctx, token: string) {
     }),
     // Reset links mailed to the old address must not outlive it.
     supersedeTokens(ctx, user.accountId, user.id, "password_reset"),
-    insertEvent(db, event),
+    selectGroupIdsOf(user.accountId, user.id),
+  ];
+  const results = await commit(ctx, statements, [
+    {
+      type: "user.email_changed",
+      accountId: user.accountId,
+      actor: { type: "user", id: user.id },
+      subject: { type: "user", id: user.id },
+      metadata: { from: user.email, to: email },
+    },
   ]);
-  publish(ctx, [event]);
   forgetToken(ctx, row.tokenHash);
   const notice = await emailChangedNotice({
-    name: nameOf(user),
+    name: displayName(user),
     oldEmail: user.email,
     newEmail: email,
   });
   await sendMail(ctx.env, { to: user.email, ...notice, tag: "email-changed" }, now);
-  return { ...user, email, pendingEmail: null, emailVerifiedAt: now, updatedAt: now };
+  const changed = { ...user, email, pendingEmail: null, emailVerifiedAt: now, updatedAt: now };
+  return { user: changed, groupIds: groupIdsFromResult(results.at(-1)!) };
 }

@@ -1,16 +1,17 @@
 /**
- * Password resets (API.md, "Password reset"): by an administrator (a temporary password
- * shown once, or a mailed link), or self-service through a one-hour, single-use link.
- * Every reset ends the user's sessions and refresh tokens at once.
+ * Password resets: by an administrator (a temporary password shown once, or a mailed
+ * link), or self-service through a one-hour, single-use link. Every reset ends the user's
+ * sessions and refresh tokens at once.
  */
-import { sql } from "drizzle-orm";
-import { actorOf, buildEvent, insertEvent, publish } from "../activity/record";
-import { normalizeEmail } from "../auth/service";
-import { countAttempts, revokeUserSessions } from "../auth/session-repo";
-import { authorityOf, userWithin } from "../authz/delegation";
+import { by, type EventInput } from "../activity/record";
+import { countFailure, readThrottle, revokeUserSessions } from "../auth/session-repo";
+import { authorityOf } from "../authz/delegation";
+import { userWithin } from "../authz/repo";
 import type { AuthedCtx, Ctx, UserRow } from "../context";
-import { guard, runBatch } from "../db/batch";
-import { users } from "../db/schema";
+import { guard } from "../db/batch";
+import { commit } from "../db/commit";
+import { appLink } from "../http/links";
+import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
 import { sendMail } from "../mail/send";
@@ -22,11 +23,11 @@ import {
   supersedeTokens,
   useToken,
 } from "../user-tokens/tokens";
+import { displayName } from "../users/dto";
 import * as usersRepo from "../users/repo";
 
 const HOUR = 60 * 60 * 1000;
 const FORGOT_LIMITS = { email: 5, ip: 30 };
-const nameOf = (u: UserRow) => `${u.firstName} ${u.lastName}`.trim() || u.email;
 
 /** 20 characters from a 32-letter alphabet (100 bits), grouped to be read out and typed. */
 export function temporaryPassword(): string {
@@ -37,8 +38,8 @@ export function temporaryPassword(): string {
 }
 
 async function mailResetLink(ctx: Ctx, user: UserRow, token: string, expiresAt: number) {
-  const link = `${ctx.env.APP_URL.replace(/\/$/, "")}/reset-password?token=${encodeURIComponent(token)}`;
-  const mail = await passwordResetMail({ name: nameOf(user), link, expiresAt });
+  const link = appLink(ctx, "/reset-password", { token });
+  const mail = await passwordResetMail({ name: displayName(user), link, expiresAt });
   return sendMail(ctx.env, { to: user.email, ...mail, tag: "password-reset" }, ctx.now);
 }
 
@@ -49,41 +50,36 @@ export async function adminReset(
   method: "temporary_password" | "email",
 ) {
   const { db, now, principal, env } = ctx;
-  const event = buildEvent(ctx, {
-    type: "user.password_reset",
-    accountId: target.accountId,
-    actor: actorOf(principal),
-    subject: { type: "user", id: target.id },
-    method: principal.method,
-    metadata: { method, by: principal.userId },
-  });
+  const { accountId, id } = target;
+  const events: EventInput[] = [
+    {
+      type: "user.password_reset",
+      ...by(principal),
+      subject: { type: "user", id },
+      metadata: { method, by: principal.userId },
+    },
+  ];
   const common = [
-    guard("permission_not_held", userWithin(authorityOf(principal.grants), target.id)),
-    revokeUserSessions(db, target.accountId, target.id, now),
-    insertEvent(db, event),
+    guard("permission_not_held", userWithin(accountId, authorityOf(principal.grants), id)),
+    revokeUserSessions(db, accountId, id, now),
   ];
   if (method === "temporary_password") {
     const password = temporaryPassword();
-    await runBatch(db, [
+    const statements = [
       ...common,
       // Outstanding reset links die with the old password.
-      supersedeTokens(ctx, target.accountId, target.id, "password_reset"),
-      usersRepo.updateUser(db, target.accountId, target.id, {
+      supersedeTokens(ctx, accountId, id, "password_reset"),
+      usersRepo.updateUser(db, accountId, id, {
         passwordHash: await hashPassword(password, env.PASSWORD_PEPPER),
         mustChangePassword: true,
         updatedAt: now,
       }),
-    ]);
-    publish(ctx, [event]);
+    ];
+    await commit(ctx, statements, events);
     return { method, temporary_password: password, must_change_password: true };
   }
-  const issued = await issueToken(ctx, {
-    accountId: target.accountId,
-    userId: target.id,
-    kind: "password_reset",
-  });
-  await runBatch(db, [...common, ...issued.statements]);
-  publish(ctx, [event]);
+  const issued = await issueToken(ctx, { accountId, userId: id, kind: "password_reset" });
+  await commit(ctx, [...common, ...issued.statements], events);
   await issued.index();
   const delivery = await mailResetLink(ctx, target, issued.token, issued.row.expiresAt);
   return {
@@ -101,13 +97,21 @@ export async function adminReset(
 export async function forgotPassword(ctx: Ctx, rawEmail: string) {
   const email = normalizeEmail(rawEmail);
   const keys = [`forgot:email:${email}`, `forgot:ip:${ctx.meta.ip ?? "unknown"}`];
-  const counters = await countAttempts(ctx.db, keys, ctx.now, HOUR);
+  const results = await commit(ctx, [
+    ...keys.map((k) => countFailure(ctx.db, k, ctx.now, HOUR)),
+    readThrottle(ctx.db, keys),
+  ]);
+  const counters = results.at(-1)!.rows as {
+    key: string;
+    failures: number;
+    window_started_at: number;
+  }[];
   const over = counters.find(
     (c) =>
       c.failures > (c.key.startsWith("forgot:email:") ? FORGOT_LIMITS.email : FORGOT_LIMITS.ip),
   );
   if (over) {
-    const wait = Math.max(1, Math.ceil((over.windowStartedAt + HOUR - ctx.now) / 1000));
+    const wait = Math.max(1, Math.ceil((over.window_started_at + HOUR - ctx.now) / 1000));
     throw new AppError("too_many_attempts", "Too many reset requests. Try again later.", {
       retryAfter: wait,
     });
@@ -120,35 +124,25 @@ export async function forgotPassword(ctx: Ctx, rawEmail: string) {
 }
 
 async function sendResetIfKnown(ctx: Ctx, email: string) {
-  const { db, now } = ctx;
-  const [row] = await db
-    .select({
-      user: users,
-      accountName: sql<string>`(SELECT name FROM accounts WHERE id = ${users.accountId})`,
-    })
-    .from(users)
-    .where(sql`${users.email} = ${email}`);
-  if (row?.user.status !== "active") return;
-  const { user } = row;
+  const found = await usersRepo.findByEmailAcrossAccounts(ctx.db, email);
+  if (found?.user.status !== "active") return;
+  const { user, accountName } = found;
   if (!user.passwordHash) {
-    const mail = await ssoOnlyResetMail({ name: nameOf(user), accountName: row.accountName });
-    await sendMail(ctx.env, { to: user.email, ...mail, tag: "password-reset-sso" }, now);
+    const mail = await ssoOnlyResetMail({ name: displayName(user), accountName });
+    await sendMail(ctx.env, { to: user.email, ...mail, tag: "password-reset-sso" }, ctx.now);
     return;
   }
-  const issued = await issueToken(ctx, {
-    accountId: user.accountId,
-    userId: user.id,
-    kind: "password_reset",
-  });
-  const event = buildEvent(ctx, {
-    type: "user.password_reset_requested",
-    accountId: user.accountId,
-    actor: { type: "anonymous", id: null },
-    subject: { type: "user", id: user.id },
-    metadata: { method: "self_service" },
-  });
-  await runBatch(db, [...issued.statements, insertEvent(db, event)]);
-  publish(ctx, [event]);
+  const { accountId, id } = user;
+  const issued = await issueToken(ctx, { accountId, userId: id, kind: "password_reset" });
+  await commit(ctx, issued.statements, [
+    {
+      type: "user.password_reset_requested",
+      accountId,
+      actor: { type: "anonymous", id: null },
+      subject: { type: "user", id },
+      metadata: { method: "self_service" },
+    },
+  ]);
   await issued.index();
   await mailResetLink(ctx, user, issued.token, issued.row.expiresAt);
 }
@@ -164,23 +158,27 @@ export async function resetPassword(ctx: Ctx, token: string, newPassword: string
   const { token: row, user, accountName } = await resolveToken(ctx, "password_reset", token);
   if (user.status !== "active") throw new AppError("token_invalid", "This link is not valid.");
   checkPasswordPolicy(newPassword, { email: user.email, accountName }, "new_password");
-  const event = buildEvent(ctx, {
-    type: "user.password_reset",
-    accountId: user.accountId,
-    actor: { type: "user", id: user.id },
-    subject: { type: "user", id: user.id },
-    metadata: { method: "self_service" },
-  });
-  await runBatch(db, [
-    ...useToken(ctx, row.id),
-    usersRepo.updateUser(db, user.accountId, user.id, {
-      passwordHash: await hashPassword(newPassword, env.PASSWORD_PEPPER),
-      mustChangePassword: false,
-      updatedAt: now,
-    }),
-    revokeUserSessions(db, user.accountId, user.id, now),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  const { accountId, id } = user;
+  await commit(
+    ctx,
+    [
+      ...useToken(ctx, row),
+      usersRepo.updateUser(db, accountId, id, {
+        passwordHash: await hashPassword(newPassword, env.PASSWORD_PEPPER),
+        mustChangePassword: false,
+        updatedAt: now,
+      }),
+      revokeUserSessions(db, accountId, id, now),
+    ],
+    [
+      {
+        type: "user.password_reset",
+        accountId,
+        actor: { type: "user", id },
+        subject: { type: "user", id },
+        metadata: { method: "self_service" },
+      },
+    ],
+  );
   forgetToken(ctx, row.tokenHash);
 }

@@ -77,8 +77,8 @@ const confirm = createRoute({
 });
 
 export const emailVerificationRoutes = createRouter().openapi(confirm, async (c) => {
-  const user = await confirmEmailChange(c.get("ctx"), c.req.valid("json").token);
-  return c.json(toUserDto(user, []), 200);
+  const { user, groupIds } = await confirmEmailChange(c.get("ctx"), c.req.valid("json").token);
+  return c.json(toUserDto(user, groupIds), 200);
 });
 
 const forgot = createRoute({

@@ -1,10 +1,10 @@
-/** The signed-in user's own profile and password (API.md, "Auth"). */
-import { buildEvent, insertEvent, publish } from "../activity/record";
-import { normalizeEmail } from "../auth/service";
+/** The signed-in user's own profile and password. */
+import { by, type EventInput } from "../activity/record";
 import { revokeUserSessions } from "../auth/session-repo";
 import { effectivePermissions } from "../authz/authorize";
 import type { AuthedCtx } from "../context";
-import { runBatch } from "../db/batch";
+import { commit } from "../db/commit";
+import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "../lib/password";
 import { emailChangeStatements } from "../lifecycle/email-change";
@@ -32,14 +32,12 @@ const selfEvent = (
   type: "user.updated" | "user.password_changed",
   metadata?: Record<string, unknown>,
 ) =>
-  buildEvent(ctx, {
+  ({
     type,
-    accountId: ctx.principal.accountId,
-    actor: { type: "user", id: ctx.principal.userId },
+    ...by(ctx.principal),
     subject: { type: "user", id: ctx.principal.userId },
-    method: ctx.principal.method,
     metadata,
-  });
+  }) satisfies EventInput;
 
 /** Names change at once; a new email waits as `pending_email` until its link is confirmed. */
 export async function updateMe(
@@ -74,14 +72,12 @@ export async function updateMe(
             ...set,
             updatedAt: now,
           }),
-          insertEvent(db, event!),
         ]
       : []),
     ...(emailChange?.statements ?? []),
   ];
   if (statements.length > 0) {
-    await runBatch(db, statements);
-    publish(ctx, [...(event ? [event] : []), ...(emailChange?.events ?? [])]);
+    await commit(ctx, statements, [...(event ? [event] : []), ...(emailChange?.events ?? [])]);
     await emailChange?.after();
   }
   const pendingEmail = emailChange?.events.length
@@ -130,8 +126,7 @@ export async function changePassword(
       ],
     });
   }
-  const event = selfEvent(ctx, "user.password_changed");
-  await runBatch(db, [
+  const statements = [
     usersRepo.updateUser(db, principal.accountId, principal.userId, {
       passwordHash: await hashPassword(input.new_password, env.PASSWORD_PEPPER),
       mustChangePassword: false,
@@ -146,7 +141,6 @@ export async function changePassword(
     ),
     // Reset links mailed before the change must not undo it.
     supersedeTokens(ctx, principal.accountId, principal.userId, "password_reset"),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  ];
+  await commit(ctx, statements, [selfEvent(ctx, "user.password_changed")]);
 }

@@ -49,7 +49,7 @@ export const verifyEmailPage = new Hono<AppEnv>()
     const body = await c.req.parseBody();
     const token = typeof body.token === "string" ? body.token : "";
     try {
-      const user = await confirmEmailChange(c.get("ctx"), token);
+      const { user } = await confirmEmailChange(c.get("ctx"), token);
       return page(
         c,
         200,

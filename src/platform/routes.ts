@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { AccountSchema } from "../accounts/routes";
 import { createAccount } from "../accounts/service";
+import { PLAN_IDS } from "../billing/plans";
 import { LimitsSchema } from "../billing/routes";
-import { changeCapacity, PLAN_IDS } from "../billing/service";
+import { changeCapacity } from "../billing/service";
 import { BODY_ERRORS, bearer, errors, IdParam, jsonBody, jsonResponse } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { SentInvitation } from "../invitations/routes";
@@ -89,8 +90,7 @@ export const platformRoutes = createRouter()
   .openapi(updateAccount, async (c) =>
     c.json(
       await changeCapacity(c.get("ctx"), c.req.valid("param").id, c.req.valid("json"), {
-        type: "platform",
-        id: null,
+        actor: { type: "platform", id: null },
       }),
       200,
     ),

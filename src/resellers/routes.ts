@@ -1,9 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
-import { listResellerUsage } from "../billing/repo";
+import { PLAN_IDS } from "../billing/plans";
 import { LimitsSchema } from "../billing/routes";
-import { changeCapacity, PLAN_IDS, toLimitsDto } from "../billing/service";
-import { accounts } from "../db/schema";
 import {
   BODY_ERRORS,
   bearer,
@@ -15,9 +12,8 @@ import {
   page,
 } from "../http/openapi";
 import { validationHook } from "../http/router";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
-import { AppError } from "../lib/errors";
 import { type ResellerEnv, resellerAuth } from "./auth";
+import { changeAccount, listAccounts } from "./service";
 
 const tags = ["Resellers"];
 
@@ -64,35 +60,12 @@ const update = createRoute({
 export const resellerRoutes = new OpenAPIHono<ResellerEnv>({ defaultHook: validationHook })
   .openapi(list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    const ctx = c.get("ctx");
-    const rows = await listResellerUsage(
-      ctx.db,
-      c.get("reseller").id,
-      ctx.now,
-      limit,
-      decodeCursor(cursor),
-    );
-    const pageRows = rows.slice(0, limit);
-    return c.json(
-      {
-        data: pageRows.map((u) => ({ id: u.account_id, name: u.name, limits: toLimitsDto(u) })),
-        next_cursor: rows.length > limit ? encodeCursor(pageRows.at(-1)!.account_id) : null,
-      },
-      200,
-    );
+    return c.json(await listAccounts(c.get("ctx"), c.get("reseller").id, limit, cursor), 200);
   })
   .openapi(update, async (c) => {
-    const ctx = c.get("ctx");
-    const reseller = c.get("reseller");
     const { id } = c.req.valid("param");
-    // Another reseller's account, or a direct one, is simply not there for this reseller.
-    const [owned] = await ctx.db
-      .select({ id: accounts.id })
-      .from(accounts)
-      .where(and(eq(accounts.id, id), eq(accounts.resellerId, reseller.id)));
-    if (!owned) throw new AppError("not_found", "No such account.");
     return c.json(
-      await changeCapacity(ctx, id, c.req.valid("json"), { type: "reseller", id: reseller.id }),
+      await changeAccount(c.get("ctx"), c.get("reseller").id, id, c.req.valid("json")),
       200,
     );
   });

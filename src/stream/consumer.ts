@@ -43,7 +43,7 @@ export async function consumeEvents(
     }
     const ctx = jobContext(env, waitUntil, "queue");
     try {
-      if (parsed.data.kind === "event") await fanOut(ctx, parsed.data.id);
+      if (parsed.data.kind === "event") await fanOut(ctx, parsed.data.account_id, parsed.data.id);
       else await attemptDelivery(ctx, parsed.data.delivery_id, parsed.data.attempt);
       message.ack();
     } catch (err) {

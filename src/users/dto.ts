@@ -46,3 +46,6 @@ export function toUserDto(user: UserRow, groupIds: string[]): UserDto {
     last_login_method: user.lastLoginMethod,
   };
 }
+
+/** How mail greets a user: their name, or their email when they have none. */
+export const displayName = (u: UserRow) => `${u.firstName} ${u.lastName}`.trim() || u.email;

@@ -1,22 +1,19 @@
 /**
- * Bulk import (API.md, POST /v1/users/import): CSV with a header row, or JSON `{rows}`;
+ * Bulk import (POST /v1/users/import): CSV with a header row, or JSON `{rows}`;
  * each row invites (default) or creates a user. Every row is its own all-or-nothing batch,
  * run in the account's object, so capacity holds row by row and no row is half-written.
  */
 
 import { z } from "@hono/zod-openapi";
 import { parse as parseCsv } from "csv-parse/sync";
-import { DEFAULT_SETTINGS } from "../accounts/settings";
-import { actorOf, type EventRow, publish } from "../activity/record";
-import { authorityOf } from "../authz/delegation";
-import { actingAs, consumeEach } from "../capacity/consume";
+import { by } from "../activity/record";
 import type { AuthedCtx } from "../context";
-import type { Statement } from "../db/batch";
+import { type Change, commitEachTakingSeat } from "../db/commit";
 import { validationError } from "../http/router";
-import { invitationStatements, mailInvitation } from "../invitations/service";
+import { invitation, invitationTtl, inviterOf, sendInvitation } from "../invitations/service";
 import { AppError } from "../lib/errors";
 import { Email, Password, PersonName } from "./schemas";
-import { userCreationStatements } from "./service";
+import { userCreation } from "./service";
 
 export const MAX_IMPORT_ROWS = 1000;
 const COLUMNS = ["email", "first_name", "last_name", "group_ids", "action", "password"] as const;
@@ -101,16 +98,8 @@ export function rowsFromCsv(text: string): Record<string, string>[] {
 export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknown>[]) {
   const { principal } = ctx;
   const results: RowResult[] = new Array(rawRows.length);
-  const planned: {
-    index: number;
-    statements: Statement[];
-    event: EventRow;
-    done: () => Promise<RowResult>;
-  }[] = [];
-  const ttl =
-    principal.account.settings.invitation_ttl_hours ?? DEFAULT_SETTINGS.invitation_ttl_hours;
-  const authority = authorityOf(principal.grants);
-  const inviter = `${principal.user.firstName} ${principal.user.lastName}`.trim();
+  const planned: (Change & { index: number; done: () => Promise<RowResult> })[] = [];
+  const inviter = inviterOf(ctx);
 
   for (const [index, raw] of rawRows.entries()) {
     const row = index + 1;
@@ -123,60 +112,40 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
     const input = parsed.data;
     try {
       if (input.action === "create") {
-        if (!input.password || !input.first_name || !input.last_name) {
+        const { password, first_name, last_name } = input;
+        if (!password || !first_name || !last_name) {
           throw new AppError(
             "validation_failed",
             "A create row needs first_name, last_name and password.",
           );
         }
-        const built = await userCreationStatements(
+        const built = await userCreation(
           ctx,
-          {
-            ...input,
-            first_name: input.first_name,
-            last_name: input.last_name,
-            password: input.password,
-          },
+          { ...input, first_name, last_name, password },
           "import",
         );
+        const { id, email } = built.user;
         planned.push({
+          ...built,
           index,
-          statements: built.statements,
-          event: built.event,
-          done: async () => ({
-            row,
-            status: "created",
-            id: built.user.id,
-            email: built.user.email,
-          }),
+          done: async () => ({ row, status: "created", id, email }),
         });
       } else {
         const groupIds = input.group_ids?.length
           ? [...new Set(input.group_ids)]
           : [principal.membersGroupId];
-        const built = await invitationStatements(
+        const built = await invitation(
           ctx,
           principal.accountId,
-          { email: input.email, groupIds, method: principal.method },
-          principal.userId,
-          actorOf(principal),
-          ttl,
-          authority,
+          { email: input.email, groupIds },
+          inviter,
+          invitationTtl(ctx),
         );
         planned.push({
+          ...built,
           index,
-          statements: built.statements,
-          event: built.event,
           done: async () => {
-            await built.token.index();
-            await mailInvitation(
-              ctx,
-              built.row.email,
-              principal.account.name,
-              inviter,
-              built.token.token,
-              built.row.expiresAt,
-            );
+            await sendInvitation(ctx, built.row, built.token, principal.account.name, inviter.name);
             return { row, status: "invited", id: built.row.id, email: built.row.email };
           },
         });
@@ -187,30 +156,14 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
     }
   }
 
-  const outcomes = await consumeEach(
-    ctx,
-    principal.accountId,
-    "users",
-    planned.map((p) => p.statements),
-    actingAs(principal),
-  );
-  const committed: EventRow[] = [];
+  const take = { kind: "seat", accountId: principal.accountId, by: by(principal) } as const;
+  const outcomes = await commitEachTakingSeat(ctx, take, planned);
   for (const [i, plan] of planned.entries()) {
-    const outcome = outcomes[i]!;
-    const row = plan.index + 1;
-    if (outcome.error) {
-      results[plan.index] = {
-        row,
-        status: "failed",
-        code: outcome.error.code,
-        detail: outcome.error.detail,
-      };
-      continue;
-    }
-    committed.push(plan.event);
-    results[plan.index] = await plan.done();
+    const { error } = outcomes[i]!;
+    results[plan.index] = error
+      ? { row: plan.index + 1, status: "failed", code: error.code, detail: error.detail }
+      : await plan.done();
   }
-  publish(ctx, committed);
   const count = (s: RowResult["status"]) => results.filter((r) => r.status === s).length;
   return {
     summary: {

@@ -1,12 +1,64 @@
 /** Data access for users. Every function takes the account id first. */
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { guard } from "../db/batch";
 import type { Database } from "../db/client";
-import { groupMemberships, groups, users } from "../db/schema";
+import { type CreatedVia, groupMemberships, users } from "../db/schema";
 
 export type UserRow = typeof users.$inferSelect;
 
-const groupIdsOf = sql<string>`(SELECT json_group_array(${groupMemberships.groupId}) FROM (SELECT ${groupMemberships.groupId} FROM ${groupMemberships} WHERE ${groupMemberships.userId} = ${users.id} ORDER BY ${groupMemberships.groupId}) AS ${groupMemberships})`;
+export interface NewUser {
+  id: string;
+  accountId: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  passwordHash: string | null;
+  createdVia: CreatedVia;
+  createdBy: string | null;
+  now: number;
+  mustChangePassword?: boolean;
+  emailVerifiedAt?: number | null;
+}
+
+/** A new, active user's whole row: every way of adding a user starts here. */
+export function newUserRow(u: NewUser): UserRow {
+  return {
+    id: u.id,
+    accountId: u.accountId,
+    email: u.email,
+    pendingEmail: null,
+    firstName: u.firstName,
+    lastName: u.lastName,
+    passwordHash: u.passwordHash,
+    mustChangePassword: u.mustChangePassword ?? false,
+    status: "active",
+    createdVia: u.createdVia,
+    createdBy: u.createdBy,
+    emailVerifiedAt: u.emailVerifiedAt ?? null,
+    createdAt: u.now,
+    updatedAt: u.now,
+    lastLoginAt: null,
+    lastLoginIp: null,
+    lastLoginMethod: null,
+  };
+}
+
+/**
+ * Refuses (409 `email_taken`) when any user of any account has the email, other than
+ * `exceptUserId`: across accounts on purpose, since an email is unique service-wide.
+ */
+export function guardEmailFreeAcrossAccounts(email: string, exceptUserId?: string) {
+  const other = exceptUserId ? sql`AND id <> ${exceptUserId}` : sql``;
+  return guard(
+    "email_taken",
+    sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email} ${other})`,
+  );
+}
+
+const groupIdsOf = sql<string>`(SELECT json_group_array(group_id) FROM (SELECT m.group_id
+  FROM group_memberships m WHERE m.account_id = ${users.accountId} AND m.user_id = ${users.id}
+  ORDER BY m.group_id))`;
 
 function withGroups(db: Database) {
   return db.select({ user: users, groupIds: groupIdsOf }).from(users);
@@ -64,6 +116,19 @@ export async function listUsers(
   return rows.map(parse);
 }
 
+/**
+ * The user with the email, and its account's name. Across accounts on purpose: an email is
+ * unique service-wide, and it is all a self-service reset presents.
+ */
+export async function findByEmailAcrossAccounts(db: Database, email: string) {
+  const accountName = sql<string>`(SELECT name FROM accounts WHERE id = ${users.accountId})`;
+  const [row] = await db
+    .select({ user: users, accountName })
+    .from(users)
+    .where(eq(users.email, email));
+  return row ?? null;
+}
+
 export async function findUser(db: Database, accountId: string, id: string) {
   const rows = await withGroups(db).where(and(eq(users.accountId, accountId), eq(users.id, id)));
   return rows[0] ? parse(rows[0]) : null;
@@ -85,12 +150,18 @@ export function updateUser(
     .where(and(eq(users.accountId, accountId), eq(users.id, id)));
 }
 
+/** True while the user's pending email is still this one (a newer request replaces it). */
+export function hasPendingEmail(accountId: string, id: string, email: string) {
+  return sql`EXISTS (SELECT 1 FROM users
+    WHERE account_id = ${accountId} AND id = ${id} AND pending_email = ${email})`;
+}
+
 export function deleteUser(db: Database, accountId: string, id: string) {
   return db.delete(users).where(and(eq(users.accountId, accountId), eq(users.id, id)));
 }
 
 const adminGroup = (accountId: string) =>
-  sql`(SELECT ${groups.id} FROM ${groups} WHERE ${groups.accountId} = ${accountId} AND ${groups.builtin} = 'administrators')`;
+  sql`(SELECT id FROM groups WHERE account_id = ${accountId} AND builtin = 'administrators')`;
 
 /**
  * True unless the change would leave the account without an active administrator:
@@ -99,16 +170,41 @@ const adminGroup = (accountId: string) =>
  */
 export function anotherAdministratorRemains(accountId: string, userId: string) {
   return sql`(NOT EXISTS (SELECT 1 FROM group_memberships m JOIN users u ON u.id = m.user_id
-      WHERE m.group_id = ${adminGroup(accountId)} AND u.id = ${userId} AND u.status = 'active')
+      WHERE m.account_id = ${accountId} AND m.group_id = ${adminGroup(accountId)}
+        AND u.id = ${userId} AND u.status = 'active')
     OR EXISTS (SELECT 1 FROM group_memberships m JOIN users u ON u.id = m.user_id
-      WHERE m.group_id = ${adminGroup(accountId)} AND u.id <> ${userId} AND u.status = 'active'))`;
+      WHERE m.account_id = ${accountId} AND m.group_id = ${adminGroup(accountId)}
+        AND u.id <> ${userId} AND u.status = 'active'))`;
 }
 
-/** True when the list includes the account's Administrators group. */
-export function includesAdministrators(accountId: string, groupIds: string[]) {
-  if (groupIds.length === 0) return sql`0`;
-  return sql`${adminGroup(accountId)} IN (${sql.join(
-    groupIds.map((id) => sql`${id}`),
-    sql`, `,
-  )})`;
+/** For a user's new groups: they include Administrators, or another administrator remains. */
+export function includesAdministratorsOrAnotherRemains(
+  accountId: string,
+  userId: string,
+  groupIds: string[],
+) {
+  const includes = sql`${adminGroup(accountId)} IN (SELECT value FROM json_each(${JSON.stringify(groupIds)}))`;
+  return sql`(${includes} OR ${anotherAdministratorRemains(accountId, userId)})`;
+}
+
+/** Active users who never logged in, or not since `before`. */
+export async function listInactiveUsers(
+  db: Database,
+  accountId: string,
+  before: number,
+  limit: number,
+  after?: string,
+) {
+  const rows = await withGroups(db)
+    .where(
+      and(
+        eq(users.accountId, accountId),
+        eq(users.status, "active"),
+        or(sql`${users.lastLoginAt} IS NULL`, sql`${users.lastLoginAt} < ${before}`),
+        after ? gt(users.id, after) : undefined,
+      ),
+    )
+    .orderBy(asc(users.id))
+    .limit(limit + 1);
+  return rows.map(parse);
 }

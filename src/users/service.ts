@@ -1,15 +1,14 @@
-/** Users of an account (API.md, "Users"): list, get, manual creation, changes, memberships, deletion. */
-import { sql } from "drizzle-orm";
-import { actorOf, buildEvent, type EventInput, insertEvent, publish } from "../activity/record";
-import { normalizeEmail } from "../auth/service";
+/** Users of an account: list, get, manual creation, changes, memberships, deletion. */
+import { by, type EventInput } from "../activity/record";
 import { revokeUserSessions } from "../auth/session-repo";
-import { authorityOf, groupsWithin, userWithin } from "../authz/delegation";
-import { actingAs, consumeCapacity } from "../capacity/consume";
-import { seatsAvailable } from "../capacity/limits";
+import { authorityOf } from "../authz/delegation";
+import { groupsWithin, userWithin } from "../authz/repo";
 import type { AuthedCtx } from "../context";
-import { guard, runBatch, type Statement } from "../db/batch";
+import { guard, type Statement } from "../db/batch";
+import { commit, commitTaking } from "../db/commit";
 import * as groupsRepo from "../groups/repo";
 import { decodeCursor, toPage } from "../lib/cursor";
+import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
@@ -23,13 +22,8 @@ export async function listUsers(
   limit: number,
   cursor?: string,
 ) {
-  const rows = await repo.listUsers(
-    ctx.db,
-    ctx.principal.accountId,
-    filter,
-    limit,
-    decodeCursor(cursor),
-  );
+  const { accountId } = ctx.principal;
+  const rows = await repo.listUsers(ctx.db, accountId, filter, limit, decodeCursor(cursor));
   return toPage(
     rows,
     limit,
@@ -49,15 +43,7 @@ const userEvent = (
   type: EventInput["type"],
   userId: string,
   metadata?: Record<string, unknown>,
-) =>
-  buildEvent(ctx, {
-    type,
-    accountId: ctx.principal.accountId,
-    actor: actorOf(ctx.principal),
-    subject: { type: "user", id: userId },
-    method: ctx.principal.method,
-    metadata,
-  });
+): EventInput => ({ type, ...by(ctx.principal), subject: { type: "user", id: userId }, metadata });
 
 export interface CreateUserInput {
   email: string;
@@ -69,94 +55,71 @@ export interface CreateUserInput {
 }
 
 /**
- * The statements that create an active user with a password, guards first: the groups
- * belong to the account and lie within the caller's authority, the email is free, a seat
- * is free. The last statement reads back the user's group ids.
+ * The change that creates an active user with a password, guards first: the groups belong
+ * to the account and lie within the caller's authority, and the email is free. The last
+ * statement reads back the user's group ids. It takes a seat: commit it with `commitTaking`.
  */
-export async function userCreationStatements(
+export async function userCreation(
   ctx: AuthedCtx,
   input: CreateUserInput,
   createdVia: "manual" | "import",
 ) {
   const { db, now, principal, env } = ctx;
+  const { accountId } = principal;
   const email = normalizeEmail(input.email);
   checkPasswordPolicy(input.password, { email, accountName: principal.account.name });
   const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : null;
-  const id = newId("user");
-  const user = {
-    id,
-    accountId: principal.accountId,
+  const user = repo.newUserRow({
+    id: newId("user"),
+    accountId,
     email,
-    pendingEmail: null,
     firstName: input.first_name,
     lastName: input.last_name,
     passwordHash: await hashPassword(input.password, env.PASSWORD_PEPPER),
-    mustChangePassword: input.must_change_password ?? false,
-    status: "active" as const,
+    mustChangePassword: input.must_change_password,
     createdVia,
     createdBy: principal.userId,
-    emailVerifiedAt: null,
-    createdAt: now,
-    updatedAt: now,
-    lastLoginAt: null,
-    lastLoginIp: null,
-    lastLoginMethod: null,
-  };
-  const event = userEvent(ctx, "user.created", id, {
-    created_via: createdVia,
-    created_by: principal.userId,
-    email,
-    group_ids: groupIds ?? "members",
+    now,
   });
+  const authority = authorityOf(principal.grants);
   const statements: Statement[] = [
     ...(groupIds
-      ? [guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, groupIds))]
+      ? [guard("validation_failed", groupsRepo.allGroupsExist(accountId, groupIds), "group_ids")]
       : []),
     guard(
       "permission_not_held",
       groupsWithin(
-        authorityOf(principal.grants),
-        groupIds ?? groupsRepo.builtinGroupId(principal.accountId, "members"),
+        accountId,
+        authority,
+        groupIds ?? groupsRepo.builtinGroupId(accountId, "members"),
       ),
     ),
-    guard("email_taken", sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email})`),
-    guard("capacity_exceeded", seatsAvailable(principal.accountId, now)),
+    repo.guardEmailFreeAcrossAccounts(email),
     repo.insertUser(db, user),
     groupIds
-      ? groupsRepo.insertMemberships(db, principal.accountId, id, groupIds, now)
-      : groupsRepo.insertBuiltinMembership(principal.accountId, id, "members", now),
-    insertEvent(db, event),
-    groupsRepo.selectGroupIdsOf(id),
+      ? groupsRepo.insertMemberships(accountId, user.id, groupIds, now)
+      : groupsRepo.insertBuiltinMembership(accountId, user.id, "members", now),
+    groupsRepo.selectGroupIdsOf(accountId, user.id),
   ];
-  return { user, event, statements };
+  const events = [
+    userEvent(ctx, "user.created", user.id, {
+      created_via: createdVia,
+      created_by: principal.userId,
+      email,
+      group_ids: groupIds ?? "members",
+    }),
+  ];
+  return { user, statements, events };
 }
+
+const takesSeat = (ctx: AuthedCtx) =>
+  ({ kind: "seat", accountId: ctx.principal.accountId, by: by(ctx.principal) }) as const;
 
 /** Manual creation: active at once, can log in immediately; consumes a seat. */
 export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
-  const { user, event, statements } = await userCreationStatements(ctx, input, "manual");
-  const results = await consumeCapacity(
-    ctx,
-    ctx.principal.accountId,
-    "users",
-    statements,
-    actingAs(ctx.principal),
-  ).catch(explainGuard);
-  publish(ctx, [event]);
+  const { user, statements, events } = await userCreation(ctx, input, "manual");
+  const results = await commitTaking(ctx, takesSeat(ctx), statements, events);
   return { user, groupIds: groupsRepo.groupIdsFromResult(results.at(-1)!) };
-}
-
-/** Turns guard failures into answers that say which input was wrong. */
-export function explainGuard(err: unknown): never {
-  if (err instanceof AppError && err.code === "validation_failed" && !err.extra.errors) {
-    throw new AppError(
-      "validation_failed",
-      "group_ids names a group that does not exist in this account.",
-      {
-        errors: [{ path: "group_ids", code: "unknown_id", message: "Unknown group." }],
-      },
-    );
-  }
-  throw err;
 }
 
 export interface UpdateUserInput {
@@ -168,6 +131,7 @@ export interface UpdateUserInput {
 
 export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserInput) {
   const { db, now, principal } = ctx;
+  const { accountId } = principal;
   const current = await getUser(ctx, id);
   const names = {
     ...(input.first_name !== undefined ? { firstName: input.first_name } : {}),
@@ -175,83 +139,74 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   };
   const statusChange =
     input.status !== undefined && input.status !== current.user.status ? input.status : undefined;
-  const events = [];
-  if (Object.keys(names).length > 0)
-    events.push(
-      userEvent(ctx, "user.updated", id, {
-        changes: { first_name: input.first_name, last_name: input.last_name },
-      }),
-    );
-  if (statusChange)
+  const events: EventInput[] = [];
+  if (Object.keys(names).length > 0) {
+    const changes = { first_name: input.first_name, last_name: input.last_name };
+    events.push(userEvent(ctx, "user.updated", id, { changes }));
+  }
+  if (statusChange) {
     events.push(userEvent(ctx, statusChange === "disabled" ? "user.disabled" : "user.enabled", id));
+  }
   const emailChange =
     input.email !== undefined ? await emailChangeStatements(ctx, current.user, input.email) : null;
   events.push(...(emailChange?.events ?? []));
   if (events.length === 0 && !emailChange?.statements.length) return current;
-  // Enabling takes a seat, so it runs in the account's object like every seat-consuming write.
-  const run = (statements: Statement[]) =>
-    statusChange === "active"
-      ? consumeCapacity(ctx, principal.accountId, "users", statements, actingAs(principal))
-      : runBatch(db, statements);
-  await run([
-    ...(statusChange
-      ? [guard("permission_not_held", userWithin(authorityOf(principal.grants), id))]
-      : []),
+  const authority = authorityOf(principal.grants);
+  const statements: Statement[] = [
+    ...(statusChange ? [guard("permission_not_held", userWithin(accountId, authority, id))] : []),
     ...(statusChange === "disabled"
-      ? [guard("last_administrator", repo.anotherAdministratorRemains(principal.accountId, id))]
+      ? [guard("last_administrator", repo.anotherAdministratorRemains(accountId, id))]
       : []),
-    ...(statusChange === "active"
-      ? [guard("capacity_exceeded", seatsAvailable(principal.accountId, now))]
-      : []),
-    repo.updateUser(db, principal.accountId, id, {
+    repo.updateUser(db, accountId, id, {
       ...names,
       ...(statusChange ? { status: statusChange } : {}),
       updatedAt: now,
     }),
     // Disabling ends every session at once; API tokens stop because their owner is checked on use.
-    ...(statusChange === "disabled" ? [revokeUserSessions(db, principal.accountId, id, now)] : []),
-    ...events.filter((e) => !emailChange?.events.includes(e)).map((e) => insertEvent(db, e)),
+    ...(statusChange === "disabled" ? [revokeUserSessions(db, accountId, id, now)] : []),
     ...(emailChange?.statements ?? []),
-  ]).catch(explainGuard);
-  publish(ctx, events);
+  ];
+  // Enabling takes a seat, so it runs in the account's object like every seat-taking write.
+  if (statusChange === "active") await commitTaking(ctx, takesSeat(ctx), statements, events);
+  else await commit(ctx, statements, events);
   await emailChange?.after();
-  return (await repo.findUser(db, principal.accountId, id))!;
+  return (await repo.findUser(db, accountId, id))!;
 }
 
 export async function replaceGroups(ctx: AuthedCtx, id: string, groupIds: string[]) {
   const { db, now, principal } = ctx;
+  const { accountId } = principal;
   const current = await getUser(ctx, id);
   const next = [...new Set(groupIds)];
-  const event = userEvent(ctx, "user.groups_changed", id, { from: current.groupIds, to: next });
-  await runBatch(db, [
-    guard("validation_failed", groupsRepo.allGroupsExist(principal.accountId, next)),
-    guard(
-      "permission_not_held",
-      sql`${userWithin(authorityOf(principal.grants), id)} AND ${groupsWithin(authorityOf(principal.grants), next)}`,
-    ),
-    guard(
-      "last_administrator",
-      sql`(${repo.includesAdministrators(principal.accountId, next)} OR ${repo.anotherAdministratorRemains(principal.accountId, id)})`,
-    ),
-    groupsRepo.deleteMemberships(db, principal.accountId, id),
-    groupsRepo.insertMemberships(db, principal.accountId, id, next, now),
-    repo.updateUser(db, principal.accountId, id, { updatedAt: now }),
-    insertEvent(db, event),
-  ]).catch(explainGuard);
-  publish(ctx, [event]);
-  return (await repo.findUser(db, principal.accountId, id))!;
+  const authority = authorityOf(principal.grants);
+  await commit(
+    ctx,
+    [
+      guard("validation_failed", groupsRepo.allGroupsExist(accountId, next), "group_ids"),
+      guard("permission_not_held", userWithin(accountId, authority, id)),
+      guard("permission_not_held", groupsWithin(accountId, authority, next)),
+      guard("last_administrator", repo.includesAdministratorsOrAnotherRemains(accountId, id, next)),
+      groupsRepo.deleteMemberships(db, accountId, id),
+      groupsRepo.insertMemberships(accountId, id, next, now),
+      repo.updateUser(db, accountId, id, { updatedAt: now }),
+    ],
+    [userEvent(ctx, "user.groups_changed", id, { from: current.groupIds, to: next })],
+  );
+  return (await repo.findUser(db, accountId, id))!;
 }
 
 /** Deletes the user; memberships, sessions and API tokens go with it; activity is kept. */
 export async function deleteUser(ctx: AuthedCtx, id: string) {
   const { db, principal } = ctx;
+  const { accountId } = principal;
   const current = await getUser(ctx, id);
-  const event = userEvent(ctx, "user.deleted", id, { email: current.user.email });
-  await runBatch(db, [
-    guard("permission_not_held", userWithin(authorityOf(principal.grants), id)),
-    guard("last_administrator", repo.anotherAdministratorRemains(principal.accountId, id)),
-    repo.deleteUser(db, principal.accountId, id),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  await commit(
+    ctx,
+    [
+      guard("permission_not_held", userWithin(accountId, authorityOf(principal.grants), id)),
+      guard("last_administrator", repo.anotherAdministratorRemains(accountId, id)),
+      repo.deleteUser(db, accountId, id),
+    ],
+    [userEvent(ctx, "user.deleted", id, { email: current.user.email })],
+  );
 }

@@ -3,13 +3,13 @@
  * one claimed attempt at a time, retried with exponential backoff and jitter over more
  * than a day; `webhook-id` is the event id on every attempt, so receivers can dedupe.
  */
-import { sql } from "drizzle-orm";
 import { z } from "zod";
-import { buildEvent, insertEvent, publish } from "../activity/record";
+import type { EventInput } from "../activity/record";
+import { findEvent, markStreamed } from "../activity/repo";
 import { toEventDto } from "../activity/service";
 import type { Ctx } from "../context";
-import { runBatch } from "../db/batch";
-import { activityEvents, webhookDeliveries } from "../db/schema";
+import { commit } from "../db/commit";
+import type { ActivityEventRow } from "../db/schema";
 import { newId } from "../lib/ids";
 import * as repo from "./repo";
 import { signatureHeaders } from "./signing";
@@ -43,7 +43,7 @@ export const StreamMessage = z.discriminatedUnion("kind", [
 ]);
 export type StreamMessage = z.infer<typeof StreamMessage>;
 
-export const webhookPayload = (event: typeof activityEvents.$inferSelect) =>
+export const webhookPayload = (event: ActivityEventRow) =>
   JSON.stringify({
     type: event.type,
     timestamp: new Date(event.occurredAt).toISOString(),
@@ -51,20 +51,17 @@ export const webhookPayload = (event: typeof activityEvents.$inferSelect) =>
   });
 
 /** An event reaches its subscribers: deliveries are created once, however often the message comes. */
-export async function fanOut(ctx: Ctx, eventId: string) {
+export async function fanOut(ctx: Ctx, accountId: string, eventId: string) {
   const { db, now } = ctx;
-  const [event] = await db
-    .select()
-    .from(activityEvents)
-    .where(sql`${activityEvents.id} = ${eventId}`);
+  const event = await findEvent(db, accountId, eventId);
   if (!event) return;
-  const endpoints = await repo.subscribers(db, event.accountId, event.type, event.occurredAt);
+  const endpoints = await repo.subscribers(db, accountId, event.type, event.occurredAt);
   const payload = webhookPayload(event);
-  await runBatch(db, [
+  await commit(ctx, [
     ...endpoints.map((e) =>
       repo.insertDeliveryOnce(db, {
         id: newId("delivery"),
-        accountId: event.accountId,
+        accountId,
         endpointId: e.id,
         eventId: event.id,
         eventType: event.type,
@@ -78,41 +75,30 @@ export async function fanOut(ctx: Ctx, eventId: string) {
         updatedAt: now,
       }),
     ),
-    sql`UPDATE activity_events SET streamed_at = ${now} WHERE id = ${event.id} AND streamed_at IS NULL`,
+    markStreamed(accountId, event.id, now),
   ]);
-  const pending = endpoints.length ? await repo.pendingDeliveriesOf(db, event.id) : [];
-  if (pending.length)
+  const pending = endpoints.length ? await repo.pendingDeliveriesOf(db, accountId, event.id) : [];
+  if (pending.length) {
     await ctx.env.EVENTS.sendBatch(
       pending.map((d) => ({
         body: { kind: "deliver", delivery_id: d.id, attempt: 1 } satisfies StreamMessage,
       })),
     );
+  }
 }
 
-function disableStatements(
-  ctx: Ctx,
-  endpoint: repo.EndpointRow,
-  reason: "gone" | "repeated_failures",
-) {
-  const event = buildEvent(ctx, {
+/** Disables the endpoint; attempts may fail at once, so only the first to disable it records that. */
+function disabling(endpoint: repo.EndpointRow, reason: "gone" | "repeated_failures", now: number) {
+  const { accountId, id } = endpoint;
+  const event: EventInput = {
     type: "webhook.endpoint_disabled",
-    accountId: endpoint.accountId,
+    accountId,
     actor: { type: "system", id: null },
-    subject: { type: "webhook_endpoint", id: endpoint.id },
+    subject: { type: "webhook_endpoint", id },
     metadata: { url: endpoint.url, reason },
-  });
-  // Attempts to the endpoint may fail at the same time: only the first to disable it records that.
-  return {
-    event,
-    statements: [
-      insertEvent(
-        ctx.db,
-        event,
-        sql`EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ${endpoint.id} AND status = 'enabled')`,
-      ),
-      repo.disableEndpoint(ctx.db, endpoint.accountId, endpoint.id, reason, ctx.now),
-    ],
+    when: repo.endpointEnabled(accountId, id),
   };
+  return { event, statement: repo.disableEndpoint(accountId, id, reason, now) };
 }
 
 export interface AttemptOutcome {
@@ -136,26 +122,20 @@ export async function attemptDelivery(
     error: null,
     nextAttemptAt: null,
   };
-  const found = await repo.findDelivery(db, deliveryId);
+  const found = await repo.findDeliveryAcrossAccounts(db, deliveryId);
   if (found?.delivery.status !== "pending" || found.delivery.attempts !== attempt - 1)
     return skipped;
   const { delivery, endpoint } = found;
+  const { accountId } = delivery;
   if (endpoint.status !== "enabled") {
-    await runBatch(db, [
-      db
-        .update(webhookDeliveries)
-        .set({
-          status: "failed",
-          lastError: "endpoint disabled",
-          nextAttemptAt: null,
-          updatedAt: now,
-        })
-        .where(sql`${webhookDeliveries.id} = ${delivery.id}`),
+    const set = { status: "failed" as const, lastError: "endpoint disabled", nextAttemptAt: null };
+    await commit(ctx, [
+      repo.updateDelivery(db, accountId, delivery.id, { ...set, updatedAt: now }),
     ]);
     return { ...skipped, status: "failed", error: "endpoint disabled" };
   }
-  const [claim] = await runBatch(db, [repo.claimAttempt(db, delivery.id, attempt, now)]);
-  if (!claim?.meta.changes) return skipped;
+  const [claim] = await commit(ctx, [repo.claimAttempt(db, accountId, delivery.id, attempt, now)]);
+  if (!claim?.changes) return skipped;
 
   const secrets = [
     endpoint.secret,
@@ -202,11 +182,11 @@ export async function attemptDelivery(
       : null;
   const delay = !ok && !last ? retryDelaySeconds(attempt) : null;
   const nextAttemptAt = delay !== null ? now + delay * 1000 : null;
-  const disabling = disable ? disableStatements(ctx, endpoint, disable) : null;
+  const disabled = disable ? disabling(endpoint, disable, now) : null;
   if (!ok && !error) error = `HTTP ${statusCode}`;
 
-  await runBatch(db, [
-    repo.insertAttempt(db, {
+  const statements = [
+    repo.insertAttempt(accountId, {
       deliveryId: delivery.id,
       attempt,
       attemptedAt: now,
@@ -214,20 +194,17 @@ export async function attemptDelivery(
       error: ok ? null : error,
       durationMs: duration,
     }),
-    db
-      .update(webhookDeliveries)
-      .set({
-        status: ok ? "succeeded" : last || disable ? "failed" : "pending",
-        lastStatusCode: statusCode,
-        lastError: ok ? null : error,
-        nextAttemptAt: disable ? null : nextAttemptAt,
-        updatedAt: now,
-      })
-      .where(sql`${webhookDeliveries.id} = ${delivery.id}`),
-    repo.countOutcome(db, endpoint.accountId, endpoint.id, ok),
-    ...(disabling?.statements ?? []),
-  ]);
-  if (disabling) publish(ctx, [disabling.event]);
+    repo.updateDelivery(db, accountId, delivery.id, {
+      status: ok ? "succeeded" : last || disable ? "failed" : "pending",
+      lastStatusCode: statusCode,
+      lastError: ok ? null : error,
+      nextAttemptAt: disable ? null : nextAttemptAt,
+      updatedAt: now,
+    }),
+    repo.countOutcome(db, accountId, endpoint.id, ok),
+    ...(disabled ? [disabled.statement] : []),
+  ];
+  await commit(ctx, statements, disabled ? [disabled.event] : []);
   if (delay !== null && !disable) {
     await ctx.env.EVENTS.send(
       { kind: "deliver", delivery_id: delivery.id, attempt: attempt + 1 } satisfies StreamMessage,

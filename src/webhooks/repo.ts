@@ -53,24 +53,16 @@ export function countOutcome(db: Database, accountId: string, id: string, ok: bo
 }
 
 /** Disables an endpoint that is still enabled, keeping the first reason and time. */
-export function disableEndpoint(
-  db: Database,
-  accountId: string,
-  id: string,
-  reason: string,
-  now: number,
-) {
-  return db
-    .update(webhookEndpoints)
-    .set({ status: "disabled", disabledReason: reason, disabledAt: now, updatedAt: now })
-    .where(
-      and(
-        eq(webhookEndpoints.accountId, accountId),
-        eq(webhookEndpoints.id, id),
-        eq(webhookEndpoints.status, "enabled"),
-      ),
-    );
+export function disableEndpoint(accountId: string, id: string, reason: string, now: number) {
+  return sql`UPDATE webhook_endpoints
+    SET status = 'disabled', disabled_reason = ${reason}, disabled_at = ${now}, updated_at = ${now}
+    WHERE account_id = ${accountId} AND id = ${id} AND status = 'enabled'`;
 }
+
+/** True while the endpoint is enabled (so only the first of racing failures disables it). */
+export const endpointEnabled = (accountId: string, id: string) =>
+  sql`EXISTS (SELECT 1 FROM webhook_endpoints
+    WHERE account_id = ${accountId} AND id = ${id} AND status = 'enabled')`;
 
 export function deleteEndpoint(db: Database, accountId: string, id: string) {
   return db
@@ -104,7 +96,11 @@ export function insertDeliveryOnce(db: Database, row: typeof webhookDeliveries.$
     .onConflictDoNothing({ target: [webhookDeliveries.endpointId, webhookDeliveries.eventId] });
 }
 
-export async function findDelivery(db: Database, id: string) {
+/**
+ * A delivery with its endpoint, for the queue's consumer: across accounts on purpose, since
+ * a queue message names the delivery; every write after it is scoped to its account.
+ */
+export async function findDeliveryAcrossAccounts(db: Database, id: string) {
   const [row] = await db
     .select({ delivery: webhookDeliveries, endpoint: webhookEndpoints })
     .from(webhookDeliveries)
@@ -113,12 +109,25 @@ export async function findDelivery(db: Database, id: string) {
   return row ?? null;
 }
 
-export function pendingDeliveriesOf(db: Database, eventId: string) {
+export function updateDelivery(
+  db: Database,
+  accountId: string,
+  id: string,
+  set: Partial<typeof webhookDeliveries.$inferInsert>,
+) {
+  return db
+    .update(webhookDeliveries)
+    .set(set)
+    .where(and(eq(webhookDeliveries.accountId, accountId), eq(webhookDeliveries.id, id)));
+}
+
+export function pendingDeliveriesOf(db: Database, accountId: string, eventId: string) {
   return db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
     .where(
       and(
+        eq(webhookDeliveries.accountId, accountId),
         eq(webhookDeliveries.eventId, eventId),
         eq(webhookDeliveries.status, "pending"),
         eq(webhookDeliveries.attempts, 0),
@@ -127,12 +136,19 @@ export function pendingDeliveriesOf(db: Database, eventId: string) {
 }
 
 /** Claims attempt `attempt` (1-based): only one consumer of a duplicated message gets it. */
-export function claimAttempt(db: Database, id: string, attempt: number, now: number) {
+export function claimAttempt(
+  db: Database,
+  accountId: string,
+  id: string,
+  attempt: number,
+  now: number,
+) {
   return db
     .update(webhookDeliveries)
     .set({ attempts: attempt, updatedAt: now })
     .where(
       and(
+        eq(webhookDeliveries.accountId, accountId),
         eq(webhookDeliveries.id, id),
         eq(webhookDeliveries.status, "pending"),
         eq(webhookDeliveries.attempts, attempt - 1),
@@ -140,8 +156,13 @@ export function claimAttempt(db: Database, id: string, attempt: number, now: num
     );
 }
 
-export function insertAttempt(db: Database, row: typeof webhookAttempts.$inferInsert) {
-  return db.insert(webhookAttempts).values(row);
+/** Records an attempt of one of the account's deliveries. */
+export function insertAttempt(accountId: string, row: typeof webhookAttempts.$inferInsert) {
+  return sql`INSERT INTO webhook_attempts
+      (delivery_id, attempt, attempted_at, status_code, error, duration_ms)
+    SELECT ${row.deliveryId}, ${row.attempt}, ${row.attemptedAt}, ${row.statusCode ?? null},
+      ${row.error ?? null}, ${row.durationMs}
+    WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE account_id = ${accountId} AND id = ${row.deliveryId})`;
 }
 
 export function listDeliveries(
@@ -165,16 +186,37 @@ export function listDeliveries(
     .limit(limit + 1);
 }
 
-export function attemptsOf(db: Database, deliveryIds: string[]) {
+/** The attempts of these deliveries of the account, oldest first. */
+export function attemptsOf(db: Database, accountId: string, deliveryIds: string[]) {
   if (deliveryIds.length === 0) return Promise.resolve([]);
   return db
-    .select()
+    .select({ attempt: webhookAttempts })
     .from(webhookAttempts)
+    .innerJoin(webhookDeliveries, eq(webhookDeliveries.id, webhookAttempts.deliveryId))
     .where(
-      sql`${webhookAttempts.deliveryId} IN (${sql.join(
-        deliveryIds.map((id) => sql`${id}`),
-        sql`, `,
-      )})`,
+      and(
+        eq(webhookDeliveries.accountId, accountId),
+        sql`${webhookAttempts.deliveryId} IN (SELECT value FROM json_each(${JSON.stringify(deliveryIds)}))`,
+      ),
     )
-    .orderBy(asc(webhookAttempts.attempt));
+    .orderBy(asc(webhookAttempts.attempt))
+    .then((rows) => rows.map((r) => r.attempt));
+}
+
+/** Deliveries whose next attempt is long overdue: across accounts on purpose, for the cron. */
+export function listStalledDeliveriesAcrossAccounts(db: Database, before: number, limit: number) {
+  return db
+    .select({ id: webhookDeliveries.id, attempts: webhookDeliveries.attempts })
+    .from(webhookDeliveries)
+    .where(
+      and(eq(webhookDeliveries.status, "pending"), lt(webhookDeliveries.nextAttemptAt, before)),
+    )
+    .orderBy(webhookDeliveries.nextAttemptAt)
+    .limit(limit);
+}
+
+/** Deletes up to `chunk` deliveries (each a copy of its event) older than `cutoff`, for retention. */
+export function pruneDeliveriesAcrossAccounts(cutoff: number, chunk: number) {
+  return sql`DELETE FROM webhook_deliveries WHERE id IN
+    (SELECT id FROM webhook_deliveries WHERE created_at < ${cutoff} LIMIT ${chunk})`;
 }

@@ -1,16 +1,9 @@
 /** Webhook endpoints (API.md, "API tokens and webhooks"): the secret is shown once, rotated with an overlap. */
-import {
-  actorOf,
-  buildEvent,
-  EVENT_TYPES,
-  type EventType,
-  insertEvent,
-  publish,
-} from "../activity/record";
+import { by, EVENT_TYPES, type EventInput, type EventType } from "../activity/record";
 import type { AuthedCtx } from "../context";
-import { runBatch } from "../db/batch";
+import { commit } from "../db/commit";
 import { iso } from "../lib/clock";
-import { decodeCursor, encodeCursor, toPage } from "../lib/cursor";
+import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { attemptDelivery, MAX_ATTEMPTS } from "./delivery";
@@ -50,14 +43,12 @@ const webhookEvent = (
   id: string,
   metadata: Record<string, unknown>,
 ) =>
-  buildEvent(ctx, {
+  ({
     type,
-    accountId: ctx.principal.accountId,
-    actor: actorOf(ctx.principal),
+    ...by(ctx.principal),
     subject: { type: "webhook_endpoint", id },
-    method: ctx.principal.method,
     metadata,
-  });
+  }) satisfies EventInput;
 
 export async function listEndpoints(ctx: AuthedCtx, limit: number, cursor?: string) {
   const rows = await repo.listEndpoints(
@@ -93,8 +84,7 @@ export async function createEndpoint(
     updatedAt: now,
   };
   const event = webhookEvent(ctx, "webhook.created", row.id, { url, events: row.events });
-  await runBatch(db, [repo.insertEndpoint(db, row), insertEvent(db, event)]);
-  publish(ctx, [event]);
+  await commit(ctx, [repo.insertEndpoint(db, row)], [event]);
   return { ...toEndpointDto(row), secret };
 }
 
@@ -115,34 +105,32 @@ export async function updateEndpoint(
       ? checkWebhookTarget(input.url, ctx.env.ENVIRONMENT).toString()
       : undefined;
   const event = webhookEvent(ctx, "webhook.updated", id, { changes: { ...input, url } });
-  await runBatch(db, [
-    repo.updateEndpoint(db, principal.accountId, id, {
-      ...(url !== undefined ? { url } : {}),
-      ...(input.events ? { events: [...new Set(input.events)] } : {}),
-      ...(input.description !== undefined ? { description: input.description } : {}),
-      // Re-enabling starts a clean slate; disabling by hand says so.
-      ...(input.status === "enabled"
-        ? { status: "enabled", disabledReason: null, disabledAt: null, consecutiveFailures: 0 }
-        : {}),
-      ...(input.status === "disabled"
-        ? { status: "disabled", disabledReason: "manual", disabledAt: now }
-        : {}),
-      updatedAt: now,
-    }),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  await commit(
+    ctx,
+    [
+      repo.updateEndpoint(db, principal.accountId, id, {
+        ...(url !== undefined ? { url } : {}),
+        ...(input.events ? { events: [...new Set(input.events)] } : {}),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+        // Re-enabling starts a clean slate; disabling by hand says so.
+        ...(input.status === "enabled"
+          ? { status: "enabled", disabledReason: null, disabledAt: null, consecutiveFailures: 0 }
+          : {}),
+        ...(input.status === "disabled"
+          ? { status: "disabled", disabledReason: "manual", disabledAt: now }
+          : {}),
+        updatedAt: now,
+      }),
+    ],
+    [event],
+  );
   return toEndpointDto((await repo.findEndpoint(db, principal.accountId, id))!);
 }
 
 export async function deleteEndpoint(ctx: AuthedCtx, id: string) {
   const found = await findOwn(ctx, id);
   const event = webhookEvent(ctx, "webhook.deleted", id, { url: found.url });
-  await runBatch(ctx.db, [
-    repo.deleteEndpoint(ctx.db, ctx.principal.accountId, id),
-    insertEvent(ctx.db, event),
-  ]);
-  publish(ctx, [event]);
+  await commit(ctx, [repo.deleteEndpoint(ctx.db, ctx.principal.accountId, id)], [event]);
 }
 
 /** A new secret; the old one keeps signing (both signatures are sent) for the overlap window. */
@@ -153,16 +141,18 @@ export async function rotateSecret(ctx: AuthedCtx, id: string) {
   const event = webhookEvent(ctx, "webhook.secret_rotated", id, {
     previous_valid_until: iso(now + ROTATION_OVERLAP_MS),
   });
-  await runBatch(db, [
-    repo.updateEndpoint(db, principal.accountId, id, {
-      secret,
-      previousSecret: found.secret,
-      previousSecretExpiresAt: now + ROTATION_OVERLAP_MS,
-      updatedAt: now,
-    }),
-    insertEvent(db, event),
-  ]);
-  publish(ctx, [event]);
+  await commit(
+    ctx,
+    [
+      repo.updateEndpoint(db, principal.accountId, id, {
+        secret,
+        previousSecret: found.secret,
+        previousSecretExpiresAt: now + ROTATION_OVERLAP_MS,
+        updatedAt: now,
+      }),
+    ],
+    [event],
+  );
   return {
     ...toEndpointDto({
       ...found,
@@ -187,10 +177,13 @@ export async function listDeliveries(ctx: AuthedCtx, id: string, limit: number, 
   const page = rows.slice(0, limit);
   const attempts = await repo.attemptsOf(
     ctx.db,
+    ctx.principal.accountId,
     page.map((d) => d.id),
   );
-  return {
-    data: page.map((d) => ({
+  return toPage(
+    rows,
+    limit,
+    (d) => ({
       id: d.id,
       event_id: d.eventId,
       event_type: d.eventType,
@@ -210,9 +203,9 @@ export async function listDeliveries(ctx: AuthedCtx, id: string, limit: number, 
           error: a.error,
           duration_ms: a.durationMs,
         })),
-    })),
-    next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null,
-  };
+    }),
+    (d) => d.id,
+  );
 }
 
 /** Sends a `webhook.test` event at once (one attempt, not retried) and says how it went. */
@@ -236,7 +229,7 @@ export async function sendTest(ctx: AuthedCtx, id: string) {
     },
   });
   const deliveryId = newId("delivery");
-  await runBatch(db, [
+  await commit(ctx, [
     repo.insertDeliveryOnce(db, {
       id: deliveryId,
       accountId: principal.accountId,
