@@ -14,7 +14,7 @@ import { authzRoutes } from "./authz/check";
 import { billingRoutes } from "./billing/routes";
 import { deviceRoutes } from "./devices/routes";
 import { groupRoutes } from "./groups/routes";
-import { docsPage } from "./http/docs";
+import { docsPage, errorsPage } from "./http/docs";
 import { requestContext } from "./http/middleware";
 import { createRouter } from "./http/router";
 import { invitationRoutes } from "./invitations/routes";
@@ -108,14 +108,20 @@ export function buildApp() {
     ),
   );
 
+  app.get("/docs/errors", (c) => c.html(errorsPage()));
+
   app.notFound(() => {
     throw new AppError("not_found", "No such route.");
   });
   app.onError((err, c) => {
     const requestId = c.get("requestId");
-    if (err instanceof AppError) return problemResponse(err, requestId);
+    if (err instanceof AppError) return problemResponse(err, c.env.APP_URL, requestId);
     if (err instanceof HTTPException && HTTP_CODES[err.status]) {
-      return problemResponse(new AppError(HTTP_CODES[err.status]!, err.message), requestId);
+      return problemResponse(
+        new AppError(HTTP_CODES[err.status]!, err.message),
+        c.env.APP_URL,
+        requestId,
+      );
     }
     console.error(
       JSON.stringify({
@@ -130,10 +136,9 @@ export function buildApp() {
         "internal_error",
         "Something went wrong. Quote the request id when reporting it.",
       ),
+      c.env.APP_URL,
       requestId,
     );
   });
   return app;
 }
-
-export type App = ReturnType<typeof buildApp>;

@@ -34,7 +34,7 @@ export interface Principal {
   grants: EffectiveGrant[];
 }
 
-export interface RequestMeta {
+interface RequestMeta {
   requestId: string;
   ip: string | null;
   userAgent: string | null;

@@ -1,7 +1,15 @@
 /** Test helpers: every call goes through the Worker's real fetch handler with real bindings. */
 
+import {
+  createExecutionContext,
+  createScheduledController,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
+import type { Bindings } from "../src/context";
+import worker from "../src/index";
+import { clock } from "../src/lib/clock";
 
 export const PLATFORM_TOKEN = "test-platform-token";
 export const PASSWORD = "correct horse battery staple 42";
@@ -209,4 +217,19 @@ export async function newMail(to: string, before: Mail[]): Promise<Mail> {
   const fresh = (await outbox(to)).filter((m) => !known.has(m.id));
   expect(fresh).toHaveLength(1);
   return fresh[0]!;
+}
+
+let ipCounter = 0;
+/** A source address no other test has used, so throttling windows never cross tests. */
+export const freshIp = () => `198.18.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
+
+/** Runs the cron once, at the test clock's time, and waits for everything it started. */
+export async function runCron(bindings: Bindings = env as unknown as Bindings) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(
+    createScheduledController({ cron: "*/5 * * * *", scheduledTime: clock.now() }),
+    bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
 }

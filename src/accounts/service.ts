@@ -23,7 +23,7 @@ export function managedBy(resellerName: string | null, resellerId: string | null
     : { type: "direct" as const };
 }
 
-export function toAccountDto(found: NonNullable<Awaited<ReturnType<typeof repo.findAccount>>>) {
+function toAccountDto(found: NonNullable<Awaited<ReturnType<typeof repo.findAccount>>>) {
   const { account, plan, resellerName } = found;
   return {
     id: account.id,
@@ -73,7 +73,7 @@ export async function updateAccount(
   return toAccountDto((await repo.findAccount(db, accountId))!);
 }
 
-export interface CreateAccountInput {
+interface CreateAccountInput {
   name: string;
   plan: PlanId;
   admin_email: string;

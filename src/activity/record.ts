@@ -57,7 +57,7 @@ export const EVENT_TYPES = [
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
-export type ActorType = "user" | "api_token" | "platform" | "reseller" | "system" | "anonymous";
+type ActorType = "user" | "api_token" | "platform" | "reseller" | "system" | "anonymous";
 
 export interface EventInput {
   type: EventType;
@@ -73,7 +73,7 @@ export interface EventInput {
 export type EventRow = ActivityEventRow;
 
 /** The actor a principal stands for: an API token acts as its creator but is named as itself. */
-export function actorOf(principal: Principal): { type: ActorType; id: string } {
+function actorOf(principal: Principal): { type: ActorType; id: string } {
   return principal.kind === "api_token"
     ? { type: "api_token", id: principal.tokenId! }
     : { type: "user", id: principal.userId };

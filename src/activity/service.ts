@@ -23,8 +23,6 @@ export function toEventDto(e: repo.EventRecord) {
   };
 }
 
-export type EventDto = ReturnType<typeof toEventDto>;
-
 function positionFrom(cursor: string | undefined): repo.Position | undefined {
   const key = decodeCursor(cursor);
   if (key === undefined) return undefined;

@@ -11,7 +11,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import * as repo from "./repo";
 
-export function toApiTokenDto(t: repo.ApiTokenRow) {
+function toApiTokenDto(t: repo.ApiTokenRow) {
   return {
     id: t.id,
     name: t.name,

@@ -22,7 +22,7 @@ function keyFor(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-export interface AccessClaims {
+interface AccessClaims {
   sub: string;
   acct: string;
   sid: string;

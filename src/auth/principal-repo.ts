@@ -26,7 +26,7 @@ interface GrantJsonRow {
   scope: GrantScope | null;
 }
 
-export function parseGrants(json: string) {
+function parseGrants(json: string) {
   const rows = JSON.parse(json) as GrantJsonRow[];
   const names = new Map(rows.map((r) => [r.group_id, r.group_name]));
   const groups = [...names]

@@ -1,5 +1,5 @@
 /**
- * Failed-login throttling (API.md, "Throttling"): fixed 15-minute windows per
+ * Failed-login throttling: fixed 15-minute windows per
  * (email, IP) pair, per email and per IP, counted in D1 so every isolate sees the same
  * numbers. The pair limit is low, the others high, so a stranger elsewhere cannot quickly
  * lock a user out of their own network, and no guessing goes on unbounded.

@@ -1,4 +1,4 @@
-/** Permissions are data: the fixed catalog (API.md), which scopes each accepts, and the built-in groups. */
+/** Permissions are data: the fixed catalog, which scopes each accepts, and the built-in groups. */
 export const PERMISSIONS = [
   "users:read",
   "users:invite",

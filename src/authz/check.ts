@@ -16,7 +16,7 @@ import { authorize, type Resource } from "./authorize";
 import { PERMISSIONS, type Permission } from "./catalog";
 import { loadUserGrants } from "./repo";
 
-export async function checkAccess(
+async function checkAccess(
   ctx: AuthedCtx,
   input: { user_id: string; permission: Permission; resource?: Resource },
 ) {

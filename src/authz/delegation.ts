@@ -40,7 +40,7 @@ export function authorityOf(grants: EffectiveGrant[]): Authority {
   return { everything: PERMISSIONS.every((p) => unscoped.has(p)), unscoped, scoped };
 }
 
-export function grantWithin(
+function grantWithin(
   authority: Authority,
   grant: { permission: string; scope: GrantScope | null },
 ): boolean {

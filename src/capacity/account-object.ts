@@ -23,7 +23,7 @@ const Write = z.object({
   /** Recorded when the limit refuses a write, at most once a minute per limit. */
   limitReachedEvent: Compiled.optional(),
 });
-export type Write = z.infer<typeof Write>;
+type Write = z.infer<typeof Write>;
 
 const Rows = Write.omit({ statements: true }).extend({
   rows: z.array(z.array(Compiled).min(1).max(400)).min(1).max(1000),

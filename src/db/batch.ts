@@ -45,7 +45,7 @@ const UNIQUE_ERRORS: [RegExp, ErrorCode][] = [
 ];
 
 /** Maps a failed statement to the catalogue code it stands for, if any. */
-export function mapDbError(err: unknown): AppError | null {
+function mapDbError(err: unknown): AppError | null {
   const message = String((err as Error)?.message ?? err) + String((err as Error)?.cause ?? "");
   const tagged = /guard:([a-z_]+)(?::([a-z_.]+))?/.exec(message);
   if (tagged && tagged[1]! in ERRORS) {

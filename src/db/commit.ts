@@ -49,7 +49,7 @@ export async function commit(
   return results.slice(prepared.rows.length);
 }
 
-export interface Take {
+interface Take {
   /** What the write uses up: a seat (an active user or a pending invitation) or a device slot. */
   kind: "seat" | "device";
   accountId: string;

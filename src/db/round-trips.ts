@@ -4,7 +4,7 @@
  * benchmark and tests can hold the budget: one for an authenticated read, one more for a
  * list page, one batch for a write.
  */
-export interface RoundTrips {
+interface RoundTrips {
   count: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The whole data model (DESIGN.md, "Model"). Every tenant row carries `account_id`, so
+ * The whole data model. Every tenant row carries `account_id`, so
  * each query can be scoped to one account and accounts can later be sharded across
  * databases. Times are integer milliseconds since the epoch; the API shows ISO strings.
  * The SQL in `migrations/` is the source of truth for the database; keep both in step.
@@ -39,7 +39,7 @@ export const accounts = sqliteTable("accounts", {
   updatedAt: ms("updated_at").notNull(),
 });
 
-export type UserStatus = "active" | "disabled";
+type UserStatus = "active" | "disabled";
 export type CreatedVia = "invitation" | "manual" | "sso" | "scim" | "import" | "bootstrap";
 
 export const users = sqliteTable("users", {
@@ -270,12 +270,9 @@ export type PlanRow = typeof plans.$inferSelect;
 export type AccountRow = typeof accounts.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type GroupRow = typeof groups.$inferSelect;
-export type SessionRow = typeof sessions.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type DeviceOrganizationRow = typeof deviceOrganizations.$inferSelect;
 export type DeviceRow = typeof devices.$inferSelect;
 export type InvitationRow = typeof invitations.$inferSelect;
 export type ActivityEventRow = typeof activityEvents.$inferSelect;
 export type UserTokenRow = typeof userTokens.$inferSelect;
-export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
-export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

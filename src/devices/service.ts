@@ -12,7 +12,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import * as repo from "./repo";
 
-export const toOrganizationDto = (o: repo.DeviceOrganizationRow) => ({
+const toOrganizationDto = (o: repo.DeviceOrganizationRow) => ({
   id: o.id,
   name: o.name,
   created_at: iso(o.createdAt)!,

@@ -12,7 +12,7 @@ import {
 import { newId } from "../lib/ids";
 
 export type GroupRow = typeof groups.$inferSelect;
-export type GrantRow = { permission: string; scope: GrantScope | null };
+type GrantRow = { permission: string; scope: GrantScope | null };
 
 // Spelled out with aliases: in a one-table select drizzle leaves column names unqualified,
 // so `${groups.id}` would render as a bare "id" and bind to grants.id inside the subquery.

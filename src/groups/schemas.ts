@@ -8,7 +8,7 @@ const ScopeSchema = z
   })
   .openapi("GrantScope");
 
-export const GrantSchema = z
+const GrantSchema = z
   .strictObject({ permission: z.enum(PERMISSIONS), scope: ScopeSchema.nullable().optional() })
   .superRefine((grant, ctx) => {
     if (!grant.scope) return;

@@ -32,7 +32,7 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
   if (development) c.header("x-d1-round-trips", String(roundTrips.count));
 });
 
-/** While a password change is required, only these answer (API.md). */
+/** While a password change is required, only these answer. */
 const GATE_ALLOWED = new Set(["/v1/me", "/v1/me/password", "/v1/auth/logout"]);
 
 /** Bearer access token or API token; anything else is 401. */

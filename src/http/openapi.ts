@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { ERRORS, type ErrorCode } from "../lib/errors";
 
-export const Problem = z
+const Problem = z
   .object({
     type: z.string(),
     title: z.string(),

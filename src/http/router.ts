@@ -3,7 +3,7 @@ import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
 import { AppError, type FieldError } from "../lib/errors";
 
-export function toFieldErrors(error: z.ZodError): FieldError[] {
+function toFieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.flatMap((issue): FieldError[] => {
     const path = issue.path.map(String).join(".");
     if (issue.code === "unrecognized_keys") {

@@ -22,7 +22,7 @@ import * as usersRepo from "../users/repo";
 import * as repo from "./repo";
 
 const HOUR = 60 * 60 * 1000;
-const TOKEN = { prefix: "inv", invalid: "invitation_invalid" } as const;
+const TOKEN = { prefix: "inv", idField: "invitation_id", invalid: "invitation_invalid" } as const;
 const INVALID_LINK =
   "This invitation link is not valid. It may have been used, revoked or replaced by a newer one.";
 
@@ -58,7 +58,7 @@ export async function listInvitations(
   );
 }
 
-export interface Inviter {
+interface Inviter {
   /** The inviting user, or null for platform support. */
   userId: string | null;
   /** Their name, for the mail. */
@@ -136,7 +136,7 @@ export async function sendInvitation(
   accountName: string,
   inviterName: string | null,
 ): Promise<Delivery> {
-  await token.index(ctx, row.id, row.expiresAt);
+  await token.index(ctx, { invitation_id: row.id, account_id: row.accountId }, row.expiresAt);
   const link = appLink(ctx, "/activate", { token: token.token });
   const mail = await invitationMail({
     accountName,
@@ -325,7 +325,7 @@ export async function lookupInvitation(ctx: Ctx, token: string) {
   };
 }
 
-export interface AcceptInput {
+interface AcceptInput {
   token: string;
   first_name: string;
   last_name: string;

@@ -11,7 +11,7 @@ import {
 } from "../webhooks/repo";
 
 /** Events older than this and still not streamed are sent again (the send after commit is best effort). */
-export const RESEND_AFTER_MS = 2 * 60 * 1000;
+const RESEND_AFTER_MS = 2 * 60 * 1000;
 const DAY = 24 * 60 * 60 * 1000;
 
 async function sendInHundreds(ctx: Ctx, messages: StreamMessage[]) {
@@ -20,7 +20,7 @@ async function sendInHundreds(ctx: Ctx, messages: StreamMessage[]) {
   }
 }
 
-export async function resendUnstreamed(ctx: Ctx, limit = 500) {
+async function resendUnstreamed(ctx: Ctx, limit = 500) {
   const rows = await listUnstreamedAcrossAccounts(ctx.db, ctx.now - RESEND_AFTER_MS, limit);
   await sendInHundreds(
     ctx,
@@ -34,7 +34,7 @@ export async function resendUnstreamed(ctx: Ctx, limit = 500) {
  * attempt's record failed to write) are put back on the queue. The attempt claim makes a
  * duplicate harmless.
  */
-export async function resendStalledDeliveries(ctx: Ctx, limit = 200) {
+async function resendStalledDeliveries(ctx: Ctx, limit = 200) {
   const before = ctx.now - 15 * 60 * 1000;
   const rows = await listStalledDeliveriesAcrossAccounts(ctx.db, before, limit);
   await sendInHundreds(
@@ -49,7 +49,7 @@ export async function resendStalledDeliveries(ctx: Ctx, limit = 200) {
 }
 
 /** Deletes events older than the retention, a chunk at a time; younger events are never touched. */
-export async function pruneActivity(ctx: Ctx, retentionDays: number, chunk = 1000) {
+async function pruneActivity(ctx: Ctx, retentionDays: number, chunk = 1000) {
   const cutoff = ctx.now - retentionDays * DAY;
   let removed = 0;
   for (let pass = 0; pass < 20; pass++) {
@@ -65,7 +65,7 @@ export async function pruneActivity(ctx: Ctx, retentionDays: number, chunk = 100
   return removed;
 }
 
-export function retentionDays(env: Bindings): number {
+function retentionDays(env: Bindings): number {
   const days = Number(env.ACTIVITY_RETENTION_DAYS);
   return Number.isInteger(days) && days > 0 ? days : 400;
 }

@@ -1,7 +1,7 @@
 /** Opaque list cursors: the last row's sort key, base64url-encoded. */
 import { AppError } from "./errors";
 
-export function encodeCursor(key: string): string {
+function encodeCursor(key: string): string {
   return btoa(key).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 

@@ -1,42 +1,155 @@
 /**
- * The one error catalogue: every stable `code` the API answers with, its status and title.
+ * The one error catalogue: every stable `code` the API answers with, its status, title and
+ * meaning (listed at /docs/errors, where each problem's `type` points).
  * Domain code throws `AppError(code)`; `problemResponse` is the only place that turns an
  * error into `application/problem+json` (RFC 9457).
  */
 export const ERRORS = {
-  invalid_json: [400, "Request body is not valid JSON"],
-  validation_failed: [422, "Request failed validation"],
-  unsupported_media_type: [415, "Unsupported media type"],
-  payload_too_large: [413, "Request body too large"],
-  unauthorized: [401, "Authentication required"],
-  invalid_credentials: [401, "Invalid email or password"],
-  invalid_refresh_token: [401, "Refresh token is invalid"],
-  forbidden: [403, "Permission denied"],
-  user_disabled: [403, "User is disabled"],
-  password_change_required: [403, "Password change required"],
-  permission_not_held: [403, "Beyond your own permissions"],
-  feature_not_in_plan: [403, "Feature not in plan"],
-  managed_by_reseller: [403, "Account is managed by a reseller"],
-  not_found: [404, "Not found"],
-  method_not_allowed: [405, "Method not allowed"],
-  email_taken: [409, "Email already in use"],
-  capacity_exceeded: [409, "Capacity exceeded"],
-  last_administrator: [409, "Last administrator"],
-  limit_below_usage: [409, "Limit below current usage"],
-  group_builtin: [409, "Built-in group"],
-  group_name_taken: [409, "Group name already in use"],
-  invitation_pending: [409, "Invitation already pending"],
-  invitation_not_pending: [409, "Invitation is no longer pending"],
-  invitation_invalid: [404, "Invitation invalid"],
-  pairing_code_invalid: [404, "Pairing code invalid"],
-  token_invalid: [404, "Link invalid"],
-  token_expired: [410, "Link expired"],
-  invitation_expired: [410, "Invitation expired"],
-  weak_password: [422, "Password does not meet the policy"],
-  invalid_current_password: [422, "Current password is incorrect"],
-  too_many_attempts: [429, "Too many attempts"],
-  internal_error: [500, "Internal server error"],
-} as const satisfies Record<string, readonly [number, string]>;
+  invalid_json: [
+    400,
+    "Request body is not valid JSON",
+    "The body could not be parsed as JSON, or was empty where JSON was required.",
+  ],
+  validation_failed: [
+    422,
+    "Request failed validation",
+    "A field is missing, malformed, unknown or out of range; `errors[]` names each field.",
+  ],
+  unsupported_media_type: [
+    415,
+    "Unsupported media type",
+    "The body's Content-Type is not one the route accepts.",
+  ],
+  payload_too_large: [
+    413,
+    "Request body too large",
+    "The body is larger than the route accepts (64 KiB, or 1 MiB for imports).",
+  ],
+  unauthorized: [
+    401,
+    "Authentication required",
+    "No credentials, or credentials that are invalid, expired or revoked.",
+  ],
+  invalid_credentials: [
+    401,
+    "Invalid email or password",
+    "The email and password do not match a user; the same answer whether or not the email exists.",
+  ],
+  invalid_refresh_token: [
+    401,
+    "Refresh token is invalid",
+    "The refresh token is unknown, expired or already used; reuse ends the whole session.",
+  ],
+  forbidden: [
+    403,
+    "Permission denied",
+    "The caller lacks the permission the route requires, or the action needs a login session.",
+  ],
+  user_disabled: [403, "User is disabled", "The user has been disabled by an administrator."],
+  password_change_required: [
+    403,
+    "Password change required",
+    "The user must change their password (POST /v1/me/password) before anything else.",
+  ],
+  permission_not_held: [
+    403,
+    "Beyond your own permissions",
+    "The change would grant, or act on someone holding, permissions the caller does not hold.",
+  ],
+  feature_not_in_plan: [
+    403,
+    "Feature not in plan",
+    "The account's plan does not include this feature; `detail` names the plans that do.",
+  ],
+  managed_by_reseller: [
+    403,
+    "Account is managed by a reseller",
+    "The account's plan is changed by its reseller, not by its own administrators.",
+  ],
+  not_found: [404, "Not found", "No such route, or no such resource in the caller's account."],
+  method_not_allowed: [405, "Method not allowed", "The route exists but not with this method."],
+  email_taken: [
+    409,
+    "Email already in use",
+    "Another user, in any account, already has this email.",
+  ],
+  capacity_exceeded: [
+    409,
+    "Capacity exceeded",
+    "The account's user or device limit is reached; the body names the limit, the plan and whom to ask.",
+  ],
+  last_administrator: [
+    409,
+    "Last administrator",
+    "The change would leave the account without an active administrator.",
+  ],
+  limit_below_usage: [
+    409,
+    "Limit below current usage",
+    "The new plan or limit is below what the account uses now.",
+  ],
+  group_builtin: [
+    409,
+    "Built-in group",
+    "Built-in groups cannot be deleted or renamed, and Administrators always holds every permission.",
+  ],
+  group_name_taken: [
+    409,
+    "Group name already in use",
+    "The account already has a group with this name.",
+  ],
+  invitation_pending: [
+    409,
+    "Invitation already pending",
+    "The account already has a pending invitation for this email.",
+  ],
+  invitation_not_pending: [
+    409,
+    "Invitation is no longer pending",
+    "The invitation was accepted, revoked or has expired.",
+  ],
+  invitation_invalid: [
+    404,
+    "Invitation invalid",
+    "The invitation link is unknown, used, revoked or replaced by a newer one.",
+  ],
+  pairing_code_invalid: [
+    404,
+    "Pairing code invalid",
+    "The pairing code is unknown, expired or already claimed.",
+  ],
+  token_invalid: [
+    404,
+    "Link invalid",
+    "The mailed link is unknown, used, or replaced by a newer one.",
+  ],
+  token_expired: [410, "Link expired", "The mailed link has expired; ask for a new one."],
+  invitation_expired: [
+    410,
+    "Invitation expired",
+    "The invitation has expired; an administrator can resend it.",
+  ],
+  weak_password: [
+    422,
+    "Password does not meet the policy",
+    "The password is too short, too long, too common, or based on the email or account name.",
+  ],
+  invalid_current_password: [
+    422,
+    "Current password is incorrect",
+    "The current password given with the change is wrong.",
+  ],
+  too_many_attempts: [
+    429,
+    "Too many attempts",
+    "Too many attempts from this address or for this email; retry after `Retry-After` seconds.",
+  ],
+  internal_error: [
+    500,
+    "Internal server error",
+    "Something went wrong on our side; quote the request id when reporting it.",
+  ],
+} as const satisfies Record<string, readonly [number, string, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -58,11 +171,15 @@ export class AppError extends Error {
   }
 }
 
-export function problemResponse(err: AppError, requestId?: string): Response {
+/** The problem's `type`: the code's entry on the served error list. */
+const errorTypeUrl = (appUrl: string, code: ErrorCode) =>
+  `${appUrl.replace(/\/$/, "")}/docs/errors#${code}`;
+
+export function problemResponse(err: AppError, appUrl: string, requestId?: string): Response {
   const [status, title] = ERRORS[err.code];
   const { retryAfter, ...extra } = err.extra;
   const body = {
-    type: `https://docs.user-management.example/errors/${err.code}`,
+    type: errorTypeUrl(appUrl, err.code),
     title,
     status,
     detail: err.detail ?? title,

@@ -4,7 +4,7 @@
  */
 import { typeidUnboxed } from "typeid-js";
 
-export const ID_PREFIX = {
+const ID_PREFIX = {
   account: "acct",
   user: "usr",
   group: "grp",

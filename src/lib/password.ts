@@ -1,5 +1,5 @@
 /**
- * Password hashing and policy (DESIGN.md, "Authentication"). scrypt from node:crypto is
+ * Password hashing and policy. scrypt from node:crypto is
  * native, so it fits a Worker's CPU budget; hashes are self-describing
  * (`scrypt$N$r$p$salt$hash`) so the parameters can be raised later with a rehash at login.
  */

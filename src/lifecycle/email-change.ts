@@ -1,5 +1,5 @@
 /**
- * Email change with verification (API.md, "Profile and email change"): the new address
+ * Email change with verification: the new address
  * waits in `pending_email` and the user keeps signing in with the current one until the
  * link sent to the new address is confirmed. Uniqueness is checked at request and again
  * at confirmation; a newer request supersedes an older one; the old address is told.

@@ -30,7 +30,7 @@ const HOUR = 60 * 60 * 1000;
 const FORGOT_LIMITS = { email: 5, ip: 30 };
 
 /** 20 characters from a 32-letter alphabet (100 bits), grouped to be read out and typed. */
-export function temporaryPassword(): string {
+function temporaryPassword(): string {
   const alphabet = "abcdefghjkmnpqrstuvwxyz23456789A";
   const bytes = crypto.getRandomValues(new Uint8Array(20));
   const chars = [...bytes].map((b) => alphabet[b % 32]).join("");

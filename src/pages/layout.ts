@@ -38,7 +38,7 @@ export function page(
   );
 }
 
-export interface Field {
+interface Field {
   name: string;
   label: string;
   type?: string;

@@ -11,9 +11,11 @@ import { AppError, type ErrorCode } from "../lib/errors";
 /** What a link's token looks like: 32 bytes, base64url. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
-export interface TokenKind {
+interface TokenKind {
   /** The KV key prefix of this kind's index. */
   prefix: string;
+  /** The member of the indexed value that holds the row id. */
+  idField: string;
   /** The error a malformed or unknown token answers. */
   invalid: ErrorCode;
 }
@@ -21,8 +23,8 @@ export interface TokenKind {
 export interface MintedToken {
   token: string;
   hash: string;
-  /** After commit: index the digest for the token's lifetime. */
-  index(ctx: Ctx, rowId: string, expiresAt: number): Promise<void>;
+  /** After commit: index the digest for the token's lifetime (`value` names the row). */
+  index(ctx: Ctx, value: Record<string, string>, expiresAt: number): Promise<void>;
 }
 
 export async function mintToken(kind: TokenKind): Promise<MintedToken> {
@@ -31,8 +33,8 @@ export async function mintToken(kind: TokenKind): Promise<MintedToken> {
   return {
     token,
     hash,
-    index: (ctx, rowId, expiresAt) =>
-      ctx.env.TOKENS.put(`${kind.prefix}:${hash}`, JSON.stringify({ id: rowId }), {
+    index: (ctx, value, expiresAt) =>
+      ctx.env.TOKENS.put(`${kind.prefix}:${hash}`, JSON.stringify(value), {
         expirationTtl: Math.max(60, Math.ceil((expiresAt - ctx.now) / 1000)),
       }),
   };
@@ -42,8 +44,11 @@ export async function mintToken(kind: TokenKind): Promise<MintedToken> {
 export async function readToken(ctx: Ctx, kind: TokenKind, token: string, detail: string) {
   if (!TOKEN_SHAPE.test(token)) throw new AppError(kind.invalid, detail);
   const hash = await sha256Hex(token);
-  const indexed = await ctx.env.TOKENS.get<{ id: string }>(`${kind.prefix}:${hash}`, "json");
-  return { hash, indexedId: indexed?.id };
+  const indexed = await ctx.env.TOKENS.get<Record<string, string>>(
+    `${kind.prefix}:${hash}`,
+    "json",
+  );
+  return { hash, indexedId: indexed?.[kind.idField] };
 }
 
 /** Drops a used or replaced token from the index, after the response. */

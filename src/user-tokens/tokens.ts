@@ -11,12 +11,12 @@ import { newId } from "../lib/ids";
 import { forgetToken as forget, mintToken, readToken } from "../tokens/single-use";
 import * as repo from "./repo";
 
-export const TOKEN_TTL_MS: Record<UserTokenKind, number> = {
+const TOKEN_TTL_MS: Record<UserTokenKind, number> = {
   email_verification: 24 * 60 * 60 * 1000,
   password_reset: 60 * 60 * 1000,
 };
 
-const KIND = { prefix: "utk", invalid: "token_invalid" } as const;
+const KIND = { prefix: "utk", idField: "id", invalid: "token_invalid" } as const;
 const INVALID = "This link is not valid. It may have been used already or replaced by a newer one.";
 
 export function supersedeTokens(ctx: Ctx, accountId: string, userId: string, kind: UserTokenKind) {
@@ -50,7 +50,7 @@ export async function issueToken(
     row,
     statements,
     /** After commit: index the digest for the token's lifetime. */
-    index: () => minted.index(ctx, row.id, row.expiresAt),
+    index: () => minted.index(ctx, { id: row.id }, row.expiresAt),
   };
 }
 

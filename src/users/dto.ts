@@ -1,4 +1,4 @@
-/** The user as the API shows it (API.md, GET /v1/users/:id). */
+/** The user as the API shows it. */
 import { z } from "@hono/zod-openapi";
 import type { UserRow } from "../context";
 import { iso } from "../lib/clock";

@@ -15,14 +15,14 @@ import { AppError } from "../lib/errors";
 import { Email, Password, PersonName } from "./schemas";
 import { userCreation } from "./service";
 
-export const MAX_IMPORT_ROWS = 1000;
+const MAX_IMPORT_ROWS = 1000;
 const COLUMNS = ["email", "first_name", "last_name", "group_ids", "action", "password"] as const;
 
 const GroupList = z
   .union([z.array(z.string().min(1).max(64)), z.string().max(2000)])
   .transform((v) => (Array.isArray(v) ? v : v.split(";")).map((s) => s.trim()).filter(Boolean));
 
-export const ImportRow = z.strictObject({
+const ImportRow = z.strictObject({
   email: Email,
   first_name: PersonName.optional(),
   last_name: PersonName.optional(),
@@ -35,7 +35,7 @@ export const ImportJson = z.strictObject({
   rows: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_IMPORT_ROWS),
 });
 
-export interface RowResult {
+interface RowResult {
   row: number;
   status: "invited" | "created" | "failed";
   code?: string;

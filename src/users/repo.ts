@@ -7,7 +7,7 @@ import { type CreatedVia, groupMemberships, users } from "../db/schema";
 
 export type UserRow = typeof users.$inferSelect;
 
-export interface NewUser {
+interface NewUser {
   id: string;
   accountId: string;
   email: string;

@@ -45,7 +45,7 @@ const userEvent = (
   metadata?: Record<string, unknown>,
 ): EventInput => ({ type, ...by(ctx.principal), subject: { type: "user", id: userId }, metadata });
 
-export interface CreateUserInput {
+interface CreateUserInput {
   email: string;
   first_name: string;
   last_name: string;
@@ -122,7 +122,7 @@ export async function createUser(ctx: AuthedCtx, input: CreateUserInput) {
   return { user, groupIds: groupsRepo.groupIdsFromResult(results.at(-1)!) };
 }
 
-export interface UpdateUserInput {
+interface UpdateUserInput {
   email?: string;
   first_name?: string;
   last_name?: string;

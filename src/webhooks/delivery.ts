@@ -21,10 +21,10 @@ import { checkWebhookTarget } from "./target-policy";
  * last base is clipped there; the others stay below it even at +20%, so each wait is
  * longer than the one before.
  */
-export const RETRY_DELAYS_S = [60, 600, 3600, 7 * 3600, 9 * 3600, 14 * 3600];
+const RETRY_DELAYS_S = [60, 600, 3600, 7 * 3600, 9 * 3600, 14 * 3600];
 export const MAX_ATTEMPTS = RETRY_DELAYS_S.length + 1;
 /** Consecutive failed attempts (across deliveries) after which an endpoint is disabled. */
-export const DISABLE_AFTER_FAILURES = 15;
+const DISABLE_AFTER_FAILURES = 15;
 const TIMEOUT_MS = 10_000;
 
 /** ±20% jitter, so endpoints that failed together do not all retry together. */
@@ -43,7 +43,7 @@ export const StreamMessage = z.discriminatedUnion("kind", [
 ]);
 export type StreamMessage = z.infer<typeof StreamMessage>;
 
-export const webhookPayload = (event: ActivityEventRow) =>
+const webhookPayload = (event: ActivityEventRow) =>
   JSON.stringify({
     type: event.type,
     timestamp: new Date(event.occurredAt).toISOString(),
@@ -101,7 +101,7 @@ function disabling(endpoint: repo.EndpointRow, reason: "gone" | "repeated_failur
   return { event, statement: repo.disableEndpoint(accountId, id, reason, now) };
 }
 
-export interface AttemptOutcome {
+interface AttemptOutcome {
   status: "succeeded" | "retrying" | "failed" | "skipped";
   statusCode: number | null;
   error: string | null;

@@ -4,7 +4,6 @@ import type { Database } from "../db/client";
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from "../db/schema";
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
-export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 export function listEndpoints(db: Database, accountId: string, limit: number, after?: string) {
   return db

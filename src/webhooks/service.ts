@@ -1,4 +1,4 @@
-/** Webhook endpoints (API.md, "API tokens and webhooks"): the secret is shown once, rotated with an overlap. */
+/** Webhook endpoints: the secret is shown once, rotated with an overlap. */
 import { by, EVENT_TYPES, type EventInput, type EventType } from "../activity/record";
 import type { AuthedCtx } from "../context";
 import { commit } from "../db/commit";
@@ -12,10 +12,10 @@ import { newWebhookSecret } from "./signing";
 import { checkWebhookTarget } from "./target-policy";
 
 /** How long the previous secret keeps signing after a rotation. */
-export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 export const SUBSCRIBABLE = [...EVENT_TYPES, "webhook.test"] as const;
 
-export function toEndpointDto(e: repo.EndpointRow) {
+function toEndpointDto(e: repo.EndpointRow) {
   return {
     id: e.id,
     url: e.url,

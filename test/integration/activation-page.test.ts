@@ -1,5 +1,5 @@
 /**
- * The activation page (API.md "Invitations": `GET /activate?token=`): the invited person sets
+ * The activation page: the invited person sets
  * names and password in a browser. Pages are parsed with the runtime's HTMLRewriter.
  */
 import { env } from "cloudflare:workers";

@@ -1,16 +1,10 @@
 /**
- * Activity (API.md "Activity (audit)", DESIGN.md "Events, audit and webhooks", issue 5):
+ * Activity:
  * every event type produced by its action with actor, subject, method, IP and user agent;
  * the list's filters, order and cursor pagination; a user's trail; inactive users; the
  * CSV and NDJSON export of a whole range; retention and re-sending by the cron.
  */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { parse } from "csv-parse/sync";
 import { afterEach, describe, expect, it } from "vitest";
@@ -31,6 +25,7 @@ import {
   PLATFORM_TOKEN,
   type Reply,
   rows,
+  runCron,
   type TestAccount,
   uniqueEmail,
   until,
@@ -42,16 +37,6 @@ const DAY = 24 * 60 * MINUTE;
 afterEach(() => {
   clock.offsetMs = 0;
 });
-
-async function runCron(bindings: Bindings = env as unknown as Bindings) {
-  const ctx = createExecutionContext();
-  await worker.scheduled(
-    createScheduledController({ cron: "*/5 * * * *", scheduledTime: clock.now() }),
-    bindings,
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-}
 
 /** The token in the newest mail to `to` (invitation or email verification link). */
 async function mailedToken(to: string): Promise<string> {
@@ -523,7 +508,7 @@ const CASES: Case[] = [
 
 let ipCounter = 0;
 
-describe("each API.md event type is written by its action", () => {
+describe("each documented event type is written by its action", () => {
   it.each(CASES.map((c) => [c.label ?? c.type, c] as const))("%s", async (_label, c) => {
     const acct = await createAccount(c.plan ?? "enterprise");
     const ip = `198.51.100.${++ipCounter}`;

@@ -1,4 +1,4 @@
-/** Auth (API.md "Auth", DESIGN.md "Authentication"): login, throttling, refresh, logout, the password gate, /v1/me. */
+/** Auth: login, throttling, refresh, logout, the password gate, /v1/me. */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
@@ -7,6 +7,7 @@ import {
   createAccount,
   createUser,
   expectProblem,
+  freshIp,
   login,
   PASSWORD,
   rows,
@@ -22,10 +23,6 @@ afterEach(() => {
 });
 
 // ---- local helpers --------------------------------------------------------------------
-
-let ipCounter = 0;
-/** A fresh source address per use, so throttle counters never leak between tests. */
-const freshIp = () => `198.51.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 
 const row = <T = Record<string, any>>(query: string, ...binds: unknown[]) =>
   env.DB.prepare(query)

@@ -73,7 +73,7 @@ async function addDevices(acct: { token: string }, n: number) {
   }
 }
 
-/** The figures as API.md shapes them, for an account whose only use is given. */
+/** The figures as the API shapes them, for an account whose only use is given. */
 function expected(
   plan: Plan,
   use: {

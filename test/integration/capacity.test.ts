@@ -22,7 +22,7 @@ const RACERS = 50;
 const FREE = 5;
 const MINUTE = 60_000;
 
-/** Seats as DESIGN.md counts them: active users + pending, unexpired invitations. */
+/** Seats as the service counts them: active users + pending, unexpired invitations. */
 const seatsUsed = (accountId: string) =>
   count(
     `SELECT (SELECT count(*) FROM users WHERE account_id = ?1 AND status = 'active')

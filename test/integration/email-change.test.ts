@@ -1,5 +1,5 @@
 /**
- * Email change with verification (API.md "Profile and email change", issue 4): the new
+ * Email change with verification: the new
  * address waits as pending_email, login stays on the current one until the link mailed to
  * the new address is confirmed (API or /verify-email page), uniqueness at request and at
  * confirmation, superseding, expiry, reuse, the notice to the old address, delegation.
@@ -13,6 +13,7 @@ import {
   createGroup,
   createUser,
   expectProblem,
+  freshIp,
   type Mail,
   newMail,
   outbox,
@@ -63,9 +64,6 @@ async function sha256Hex(input: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-let ipCounter = 0;
-/** A fresh source address per login attempt, so throttle counters never matter here. */
-const freshIp = () => `192.0.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 const attempt = (email: string, password = PASSWORD) =>
   call("POST", "/v1/auth/login", { body: { email, password }, ip: freshIp() });
 
@@ -316,7 +314,7 @@ describe("PATCH /v1/me with a new email", () => {
     expect(await outbox(acct.adminEmail)).toEqual([]);
   });
 
-  it("is refused with an API token (API.md: PATCH /v1/me is for a session); nothing changes", async () => {
+  it("is refused with an API token; nothing changes", async () => {
     const acct = await createAccount();
     const created = await call("POST", "/v1/api-tokens", {
       token: acct.token,

@@ -1,5 +1,5 @@
 /**
- * Invitations (API.md "Invitations (User Invites)", DESIGN.md "Model" → Invitation): invite,
+ * Invitations: invite,
  * the mail in the development outbox, lookup, accept, expiry, resend, revoke, listing, and the
  * administrator that platform support invites with a new account.
  */

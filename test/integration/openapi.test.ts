@@ -1,12 +1,15 @@
 import { validate } from "@readme/openapi-parser";
 import { describe, expect, it } from "vitest";
+import committed from "../../docs/openapi.json";
 import { buildApp } from "../../src/app";
+import { ERRORS } from "../../src/lib/errors";
 import { call } from "../helpers";
 
 /** Routes served outside the JSON contract: the document, its page, health checks and HTML pages. */
 const UNDOCUMENTED = new Set([
   "GET /openapi.json",
   "GET /docs",
+  "GET /docs/errors",
   "GET /health",
   "GET /health/live",
   "GET /activate",
@@ -55,5 +58,28 @@ describe("OpenAPI document", () => {
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(res.body).toContain("POST /v1/auth/login");
     expect(res.body).toContain("GET /v1/users/{id}");
+  });
+});
+
+describe("the committed document", () => {
+  it("is what the worker serves (run npm run openapi after changing the API)", async () => {
+    const served = (await call("GET", "/openapi.json")).body;
+    expect(served).toEqual(committed);
+  });
+});
+
+describe("error codes", () => {
+  it("problem types link to the served list of every code", async () => {
+    const res = await call("GET", "/v1/nowhere");
+    expect(res.status).toBe(404);
+    expect(res.body.type).toBe("http://127.0.0.1:8787/docs/errors#not_found");
+    const page = await call("GET", "/docs/errors");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    for (const [code, [status]] of Object.entries(ERRORS)) {
+      expect(page.body).toContain(
+        `<tr id="${code}"><td><code>${code}</code></td><td>${status}</td>`,
+      );
+    }
   });
 });

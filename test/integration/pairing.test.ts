@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount } from "../helpers";
+import { call, count, createAccount, expectProblem, rows } from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
@@ -135,5 +135,116 @@ describe("device pairing", () => {
       .bind(second.replace("-", ""))
       .first<{ account_id: string | null }>();
     expect(row?.account_id).toBeNull();
+  });
+});
+
+describe("a paired device's own credentials", () => {
+  const self = (credentials?: string) =>
+    call("GET", "/v1/devices/self", credentials ? { headers: { authorization: credentials } } : {});
+  const claim = (acct: { token: string }, code: string, org: string, name = "Screen") =>
+    call("POST", "/v1/device-pairings", {
+      token: acct.token,
+      body: { pairing_code: code, name, device_organization_id: org },
+    });
+
+  it("answer the device's record once claimed, 401 for anyone else, 404 once removed", async () => {
+    const { acct, org } = await setup();
+    const code = await call("POST", "/v1/device-pairings/code");
+    expect(code.body.device_id).toMatch(/^dev_[0-9a-z]{26}$/);
+    const mine = `Device ${code.body.device_id}.${code.body.device_secret}`;
+
+    expectProblem(await self(mine), 404, "not_found");
+    const claimed = await claim(acct, code.body.pairing_code, org, "Lobby");
+    expect(claimed.status).toBe(201);
+    expect(claimed.body.id).toBe(code.body.device_id);
+
+    const read = await self(mine);
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual(claimed.body);
+
+    const other = await call("POST", "/v1/device-pairings/code");
+    for (const wrong of [
+      undefined,
+      `Bearer ${code.body.device_secret}`,
+      `Device ${code.body.device_id}.${other.body.device_secret}`,
+      `Device ${other.body.device_id}.${code.body.device_secret}`,
+      `Device ${code.body.device_id}`,
+      "Device dev_01h0000000000000000000000.x",
+    ]) {
+      expectProblem(await self(wrong), 401, "unauthorized");
+    }
+
+    expect(
+      (await call("DELETE", `/v1/devices/${claimed.body.id}`, { token: acct.token })).status,
+    ).toBe(204);
+    expectProblem(await self(mine), 404, "not_found");
+  });
+
+  it("re-pairing with the current credentials keeps the device and its slot, and rotates the secret", async () => {
+    const { acct, org } = await setup();
+    const first = await call("POST", "/v1/device-pairings/code");
+    const oldCredentials = `Device ${first.body.device_id}.${first.body.device_secret}`;
+    expect((await claim(acct, first.body.pairing_code, org, "Lobby")).status).toBe(201);
+
+    const moved = (
+      await call("POST", "/v1/device-organizations", { token: acct.token, body: { name: "Hall" } })
+    ).body.id as string;
+    const again = await call("POST", "/v1/device-pairings/code", {
+      headers: { authorization: oldCredentials },
+    });
+    expect(again.status).toBe(201);
+    expect(again.body.device_id).toBe(first.body.device_id);
+    expect(again.body.device_secret).not.toBe(first.body.device_secret);
+
+    // Until the new code is claimed, the old secret still works.
+    expect((await self(oldCredentials)).status).toBe(200);
+    const repaired = await claim(acct, again.body.pairing_code, moved, "Hall 1");
+    expect(repaired.status).toBe(201);
+    expect(repaired.body).toMatchObject({
+      id: first.body.device_id,
+      device_organization_id: moved,
+    });
+
+    expectProblem(await self(oldCredentials), 401, "unauthorized");
+    const fresh = await self(`Device ${again.body.device_id}.${again.body.device_secret}`);
+    expect(fresh.body).toMatchObject({ id: first.body.device_id, name: "Hall 1" });
+    expect(
+      await count("SELECT count(*) AS n FROM devices WHERE account_id = ?", acct.accountId),
+    ).toBe(1);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM activity_events WHERE type = 'device.paired_again' AND subject_id = ?",
+        first.body.device_id,
+      ),
+    ).toBe(1);
+  });
+
+  it("another account cannot claim a device's re-pairing code", async () => {
+    const { acct, org } = await setup();
+    const stranger = await setup();
+    const first = await call("POST", "/v1/device-pairings/code");
+    expect((await claim(acct, first.body.pairing_code, org)).status).toBe(201);
+    const again = await call("POST", "/v1/device-pairings/code", {
+      headers: { authorization: `Device ${first.body.device_id}.${first.body.device_secret}` },
+    });
+    expectProblem(
+      await claim(stranger.acct, again.body.pairing_code, stranger.org),
+      404,
+      "pairing_code_invalid",
+    );
+    const [device] = await rows(
+      "SELECT account_id, secret_hash FROM devices WHERE id = ?",
+      first.body.device_id,
+    );
+    expect(device!.account_id).toBe(acct.accountId);
+  });
+
+  it("asking for a code with bad device credentials is refused, and no code is made", async () => {
+    const before = await count("SELECT count(*) AS n FROM device_pairings");
+    const res = await call("POST", "/v1/device-pairings/code", {
+      headers: { authorization: "Device dev_01h0000000000000000000000.AAAA" },
+    });
+    expectProblem(res, 401, "unauthorized");
+    expect(await count("SELECT count(*) AS n FROM device_pairings")).toBe(before);
   });
 });

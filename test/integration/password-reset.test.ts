@@ -1,6 +1,5 @@
 /**
- * Password resets (API.md "Users" → password-reset, "Password reset", "Auth" → the gate;
- * issue 4): by an administrator (temporary password or mailed link), self-service through
+ * Password resets: by an administrator (temporary password or mailed link), self-service through
  * /v1/password/forgot and /reset-password, and the effects of disable and delete.
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
@@ -15,6 +14,7 @@ import {
   createGroup,
   createUser,
   expectProblem,
+  freshIp,
   type Mail,
   newMail,
   outbox,
@@ -58,9 +58,6 @@ const events = (type: string, subjectId: string) =>
     subjectId,
   );
 
-let ipCounter = 0;
-/** A fresh source address per request, so login and forgot throttles only count what a test means. */
-const freshIp = () => `203.0.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 const attempt = (email: string, password: string) =>
   call("POST", "/v1/auth/login", { body: { email, password }, ip: freshIp() });
 async function login(email: string, password = PASSWORD) {

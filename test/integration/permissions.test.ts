@@ -14,6 +14,7 @@ import {
   createAccount,
   createGroup,
   createUser,
+  expectProblem,
   PASSWORD,
   rows,
   type TestAccount,
@@ -23,16 +24,6 @@ import {
 afterEach(() => {
   clock.offsetMs = 0;
 });
-
-async function expectProblem(
-  res: { status: number; body: any; headers: Headers },
-  status: number,
-  code: string,
-) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body.code).toBe(code);
-  expect(res.headers.get("content-type")).toContain("application/problem+json");
-}
 
 async function setGrants(
   admin: TestAccount,
@@ -215,8 +206,8 @@ describe("permission matrix", () => {
   it.each(MATRIX)("$method $path without a token is 401", async (row) => {
     const path = row.path.replace(/:(\w+)/g, "$1_00000000000000000000000000");
     const res = await call(row.method, path, { body: row.body });
-    await expectProblem(res, 401, "unauthorized");
-    await expectProblem(
+    expectProblem(res, 401, "unauthorized");
+    expectProblem(
       await call(row.method, path, { body: row.body, token: "not-a-token" }),
       401,
       "unauthorized",
@@ -240,11 +231,7 @@ describe("permission matrix", () => {
         PERMISSIONS.filter((p) => p !== missing).map((permission) => ({ permission })),
       );
       const before = await eventCount(admin.accountId);
-      await expectProblem(
-        await call(row.method, path, { token: user.token, body }),
-        403,
-        "forbidden",
-      );
+      expectProblem(await call(row.method, path, { token: user.token, body }), 403, "forbidden");
       expect(await eventCount(admin.accountId)).toBe(before);
     }
 
@@ -287,7 +274,7 @@ describe("changes apply on the next request", () => {
       [{ group_id: devices }],
     );
 
-    await expectProblem(await call("GET", "/v1/users", { token: user.token }), 403, "forbidden");
+    expectProblem(await call("GET", "/v1/users", { token: user.token }), 403, "forbidden");
     expect((await call("GET", "/v1/devices", { token: user.token })).status).toBe(200);
     const me = await call("GET", "/v1/me", { token: user.token });
     expect(me.body.permissions).toEqual([{ permission: "devices:read", scope: null }]);
@@ -297,17 +284,17 @@ describe("changes apply on the next request", () => {
     const admin = await createAccount();
     const user = await userWithGrants(admin, [{ permission: "users:read" }]);
     expect((await call("GET", "/v1/users", { token: user.token })).status).toBe(200);
-    await expectProblem(await call("GET", "/v1/groups", { token: user.token }), 403, "forbidden");
+    expectProblem(await call("GET", "/v1/groups", { token: user.token }), 403, "forbidden");
 
     await setGrants(admin, user.groupId, [{ permission: "groups:read" }]);
     expect(await rows("SELECT permission FROM grants WHERE group_id = ?", user.groupId)).toEqual([
       { permission: "groups:read" },
     ]);
-    await expectProblem(await call("GET", "/v1/users", { token: user.token }), 403, "forbidden");
+    expectProblem(await call("GET", "/v1/users", { token: user.token }), 403, "forbidden");
     expect((await call("GET", "/v1/groups", { token: user.token })).status).toBe(200);
 
     await setGrants(admin, user.groupId, []);
-    await expectProblem(await call("GET", "/v1/groups", { token: user.token }), 403, "forbidden");
+    expectProblem(await call("GET", "/v1/groups", { token: user.token }), 403, "forbidden");
   });
 });
 
@@ -335,16 +322,16 @@ describe("scoped grants", () => {
       await rows("SELECT device_organization_id FROM devices WHERE id = ?", made.body.id),
     ).toEqual([{ device_organization_id: orgA }]);
 
-    await expectProblem(await provision(user.token, orgB, "sneaky"), 404, "not_found");
+    expectProblem(await provision(user.token, orgB, "sneaky"), 404, "not_found");
     expect(await rows("SELECT id FROM devices WHERE device_organization_id = ?", orgB)).toEqual([
       { id: deviceB },
     ]);
-    await expectProblem(
+    expectProblem(
       await call("DELETE", `/v1/devices/${deviceB}`, { token: user.token }),
       404,
       "not_found",
     );
-    await expectProblem(
+    expectProblem(
       await call("POST", "/v1/device-organizations", { token: user.token, body: { name: "C" } }),
       403,
       "forbidden",
@@ -386,7 +373,7 @@ describe("scoped grants", () => {
       { permission: "devices:read", scope: { device_organization_ids: [orgA, orgB] } },
       { permission: "devices:write", scope: { device_organization_ids: [orgA] } },
     ]);
-    await expectProblem(await provision(user.token, orgB), 403, "forbidden");
+    expectProblem(await provision(user.token, orgB), 403, "forbidden");
     expect(await rows("SELECT id FROM devices WHERE device_organization_id = ?", orgB)).toEqual([]);
     expect((await provision(user.token, orgA)).status).toBe(201);
     const orgs = await call("GET", "/v1/device-organizations", { token: user.token });
@@ -491,7 +478,7 @@ describe("grant validation on POST /v1/groups", () => {
   it.each(invalid)("%s is 422 and creates nothing", async (_label, grants) => {
     const admin = await createAccount();
     const name = `invalid-${uniqueEmail()}`;
-    await expectProblem(
+    expectProblem(
       await call("POST", "/v1/groups", { token: admin.token, body: { name, grants } }),
       422,
       "validation_failed",
@@ -512,7 +499,7 @@ describe("grant validation on POST /v1/groups", () => {
           grants: [{ permission: "devices:read", scope: { device_organization_ids: ids } }],
         },
       });
-      await expectProblem(res, 422, "validation_failed");
+      expectProblem(res, 422, "validation_failed");
       expect(
         await rows(
           "SELECT id FROM groups WHERE account_id = ? AND name = 'scoped'",
@@ -530,7 +517,7 @@ describe("grant validation on POST /v1/groups", () => {
         grants: [{ permission: "devices:read", scope: { device_organization_ids: [foreign] } }],
       },
     });
-    await expectProblem(patch, 422, "validation_failed");
+    expectProblem(patch, 422, "validation_failed");
     expect(await rows("SELECT permission, scope FROM grants WHERE group_id = ?", groupId)).toEqual([
       { permission: "devices:read", scope: JSON.stringify({ device_organization_ids: [own] }) },
     ]);
@@ -622,7 +609,7 @@ describe("API tokens", () => {
     clock.offsetMs = 0;
 
     expect((await call("GET", "/v1/users", { token })).status).toBe(200);
-    await expectProblem(
+    expectProblem(
       await call("POST", "/v1/users", {
         token,
         body: { email: uniqueEmail(), first_name: "A", last_name: "B", password: PASSWORD },
@@ -630,8 +617,8 @@ describe("API tokens", () => {
       403,
       "forbidden",
     );
-    await expectProblem(await call("GET", "/v1/groups", { token }), 403, "forbidden");
-    await expectProblem(await call("GET", "/v1/api-tokens", { token }), 403, "forbidden");
+    expectProblem(await call("GET", "/v1/groups", { token }), 403, "forbidden");
+    expectProblem(await call("GET", "/v1/api-tokens", { token }), 403, "forbidden");
 
     const list = await call("GET", "/v1/api-tokens", { token: admin.token });
     expect(list.status).toBe(200);
@@ -650,12 +637,12 @@ describe("API tokens", () => {
       { permission: "users:read" },
     ]);
     const res = await createToken(user.token, ["users:read", "users:write"]);
-    await expectProblem(res, 403, "permission_not_held");
+    expectProblem(res, 403, "permission_not_held");
     expect(await rows("SELECT id FROM api_tokens WHERE user_id = ?", user.id)).toEqual([]);
     expect((await createToken(user.token, ["users:read"])).status).toBe(201);
     // A token that may manage tokens holds only its own permissions, so cannot mint wider ones.
     const manager = (await createToken(admin.token, ["api_tokens:manage"])).body.token as string;
-    await expectProblem(await createToken(manager, ["users:read"]), 403, "permission_not_held");
+    expectProblem(await createToken(manager, ["users:read"]), 403, "permission_not_held");
     const minted = await createToken(manager, ["api_tokens:manage"]);
     expect(minted.status).toBe(201);
     expect(minted.body.user_id).toBe(admin.adminId);
@@ -670,7 +657,7 @@ describe("API tokens", () => {
     const { token } = (await createToken(user.token, ["users:read"])).body;
     expect((await call("GET", "/v1/users", { token })).status).toBe(200);
     await setGrants(admin, user.groupId, [{ permission: "api_tokens:manage" }]);
-    await expectProblem(await call("GET", "/v1/users", { token }), 403, "forbidden");
+    expectProblem(await call("GET", "/v1/users", { token }), 403, "forbidden");
   });
 
   it("stops working when revoked", async () => {
@@ -678,7 +665,7 @@ describe("API tokens", () => {
     const { id, token } = (await createToken(admin.token, ["users:read"])).body;
     expect((await call("GET", "/v1/me", { token })).status).toBe(200);
     expect((await call("DELETE", `/v1/api-tokens/${id}`, { token: admin.token })).status).toBe(204);
-    await expectProblem(await call("GET", "/v1/me", { token }), 401, "unauthorized");
+    expectProblem(await call("GET", "/v1/me", { token }), 401, "unauthorized");
     const [row] = await rows<any>("SELECT revoked_at FROM api_tokens WHERE id = ?", id);
     expect(row.revoked_at).not.toBeNull();
     const events = await rows<any>(
@@ -689,7 +676,7 @@ describe("API tokens", () => {
     expect(events[0]).toMatchObject({ actor_type: "user", actor_id: admin.adminId });
     const list = await call("GET", "/v1/api-tokens", { token: admin.token });
     expect(list.body.data.map((t: any) => t.id)).not.toContain(id);
-    await expectProblem(
+    expectProblem(
       await call("DELETE", `/v1/api-tokens/${id}`, { token: admin.token }),
       404,
       "not_found",
@@ -705,11 +692,11 @@ describe("API tokens", () => {
     const { token } = created.body;
     expect((await call("GET", "/v1/me", { token })).status).toBe(200);
     clock.offsetMs = 2 * 60 * 60 * 1000;
-    await expectProblem(await call("GET", "/v1/me", { token }), 401, "unauthorized");
+    expectProblem(await call("GET", "/v1/me", { token }), 401, "unauthorized");
     clock.offsetMs = 0;
     expect((await call("GET", "/v1/me", { token })).status).toBe(200);
     const past = new Date(clock.now() - 1000).toISOString();
-    await expectProblem(
+    expectProblem(
       await createToken(admin.token, ["users:read"], { expires_at: past }),
       422,
       "validation_failed",
@@ -729,7 +716,7 @@ describe("API tokens", () => {
       `${tokenId}.`,
       tokenId,
     ]) {
-      await expectProblem(await call("GET", "/v1/me", { token: bad }), 401, "unauthorized");
+      expectProblem(await call("GET", "/v1/me", { token: bad }), 401, "unauthorized");
     }
     expect((await call("GET", "/v1/me", { token })).status).toBe(200);
   });
@@ -748,13 +735,13 @@ describe("API tokens", () => {
         })
       ).status,
     ).toBe(200);
-    await expectProblem(await call("GET", "/v1/users", { token }), 401, "unauthorized");
+    expectProblem(await call("GET", "/v1/users", { token }), 401, "unauthorized");
 
     const other = await createUser(admin, { groupIds: [owner.groupId] });
     const second = (await createToken(other.token, ["users:read"])).body.token as string;
     expect((await call("DELETE", `/v1/users/${other.id}`, { token: admin.token })).status).toBe(
       204,
     );
-    await expectProblem(await call("GET", "/v1/me", { token: second }), 401, "unauthorized");
+    expectProblem(await call("GET", "/v1/me", { token: second }), 401, "unauthorized");
   });
 });

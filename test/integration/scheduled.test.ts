@@ -1,29 +1,11 @@
-import {
-  createExecutionContext,
-  createScheduledController,
-  waitOnExecutionContext,
-} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, expect, it } from "vitest";
-import type { Bindings } from "../../src/context";
-import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
-import { call, createAccount, login, uniqueEmail } from "../helpers";
+import { call, count, createAccount, login, runCron, uniqueEmail, until } from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
 });
-
-async function runCron() {
-  const ctx = createExecutionContext();
-  // Generated `Env` types the Durable Object namespace loosely; the worker's Bindings name its class.
-  await worker.scheduled(
-    createScheduledController({ cron: "*/5 * * * *", scheduledTime: clock.now() }),
-    env as unknown as Bindings,
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-}
 
 it("the cron marks due invitations expired once, with one invitation.expired each, and leaves others alone", async () => {
   const acct = await createAccount();
@@ -83,15 +65,11 @@ it("the cron puts long-overdue deliveries back on the queue, and the consumer at
   await runCron();
 
   // The queue hands the message to the consumer in the background: wait, boundedly, for its attempt.
-  let attempts = 0;
-  for (let i = 0; i < 100 && attempts === 0; i++) {
-    attempts = (await env.DB.prepare(
-      "SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id = ?",
-    )
-      .bind(deliveryId)
-      .first<{ n: number }>())!.n;
-    if (attempts === 0) await new Promise((r) => setTimeout(r, 100));
-  }
+  const attempts = await until(
+    () => count("SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id = ?", deliveryId),
+    (n) => n > 0,
+    "the re-queued delivery's attempt",
+  );
   expect(attempts).toBe(1);
   const delivery = await env.DB.prepare(
     "SELECT attempts, status, last_error FROM webhook_deliveries WHERE id = ?",

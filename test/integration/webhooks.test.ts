@@ -1,6 +1,5 @@
 /**
- * Webhooks (API.md "API tokens and webhooks", DESIGN.md "Events, audit and webhooks",
- * issue 5): endpoints and their secret, the stream consumer's idempotency, retries with
+ * Webhooks: endpoints and their secret, the stream consumer's idempotency, retries with
  * growing delays, disabling after repeated failure, the delivery log and test sends.
  *
  * The consumer is driven here by calling the worker's queue handler; miniflare also
