@@ -11,12 +11,14 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import path from "node:path";
 import autocannon from "autocannon";
 import { unstable_startWorker } from "wrangler";
+import { readDevVars } from "./dev-vars.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 const persist = path.join(root, ".bench", "state");
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const PLATFORM = "dev-platform-token";
+const DEV_VARS = readDevVars();
+const PLATFORM = DEV_VARS.PLATFORM_ADMIN_TOKEN;
 const PASSWORD = "bench password that is long enough";
 process.env.WRANGLER_SEND_METRICS = "false";
 
@@ -36,6 +38,9 @@ wrangler("d1", "migrations", "apply", "DB", "--local", "--persist-to", persist);
 async function startWorker() {
   const started = await unstable_startWorker({
     config: path.join(root, "wrangler.toml"),
+    bindings: Object.fromEntries(
+      Object.entries(DEV_VARS).map(([name, value]) => [name, { type: "plain_text", value }]),
+    ),
     // The programmatic API does not derive this from compatibility_flags as `wrangler dev` does.
     build: {
       nodejsCompatMode: (config) =>

@@ -4,11 +4,15 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { unstable_startWorker } from "wrangler";
+import { readDevVars } from "./dev-vars.mjs";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const root = path.resolve(import.meta.dirname, "..");
 const worker = await unstable_startWorker({
   config: path.join(root, "wrangler.toml"),
+  bindings: Object.fromEntries(
+    Object.entries(readDevVars()).map(([name, value]) => [name, { type: "plain_text", value }]),
+  ),
   build: { nodejsCompatMode: () => "v2" },
   dev: {
     inspector: false,

@@ -4,14 +4,18 @@
 // Safe to run again: migrations apply once, and the seed is created only the first time.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { devVarsExample, readDevVars } from "./dev-vars.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 const port = Number(process.env.PORT ?? 8787);
 const persist = path.join(root, ".wrangler", "state");
 const credentialsFile = path.join(persist, "demo-admin.json");
-const platformToken = "dev-platform-token"; // wrangler.toml's development value
+// wrangler dev reads .dev.vars; a fresh clone gets it from the committed example.
+const devVars = path.join(root, ".dev.vars");
+if (!existsSync(devVars)) copyFileSync(devVarsExample, devVars);
+const platformToken = readDevVars(devVars).PLATFORM_ADMIN_TOKEN;
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
 

@@ -115,13 +115,11 @@ export function buildApp() {
   });
   app.onError((err, c) => {
     const requestId = c.get("requestId");
-    if (err instanceof AppError) return problemResponse(err, c.env.APP_URL, requestId);
+    // Misconfigured requests have no context, and no trustworthy APP_URL: link relatively.
+    const appUrl = c.get("ctx")?.config.appUrl ?? "";
+    if (err instanceof AppError) return problemResponse(err, appUrl, requestId);
     if (err instanceof HTTPException && HTTP_CODES[err.status]) {
-      return problemResponse(
-        new AppError(HTTP_CODES[err.status]!, err.message),
-        c.env.APP_URL,
-        requestId,
-      );
+      return problemResponse(new AppError(HTTP_CODES[err.status]!, err.message), appUrl, requestId);
     }
     console.error(
       JSON.stringify({
@@ -136,7 +134,7 @@ export function buildApp() {
         "internal_error",
         "Something went wrong. Quote the request id when reporting it.",
       ),
-      c.env.APP_URL,
+      appUrl,
       requestId,
     );
   });

@@ -1,12 +1,15 @@
 /** Types shared by every module: bindings, the authenticated principal and the domain context. */
 import type { EffectiveGrant } from "./authz/authorize";
 import type { AccountCapacity } from "./capacity/account-object";
+import type { Config } from "./config";
 import type { Database } from "./db/client";
 import type { accounts, plans, users } from "./db/schema";
 
 export type Bindings = Omit<Env, "ACCOUNT"> & {
   ACCOUNT: DurableObjectNamespace<AccountCapacity>;
-  /** Secrets, absent in development. */
+  /** Secrets (`wrangler secret put`; `.dev.vars` locally). Read only by src/config.ts. */
+  JWT_SIGNING_KEY?: string;
+  PLATFORM_ADMIN_TOKEN?: string;
   POSTMARK_SERVER_TOKEN?: string;
   PASSWORD_PEPPER?: string;
 };
@@ -43,7 +46,9 @@ interface RequestMeta {
 /** What a domain function needs: no HTTP, so it can be called from a queue, a cron or a test. */
 export interface Ctx {
   db: Database;
+  /** Bindings (D1, KV, queue, Durable Objects); settings come from `config`. */
   env: Bindings;
+  config: Config;
   now: number;
   meta: RequestMeta;
   /** D1 round trips made for this request, including those the account object makes for it. */

@@ -12,7 +12,13 @@ export default defineConfig(async () => {
         main: path.join(root, "src/index.ts"),
         wrangler: { configPath: path.join(root, "wrangler.toml") },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, PLATFORM_ADMIN_TOKEN: "test-platform-token" },
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ENVIRONMENT: "development",
+            APP_URL: "http://127.0.0.1:8787",
+            JWT_SIGNING_KEY: "test-signing-key-for-the-workerd-suite-only",
+            PLATFORM_ADMIN_TOKEN: "test-platform-token",
+          },
         },
       }),
     ],

@@ -90,7 +90,7 @@ export async function createAccount(
   input: CreateAccountInput,
   actor: { type: "platform" | "reseller"; id: string | null },
 ) {
-  const { db, now, env } = ctx;
+  const { db, now, config } = ctx;
   const email = normalizeEmail(input.admin_email);
   if (input.admin_password !== undefined) {
     checkPasswordPolicy(input.admin_password, { email, accountName: input.name }, "admin_password");
@@ -143,7 +143,7 @@ export async function createAccount(
     email,
     firstName: "Account",
     lastName: "Administrator",
-    passwordHash: await hashPassword(input.admin_password, env.PASSWORD_PEPPER),
+    passwordHash: await hashPassword(input.admin_password, config.passwordPepper),
     createdVia: "bootstrap",
     createdBy: null,
     now,

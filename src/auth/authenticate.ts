@@ -20,7 +20,7 @@ export async function authenticateRequest(
 }
 
 async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
-  const claims = await verifyAccessToken(ctx.env.JWT_SIGNING_KEY, token, ctx.now);
+  const claims = await verifyAccessToken(ctx.config.jwtKeys, token, ctx.now);
   if (!claims) throw unauthorized("The access token is invalid or expired.");
   const found = await loadSessionPrincipal(ctx.db, claims.acct, claims.sid, claims.sub);
   if (!found || found.session.revokedAt !== null || found.session.expiresAt <= ctx.now) {

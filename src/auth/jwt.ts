@@ -1,22 +1,37 @@
-/** Short-lived access tokens (15 minutes, HS256) carrying the user, account and session ids. */
-import { jwtVerify, SignJWT } from "jose";
+/**
+ * Short-lived access tokens (15 minutes, HS256) carrying the user, account and session ids.
+ * Keys rotate: the first configured key signs, and every key verifies the tokens that name
+ * it in their `kid`, so a new key can be put first while tokens signed by the old one live
+ * out their quarter hour.
+ */
+import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
+import { sha256Hex } from "../lib/crypto";
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 const ISSUER = "user-management";
 const AUDIENCE = "user-management-api";
 
+interface Key {
+  kid: string;
+  key: CryptoKey;
+}
+
 /** Imported once per isolate: importing an HMAC key on every request is measurable work. */
-const keys = new Map<string, Promise<CryptoKey>>();
-function keyFor(secret: string): Promise<CryptoKey> {
+const keys = new Map<string, Promise<Key>>();
+function keyFor(secret: string): Promise<Key> {
   let key = keys.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign", "verify"],
-    );
+    key = (async () => ({
+      // A digest names the key without revealing it.
+      kid: (await sha256Hex(`kid:${secret}`)).slice(0, 16),
+      key: await crypto.subtle.importKey(
+        "raw",
+        new TextEncoder().encode(secret),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["sign", "verify"],
+      ),
+    }))();
     keys.set(secret, key);
   }
   return key;
@@ -29,30 +44,35 @@ interface AccessClaims {
 }
 
 export async function signAccessToken(
-  secret: string,
+  secrets: string[],
   claims: AccessClaims,
   nowMs: number,
 ): Promise<string> {
+  const { kid, key } = await keyFor(secrets[0]!);
   const iat = Math.floor(nowMs / 1000);
   return new SignJWT({ acct: claims.acct, sid: claims.sid })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT", kid })
     .setSubject(claims.sub)
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
     .setIssuedAt(iat)
     .setJti(crypto.randomUUID())
     .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
-    .sign(await keyFor(secret));
+    .sign(key);
 }
 
-/** Returns the claims, or null for any token that is not ours, altered or expired. */
+/** Returns the claims, or null for any token that is not ours, altered, expired or of a retired key. */
 export async function verifyAccessToken(
-  secret: string,
+  secrets: string[],
   token: string,
   nowMs: number,
 ): Promise<AccessClaims | null> {
   try {
-    const { payload } = await jwtVerify(token, await keyFor(secret), {
+    const { kid } = decodeProtectedHeader(token);
+    const all = await Promise.all(secrets.map(keyFor));
+    const match = all.find((k) => k.kid === kid);
+    if (!match) return null;
+    const { payload } = await jwtVerify(token, match.key, {
       algorithms: ["HS256"],
       issuer: ISSUER,
       audience: AUDIENCE,

@@ -75,7 +75,7 @@ export async function startSession(
   const loggedIn = { ...user, lastLoginAt: now, lastLoginIp: ctx.meta.ip, lastLoginMethod: method };
   return {
     access_token: await signAccessToken(
-      ctx.env.JWT_SIGNING_KEY,
+      ctx.config.jwtKeys,
       { sub: user.id, acct: user.accountId, sid: sessionId },
       now,
     ),
@@ -91,7 +91,7 @@ export async function login(
   ctx: Ctx,
   input: { email: string; password: string },
 ): Promise<TokenPair> {
-  const { db, now, env } = ctx;
+  const { db, now, config } = ctx;
   const email = normalizeEmail(input.email);
   const keys = throttleKeys(email, ctx.meta.ip);
   const { throttle, found, groupIds } = await repo.loadLoginStateAcrossAccounts(db, email, keys);
@@ -104,9 +104,9 @@ export async function login(
   }
 
   // Unknown emails and SSO-only users cost the same hashing time as a wrong password.
-  const stored = found?.user.passwordHash ?? (await decoyHash(env.PASSWORD_PEPPER));
+  const stored = found?.user.passwordHash ?? (await decoyHash(config.passwordPepper));
   const valid =
-    (await verifyPassword(input.password, stored, env.PASSWORD_PEPPER)) &&
+    (await verifyPassword(input.password, stored, config.passwordPepper)) &&
     !!found?.user.passwordHash;
 
   if (!valid || !found) {
@@ -133,7 +133,7 @@ export async function login(
   const { user } = found;
   if (user.status !== "active") throw new AppError("user_disabled", "This user has been disabled.");
   const rehash = needsRehash(stored)
-    ? await hashPassword(input.password, env.PASSWORD_PEPPER)
+    ? await hashPassword(input.password, config.passwordPepper)
     : undefined;
   return startSession(ctx, user, groupIds, "password", {
     before: [repo.clearThrottle(db, keys[0]!.key)],
@@ -208,7 +208,7 @@ export async function refresh(
   }
   return {
     access_token: await signAccessToken(
-      ctx.env.JWT_SIGNING_KEY,
+      ctx.config.jwtKeys,
       { sub: user.id, acct: user.accountId, sid: session.id },
       now,
     ),

@@ -1,8 +1,12 @@
 import type { Ctx } from "../context";
 
 /** A link into this service for a mail or a page: `APP_URL` + path, with a query. */
-export function appLink(ctx: Pick<Ctx, "env">, path: string, query: Record<string, string> = {}) {
-  const url = new URL(path.replace(/^\//, ""), `${ctx.env.APP_URL.replace(/\/$/, "")}/`);
+export function appLink(
+  ctx: Pick<Ctx, "config">,
+  path: string,
+  query: Record<string, string> = {},
+) {
+  const url = new URL(path.replace(/^\//, ""), `${ctx.config.appUrl}/`);
   for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
   return url.toString();
 }

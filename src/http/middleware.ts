@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { authenticateRequest } from "../auth/authenticate";
 import { authorize } from "../authz/authorize";
 import type { Permission } from "../authz/catalog";
+import { loadConfig } from "../config";
 import type { AppEnv, AuthedCtx } from "../context";
 import { database } from "../db/client";
 import { countRoundTrips } from "../db/round-trips";
@@ -12,12 +13,23 @@ import { newId } from "../lib/ids";
 
 export const requestContext = createMiddleware<AppEnv>(async function requestContext(c, next) {
   const requestId = newId("request");
-  const roundTrips = { count: 0 };
-  const development = c.env.ENVIRONMENT === "development";
   c.set("requestId", requestId);
+  const loaded = loadConfig(c.env);
+  if (!loaded.ok) {
+    // Every answer, /health included, says so: never run with a missing or known secret.
+    throw new AppError(
+      "misconfigured",
+      `The service is misconfigured: set ${loaded.problems.join(", ")} (see the Deploy section of the README).`,
+      { variables: loaded.problems },
+    );
+  }
+  const { config } = loaded;
+  const roundTrips = { count: 0 };
+  const development = config.development;
   c.set("ctx", {
     db: database(development ? countRoundTrips(c.env.DB, roundTrips) : c.env.DB),
     env: c.env,
+    config,
     now: clock.now(),
     meta: {
       requestId,

@@ -144,7 +144,7 @@ export async function sendInvitation(
     link,
     expiresAt: row.expiresAt,
   });
-  return sendMail(ctx.env, { to: row.email, ...mail, tag: "invitation" }, ctx.now);
+  return sendMail(ctx, { to: row.email, ...mail, tag: "invitation" });
 }
 
 export const invitationTtl = (ctx: AuthedCtx) =>
@@ -337,7 +337,7 @@ interface AcceptInput {
  * exactly once), the user, its memberships, the events and the new session.
  */
 export async function acceptInvitation(ctx: Ctx, input: AcceptInput) {
-  const { db, now, env } = ctx;
+  const { db, now, config } = ctx;
   const { invitation, accountName, tokenHash } = await resolveToken(ctx, input.token);
   const { accountId } = invitation;
   checkPasswordPolicy(input.password, { email: invitation.email, accountName });
@@ -347,7 +347,7 @@ export async function acceptInvitation(ctx: Ctx, input: AcceptInput) {
     email: invitation.email,
     firstName: input.first_name,
     lastName: input.last_name,
-    passwordHash: await hashPassword(input.password, env.PASSWORD_PEPPER),
+    passwordHash: await hashPassword(input.password, config.passwordPepper),
     createdVia: "invitation",
     createdBy: invitation.invitedBy,
     emailVerifiedAt: now,

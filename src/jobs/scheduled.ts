@@ -65,11 +65,6 @@ async function pruneActivity(ctx: Ctx, retentionDays: number, chunk = 1000) {
   return removed;
 }
 
-function retentionDays(env: Bindings): number {
-  const days = Number(env.ACTIVITY_RETENTION_DAYS);
-  return Number.isInteger(days) && days > 0 ? days : 400;
-}
-
 export async function runScheduled(env: Bindings, waitUntil: (p: Promise<unknown>) => void) {
   const ctx = jobContext(env, waitUntil, "cron");
   // Bounded passes, so one run never outlives its time limit however much is due.
@@ -78,5 +73,5 @@ export async function runScheduled(env: Bindings, waitUntil: (p: Promise<unknown
   }
   await resendUnstreamed(ctx);
   await resendStalledDeliveries(ctx);
-  await pruneActivity(ctx, retentionDays(env));
+  await pruneActivity(ctx, ctx.config.activityRetentionDays);
 }

@@ -144,6 +144,11 @@ export const ERRORS = {
     "Too many attempts",
     "Too many attempts from this address or for this email; retry after `Retry-After` seconds.",
   ],
+  misconfigured: [
+    503,
+    "Service misconfigured",
+    "A required setting or secret is missing or weak; `variables` names them (never their values).",
+  ],
   internal_error: [
     500,
     "Internal server error",

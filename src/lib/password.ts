@@ -20,11 +20,14 @@ function derive(password: string, salt: Buffer, N: number, r: number, p: number)
 }
 
 /** With a pepper configured, the password is HMAC-ed first, so a stolen database alone cannot be cracked. */
-function pepper(password: string, secret?: string): string {
+function pepper(password: string, secret?: string | null): string {
   return secret ? createHmac("sha256", secret).update(password).digest("base64") : password;
 }
 
-export async function hashPassword(password: string, pepperSecret?: string): Promise<string> {
+export async function hashPassword(
+  password: string,
+  pepperSecret?: string | null,
+): Promise<string> {
   const salt = Buffer.from(crypto.getRandomValues(new Uint8Array(16)));
   const key = await derive(pepper(password, pepperSecret), salt, PARAMS.N, PARAMS.r, PARAMS.p);
   return [
@@ -40,7 +43,7 @@ export async function hashPassword(password: string, pepperSecret?: string): Pro
 export async function verifyPassword(
   password: string,
   stored: string,
-  pepperSecret?: string,
+  pepperSecret?: string | null,
 ): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split("$");
   if (scheme !== "scrypt" || !salt || !hash) return false;
@@ -66,7 +69,7 @@ export function needsRehash(stored: string): boolean {
  * unknown email costs the same time as for a known one.
  */
 let decoy: Promise<string> | undefined;
-export function decoyHash(pepperSecret?: string): Promise<string> {
+export function decoyHash(pepperSecret?: string | null): Promise<string> {
   decoy ??= hashPassword(crypto.randomUUID(), pepperSecret);
   return decoy;
 }

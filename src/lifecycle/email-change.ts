@@ -80,7 +80,7 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
       link: appLink(ctx, "/verify-email", { token: issued.token }),
       expiresAt: issued.row.expiresAt,
     });
-    await sendMail(ctx.env, { to: email, ...mail, tag: "email-verification" }, now);
+    await sendMail(ctx, { to: email, ...mail, tag: "email-verification" });
   };
   return { statements, events: [event], after };
 }
@@ -129,7 +129,7 @@ export async function confirmEmailChange(ctx: Ctx, token: string) {
     oldEmail: user.email,
     newEmail: email,
   });
-  await sendMail(ctx.env, { to: user.email, ...notice, tag: "email-changed" }, now);
+  await sendMail(ctx, { to: user.email, ...notice, tag: "email-changed" });
   const changed = { ...user, email, pendingEmail: null, emailVerifiedAt: now, updatedAt: now };
   return { user: changed, groupIds: groupIdsFromResult(results.at(-1)!) };
 }

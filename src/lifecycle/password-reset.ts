@@ -40,7 +40,7 @@ function temporaryPassword(): string {
 async function mailResetLink(ctx: Ctx, user: UserRow, token: string, expiresAt: number) {
   const link = appLink(ctx, "/reset-password", { token });
   const mail = await passwordResetMail({ name: displayName(user), link, expiresAt });
-  return sendMail(ctx.env, { to: user.email, ...mail, tag: "password-reset" }, ctx.now);
+  return sendMail(ctx, { to: user.email, ...mail, tag: "password-reset" });
 }
 
 /** An administrator resets another user's password. */
@@ -49,7 +49,7 @@ export async function adminReset(
   target: UserRow,
   method: "temporary_password" | "email",
 ) {
-  const { db, now, principal, env } = ctx;
+  const { db, now, principal, config } = ctx;
   const { accountId, id } = target;
   const events: EventInput[] = [
     {
@@ -70,7 +70,7 @@ export async function adminReset(
       // Outstanding reset links die with the old password.
       supersedeTokens(ctx, accountId, id, "password_reset"),
       usersRepo.updateUser(db, accountId, id, {
-        passwordHash: await hashPassword(password, env.PASSWORD_PEPPER),
+        passwordHash: await hashPassword(password, config.passwordPepper),
         mustChangePassword: true,
         updatedAt: now,
       }),
@@ -129,7 +129,7 @@ async function sendResetIfKnown(ctx: Ctx, email: string) {
   const { user, accountName } = found;
   if (!user.passwordHash) {
     const mail = await ssoOnlyResetMail({ name: displayName(user), accountName });
-    await sendMail(ctx.env, { to: user.email, ...mail, tag: "password-reset-sso" }, ctx.now);
+    await sendMail(ctx, { to: user.email, ...mail, tag: "password-reset-sso" });
     return;
   }
   const { accountId, id } = user;
@@ -154,7 +154,7 @@ export async function describeReset(ctx: Ctx, token: string) {
 
 /** Sets the new password from a reset link; the link works once; every session ends. */
 export async function resetPassword(ctx: Ctx, token: string, newPassword: string) {
-  const { db, now, env } = ctx;
+  const { db, now, config } = ctx;
   const { token: row, user, accountName } = await resolveToken(ctx, "password_reset", token);
   if (user.status !== "active") throw new AppError("token_invalid", "This link is not valid.");
   checkPasswordPolicy(newPassword, { email: user.email, accountName }, "new_password");
@@ -164,7 +164,7 @@ export async function resetPassword(ctx: Ctx, token: string, newPassword: string
     [
       ...useToken(ctx, row),
       usersRepo.updateUser(db, accountId, id, {
-        passwordHash: await hashPassword(newPassword, env.PASSWORD_PEPPER),
+        passwordHash: await hashPassword(newPassword, config.passwordPepper),
         mustChangePassword: false,
         updatedAt: now,
       }),

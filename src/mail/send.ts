@@ -4,7 +4,8 @@
  * it is printed and kept in a KV outbox readable at GET /v1/dev/outbox.
  */
 import { ServerClient } from "postmark";
-import type { Bindings } from "../context";
+import type { Config } from "../config";
+import type { Bindings, Ctx } from "../context";
 
 export interface Mail {
   to: string;
@@ -19,20 +20,24 @@ export type Delivery = "sent" | "outbox" | "not_configured" | "failed";
 
 const OUTBOX_TTL_SECONDS = 24 * 60 * 60;
 
-function postmarkClient(env: Bindings) {
-  const url = new URL(env.POSTMARK_API_URL || "https://api.postmarkapp.com");
-  return new ServerClient(env.POSTMARK_SERVER_TOKEN!, {
+function postmarkClient(config: Config) {
+  const url = new URL(config.postmark.apiUrl);
+  return new ServerClient(config.postmark.serverToken!, {
     useHttps: url.protocol === "https:",
     requestHost: url.host,
     timeout: 10,
   });
 }
 
-export async function sendMail(env: Bindings, mail: Mail, now: number): Promise<Delivery> {
-  if (env.POSTMARK_SERVER_TOKEN) {
+export async function sendMail(
+  ctx: Pick<Ctx, "env" | "config" | "now">,
+  mail: Mail,
+): Promise<Delivery> {
+  const { env, config, now } = ctx;
+  if (config.postmark.serverToken) {
     try {
-      await postmarkClient(env).sendEmail({
-        From: env.EMAIL_FROM,
+      await postmarkClient(config).sendEmail({
+        From: config.emailFrom,
         To: mail.to,
         Subject: mail.subject,
         HtmlBody: mail.html,
@@ -48,7 +53,7 @@ export async function sendMail(env: Bindings, mail: Mail, now: number): Promise<
       return "failed";
     }
   }
-  if (env.ENVIRONMENT !== "development") {
+  if (!config.development) {
     console.error(
       JSON.stringify({
         msg: "mail not configured: POSTMARK_SERVER_TOKEN is missing",

@@ -96,14 +96,14 @@ export async function changePassword(
   ctx: AuthedCtx,
   input: { current_password: string; new_password: string },
 ) {
-  const { db, now, principal, env } = ctx;
+  const { db, now, principal, config } = ctx;
   if (principal.kind !== "session")
     throw new AppError(
       "forbidden",
       "Passwords are changed from a login session, not with an API token.",
     );
   const stored = principal.user.passwordHash;
-  if (!stored || !(await verifyPassword(input.current_password, stored, env.PASSWORD_PEPPER))) {
+  if (!stored || !(await verifyPassword(input.current_password, stored, config.passwordPepper))) {
     throw new AppError("invalid_current_password", "The current password is incorrect.", {
       errors: [
         {
@@ -128,7 +128,7 @@ export async function changePassword(
   }
   const statements = [
     usersRepo.updateUser(db, principal.accountId, principal.userId, {
-      passwordHash: await hashPassword(input.new_password, env.PASSWORD_PEPPER),
+      passwordHash: await hashPassword(input.new_password, config.passwordPepper),
       mustChangePassword: false,
       updatedAt: now,
     }),

@@ -115,7 +115,7 @@ export const activatePage = new Hono<AppEnv>()
     }
     try {
       const session = await acceptInvitation(ctx, input);
-      const dashboard = c.env.APP_URL;
+      const dashboard = ctx.config.appUrl;
       return page(
         c,
         200,

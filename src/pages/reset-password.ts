@@ -65,6 +65,6 @@ export const resetPasswordPage = new Hono<AppEnv>()
       "Password changed",
       html`<h1>Password changed</h1>
 <p role="status">Your password is set, and every other session has been signed out. Sign in with your new password.</p>
-<a class="button" href="${c.env.APP_URL}">Go to sign in</a>`,
+<a class="button" href="${c.get("ctx").config.appUrl}">Go to sign in</a>`,
     );
   });

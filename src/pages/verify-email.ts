@@ -55,7 +55,7 @@ export const verifyEmailPage = new Hono<AppEnv>()
         200,
         "Email address confirmed",
         html`<h1>Email address confirmed</h1>
-<p role="status">From now on, sign in with <strong>${user.email}</strong>.</p><a class="button" href="${c.env.APP_URL}">Go to the dashboard</a>`,
+<p role="status">From now on, sign in with <strong>${user.email}</strong>.</p><a class="button" href="${c.get("ctx").config.appUrl}">Go to the dashboard</a>`,
       );
     } catch (err) {
       if (err instanceof AppError && LINK_ERRORS.has(err.code)) return problem(c, err);

@@ -7,7 +7,7 @@ import { AppError } from "../lib/errors";
 
 export const platformAuth = createMiddleware<AppEnv>(async function platformAuth(c, next) {
   const presented = bearerToken(c.req.header("authorization"));
-  const expected = c.env.PLATFORM_ADMIN_TOKEN;
+  const expected = c.get("ctx").config.platformToken;
   // Digests have equal length, so the comparison time says nothing about the token.
   const ok =
     !!presented && !!expected && (await secretMatches(presented, await sha256Hex(expected)));

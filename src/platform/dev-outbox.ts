@@ -41,7 +41,7 @@ const outbox = createRoute({
 });
 
 export const devRoutes = createRouter().openapi(outbox, async (c) => {
-  if (c.env.ENVIRONMENT !== "development") throw new AppError("not_found", "No such route.");
+  if (!c.get("ctx").config.development) throw new AppError("not_found", "No such route.");
   const { to, limit } = c.req.valid("query");
   return c.json(
     {

@@ -3,6 +3,7 @@
  * (logged), an unexpected failure is retried by the queue and, after its retries, lands
  * in the dead-letter queue, whose own consumer records it so nothing vanishes silently.
  */
+import { configOf } from "../config";
 import type { Bindings, Ctx } from "../context";
 import { database } from "../db/client";
 import { clock } from "../lib/clock";
@@ -16,6 +17,7 @@ export function jobContext(
   return {
     db: database(env.DB),
     env,
+    config: configOf(env),
     now: clock.now(),
     meta: { requestId: `${label}-${crypto.randomUUID()}`, ip: null, userAgent: null },
     roundTrips: { count: 0 },

@@ -64,7 +64,7 @@ export async function userCreation(
   input: CreateUserInput,
   createdVia: "manual" | "import",
 ) {
-  const { db, now, principal, env } = ctx;
+  const { db, now, principal, config } = ctx;
   const { accountId } = principal;
   const email = normalizeEmail(input.email);
   checkPasswordPolicy(input.password, { email, accountName: principal.account.name });
@@ -75,7 +75,7 @@ export async function userCreation(
     email,
     firstName: input.first_name,
     lastName: input.last_name,
-    passwordHash: await hashPassword(input.password, env.PASSWORD_PEPPER),
+    passwordHash: await hashPassword(input.password, config.passwordPepper),
     mustChangePassword: input.must_change_password,
     createdVia,
     createdBy: principal.userId,

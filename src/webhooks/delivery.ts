@@ -147,7 +147,7 @@ export async function attemptDelivery(
   let statusCode: number | null = null;
   let error: string | null = null;
   try {
-    checkWebhookTarget(endpoint.url, ctx.env.ENVIRONMENT);
+    checkWebhookTarget(endpoint.url, ctx.config.development);
     const headers = await signatureHeaders(
       secrets,
       delivery.eventId,

@@ -65,7 +65,7 @@ export async function createEndpoint(
   input: { url: string; events: string[]; description?: string | null },
 ) {
   const { db, now, principal } = ctx;
-  const url = checkWebhookTarget(input.url, ctx.env.ENVIRONMENT).toString();
+  const url = checkWebhookTarget(input.url, ctx.config.development).toString();
   const secret = newWebhookSecret();
   const row = {
     id: newId("webhook"),
@@ -102,7 +102,7 @@ export async function updateEndpoint(
   await findOwn(ctx, id);
   const url =
     input.url !== undefined
-      ? checkWebhookTarget(input.url, ctx.env.ENVIRONMENT).toString()
+      ? checkWebhookTarget(input.url, ctx.config.development).toString()
       : undefined;
   const event = webhookEvent(ctx, "webhook.updated", id, { changes: { ...input, url } });
   await commit(

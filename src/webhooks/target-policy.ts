@@ -36,7 +36,7 @@ function ipv6Blocked(host: string): boolean {
   return true;
 }
 
-export function checkWebhookTarget(raw: string, environment: string): URL {
+export function checkWebhookTarget(raw: string, development: boolean): URL {
   const fail = (message: string) => {
     throw new AppError("validation_failed", message, {
       errors: [{ path: "url", code: "invalid_target", message }],
@@ -50,7 +50,7 @@ export function checkWebhookTarget(raw: string, environment: string): URL {
   }
   if (url.username || url.password)
     fail("Credentials in the URL are not allowed; use the signing secret.");
-  if (environment === "development") {
+  if (development) {
     if (url.protocol !== "https:" && url.protocol !== "http:") fail("Use an http(s) URL.");
     return url;
   }

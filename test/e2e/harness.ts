@@ -11,10 +11,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { unstable_startWorker } from "wrangler";
+import { readDevVars } from "../../scripts/dev-vars.mjs";
 
 export const root = path.resolve(import.meta.dirname, "../..");
-/** `PLATFORM_ADMIN_TOKEN` in wrangler.toml. */
-export const PLATFORM_TOKEN = "dev-platform-token";
+/** The development variables every e2e worker starts with (`.dev.vars.example`). */
+const DEV_VARS = readDevVars();
+export const PLATFORM_TOKEN = DEV_VARS.PLATFORM_ADMIN_TOKEN!;
 /** `EMAIL_FROM` in wrangler.toml. */
 export const EMAIL_FROM = "no-reply@example.test";
 
@@ -76,7 +78,7 @@ export async function startWorker(options: StartOptions = {}): Promise<StartedWo
     // The port is chosen up front so APP_URL can name the worker itself.
     const port = await freePort();
     const self = `http://127.0.0.1:${port}`;
-    const vars = { APP_URL: self, ...options.vars };
+    const vars = { ...DEV_VARS, APP_URL: self, ...options.vars };
     worker = await unstable_startWorker({
       config: path.join(root, "wrangler.toml"),
       bindings: Object.fromEntries(
