@@ -12,7 +12,11 @@ export default defineConfig(async () => {
         main: path.join(root, "src/index.ts"),
         wrangler: { configPath: path.join(root, "wrangler.toml") },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, PLATFORM_ADMIN_TOKEN: "test-platform-token" },
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            PLATFORM_ADMIN_TOKEN: "test-platform-token",
+            CORS_ORIGINS: "https://dashboard.example,https://admin.example",
+          },
         },
       }),
     ],
