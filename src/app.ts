@@ -15,6 +15,7 @@ import { ping } from "./db/client";
 import { deviceRoutes } from "./devices/routes";
 import { groupRoutes } from "./groups/routes";
 import { docsPage, errorsPage } from "./http/docs";
+import { apiCors, securityHeaders } from "./http/headers";
 import { requestContext } from "./http/middleware";
 import { createRouter } from "./http/router";
 import { invitationRoutes } from "./invitations/routes";
@@ -48,7 +49,9 @@ const tooLarge = () => {
 
 export function buildApp() {
   const app = createRouter();
+  app.use("*", securityHeaders);
   app.use("*", requestContext);
+  app.use("/v1/*", apiCors);
   app.use("*", async (c, next) => {
     if (c.req.path === "/v1/users/import") return next();
     return bodyLimit({ maxSize: BODY_LIMIT, onError: tooLarge })(c, next);

@@ -18,6 +18,7 @@ export default defineConfig(async () => {
             APP_URL: "http://127.0.0.1:8787",
             JWT_SIGNING_KEY: "test-signing-key-for-the-workerd-suite-only",
             PLATFORM_ADMIN_TOKEN: "test-platform-token",
+            CORS_ORIGINS: "https://dashboard.example,https://admin.example",
           },
         },
       }),

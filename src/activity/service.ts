@@ -2,6 +2,7 @@
 import { stringify } from "csv-stringify/sync";
 import type { AuthedCtx } from "../context";
 import { iso } from "../lib/clock";
+import { spreadsheetSafe } from "../lib/csv";
 import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
 import { toUserDto } from "../users/dto";
@@ -125,20 +126,22 @@ export function exportActivity(
           format === "ndjson"
             ? `${dtos.map((e) => JSON.stringify(e)).join("\n")}\n`
             : stringify(
-                dtos.map((e) => [
-                  e.id,
-                  e.type,
-                  e.occurred_at,
-                  e.account_id,
-                  e.actor.type,
-                  e.actor.id,
-                  e.subject?.type ?? "",
-                  e.subject?.id ?? "",
-                  e.method,
-                  e.ip,
-                  e.user_agent,
-                  JSON.stringify(e.metadata),
-                ]),
+                dtos.map((e) =>
+                  [
+                    e.id,
+                    e.type,
+                    e.occurred_at,
+                    e.account_id,
+                    e.actor.type,
+                    e.actor.id,
+                    e.subject?.type,
+                    e.subject?.id,
+                    e.method,
+                    e.ip,
+                    e.user_agent,
+                    JSON.stringify(e.metadata),
+                  ].map(spreadsheetSafe),
+                ),
               );
         controller.enqueue(encoder.encode(text));
         const last = rows.at(-1)!;

@@ -34,6 +34,19 @@ export async function describeLimits(ctx: Ctx, accountId: string) {
   return toLimitsDto(usage);
 }
 
+/**
+ * The seats free now, and what a refusal would say. A hint for work too costly to do for a
+ * row that cannot fit (hashing a password); the account's object still decides each write.
+ */
+export async function seatsAvailable(ctx: Ctx, accountId: string) {
+  const usage = await repo.loadUsage(ctx.db, accountId, ctx.now);
+  if (!usage) throw new AppError("not_found", "No such account.");
+  return {
+    available: toLimitsDto(usage).users.available,
+    refusal: { plan: usage.plan, limit: usage.user_limit, reseller: usage.reseller_name },
+  };
+}
+
 export interface CapacityChange {
   plan?: PlanId;
   /** null clears the override, so the plan's number applies again. */

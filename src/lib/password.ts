@@ -4,6 +4,7 @@
  * (`scrypt$N$r$p$salt$hash`) so the parameters can be raised later with a rehash at login.
  */
 import { createHmac, scrypt as scryptCb, timingSafeEqual } from "node:crypto";
+import COMMON_PASSWORDS from "./common-passwords.json";
 import { AppError } from "./errors";
 
 const PARAMS = { N: 16384, r: 8, p: 5 } as const;
@@ -19,6 +20,14 @@ function derive(password: string, salt: Buffer, N: number, r: number, p: number)
   );
 }
 
+/**
+ * NFKC first, so the same password typed on another keyboard or input method (full-width
+ * digits, ligatures, composed or decomposed accents) hashes, verifies and is checked alike.
+ */
+export function normalizePassword(password: string): string {
+  return password.normalize("NFKC");
+}
+
 /** With a pepper configured, the password is HMAC-ed first, so a stolen database alone cannot be cracked. */
 function pepper(password: string, secret?: string | null): string {
   return secret ? createHmac("sha256", secret).update(password).digest("base64") : password;
@@ -29,7 +38,13 @@ export async function hashPassword(
   pepperSecret?: string | null,
 ): Promise<string> {
   const salt = Buffer.from(crypto.getRandomValues(new Uint8Array(16)));
-  const key = await derive(pepper(password, pepperSecret), salt, PARAMS.N, PARAMS.r, PARAMS.p);
+  const key = await derive(
+    pepper(normalizePassword(password), pepperSecret),
+    salt,
+    PARAMS.N,
+    PARAMS.r,
+    PARAMS.p,
+  );
   return [
     "scrypt",
     PARAMS.N,
@@ -49,7 +64,7 @@ export async function verifyPassword(
   if (scheme !== "scrypt" || !salt || !hash) return false;
   const expected = Buffer.from(hash, "base64");
   const key = await derive(
-    pepper(password, pepperSecret),
+    pepper(normalizePassword(password), pepperSecret),
     Buffer.from(salt, "base64"),
     Number(n),
     Number(r),
@@ -74,33 +89,16 @@ export function decoyHash(pepperSecret?: string | null): Promise<string> {
   return decoy;
 }
 
-// Common passwords that pass the length rule; shorter ones fail it anyway.
-const COMMON = new Set([
-  "passwordpassword",
-  "password1234567",
-  "password12345678",
-  "123456789012345",
-  "1234567890123456",
-  "qwertyuiopasdfgh",
-  "qwertyuiopasdfghjkl",
-  "qwertyuiop123456",
-  "iloveyouiloveyou",
-  "letmeinletmein1",
-  "aaaaaaaaaaaaaaa",
-  "abcdefghijklmno",
-  "abcdefghijklmnop",
-  "abc123abc123abc",
-  "welcome12345678",
-  "changemechangeme",
-  "adminadminadmin",
-  "administrator123",
-  "correcthorsebatterystaple",
-  "trustno1trustno1",
-  "football12345678",
-  "baseball12345678",
-  "superman12345678",
-  "monkeymonkeymonkey",
-]);
+/**
+ * Common passwords long enough to pass the length rule, from the top million of OWASP
+ * SecLists (`npm run passwords` writes the file). The Set is built on first use, once per
+ * isolate, so requests that never check a password do not pay for it.
+ */
+let common: Set<string> | undefined;
+function isCommon(lowerNormalized: string): boolean {
+  common ??= new Set(COMMON_PASSWORDS as string[]);
+  return common.has(lowerNormalized);
+}
 
 /**
  * NIST SP 800-63B rev. 4: length 15–256, no composition rules, reject common passwords and
@@ -116,15 +114,16 @@ export function checkPasswordPolicy(
       errors: [{ path: field, code: "weak_password", message: detail }],
     });
   };
-  const length = [...password].length;
+  const normalized = normalizePassword(password);
+  const length = [...normalized].length;
   if (length < PASSWORD_MIN) fail(`Password must be at least ${PASSWORD_MIN} characters.`);
   if (length > PASSWORD_MAX) fail(`Password must be at most ${PASSWORD_MAX} characters.`);
-  const lower = password.toLowerCase();
-  if (COMMON.has(lower) || new Set(lower).size <= 2)
+  const lower = normalized.toLowerCase();
+  if (isCommon(lower) || new Set(lower).size <= 2)
     fail("Password is too common or too easy to guess.");
   const words = [context.email, context.email?.split("@")[0], context.accountName]
     .filter((w): w is string => !!w && w.length >= 4)
-    .map((w) => w.toLowerCase());
+    .map((w) => normalizePassword(w).toLowerCase());
   if (words.some((w) => lower.includes(w) && w.length >= lower.length / 2)) {
     fail("Password must not be based on your email or the account name.");
   }

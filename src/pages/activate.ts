@@ -7,7 +7,7 @@ import { iso } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import { PASSWORD_MIN } from "../lib/password";
 import { PersonName } from "../users/schemas";
-import { alert, field, page } from "./layout";
+import { alert, field, page, readForm, unreadableForm } from "./layout";
 
 interface FormState {
   token: string;
@@ -61,8 +61,9 @@ export const activatePage = new Hono<AppEnv>()
     }
   })
   .post("/activate", async (c) => {
-    const body = await c.req.parseBody();
-    const value = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : "");
+    const body = await readForm(c);
+    if (!body) return unreadableForm(c);
+    const value = (k: string) => body[k] ?? "";
     const token = value("token");
     const input = {
       token,

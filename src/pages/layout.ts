@@ -61,3 +61,30 @@ ${f.hint ? html`<p class="hint" id="${f.name}-hint">${f.hint}</p>` : ""}${f.erro
 export function alert(message: string | undefined) {
   return message ? html`<div class="alert" role="alert">${message}</div>` : "";
 }
+
+/**
+ * The posted form's text fields, or null when the body cannot be read as a form (a
+ * multipart body without a boundary, a truncated part): the caller answers 400, not 500.
+ */
+export async function readForm(c: Context): Promise<Record<string, string> | null> {
+  let body: Record<string, unknown>;
+  try {
+    body = await c.req.parseBody();
+  } catch {
+    return null;
+  }
+  return Object.fromEntries(
+    Object.entries(body).flatMap(([k, v]) => (typeof v === "string" ? [[k, v]] : [])),
+  );
+}
+
+/** The answer to a form body that could not be read. */
+export function unreadableForm(c: Context) {
+  return page(
+    c,
+    400,
+    "The form could not be read",
+    html`<h1>The form could not be read</h1>
+<p role="alert">Open the link from your email again and send the form from there.</p>`,
+  );
+}

@@ -5,7 +5,7 @@ import type { AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { PASSWORD_MIN } from "../lib/password";
 import { describeReset, resetPassword } from "../lifecycle/password-reset";
-import { alert, field, page } from "./layout";
+import { alert, field, page, readForm, unreadableForm } from "./layout";
 
 function form(token: string, email: string, error?: string) {
   return html`<h1>Choose a new password</h1>
@@ -42,9 +42,10 @@ export const resetPasswordPage = new Hono<AppEnv>()
     }
   })
   .post("/reset-password", async (c) => {
-    const body = await c.req.parseBody();
-    const token = typeof body.token === "string" ? body.token : "";
-    const password = typeof body.new_password === "string" ? body.new_password : "";
+    const body = await readForm(c);
+    if (!body) return unreadableForm(c);
+    const token = body.token ?? "";
+    const password = body.new_password ?? "";
     const ctx = c.get("ctx");
     let email: string;
     try {

@@ -8,7 +8,7 @@ import { html } from "hono/html";
 import type { AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { confirmEmailChange, describeVerification } from "../lifecycle/email-change";
-import { alert, page } from "./layout";
+import { alert, page, readForm, unreadableForm } from "./layout";
 
 const LINK_ERRORS = new Set(["token_invalid", "token_expired", "email_taken"]);
 
@@ -46,8 +46,9 @@ export const verifyEmailPage = new Hono<AppEnv>()
     }
   })
   .post("/verify-email", async (c) => {
-    const body = await c.req.parseBody();
-    const token = typeof body.token === "string" ? body.token : "";
+    const body = await readForm(c);
+    if (!body) return unreadableForm(c);
+    const token = body.token ?? "";
     try {
       const { user } = await confirmEmailChange(c.get("ctx"), token);
       return page(

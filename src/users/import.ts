@@ -7,6 +7,8 @@
 import { z } from "@hono/zod-openapi";
 import { parse as parseCsv } from "csv-parse/sync";
 import { by } from "../activity/record";
+import { seatsAvailable } from "../billing/service";
+import { capacityError } from "../capacity/refusal";
 import type { AuthedCtx } from "../context";
 import { type Change, commitEachTakingSeat } from "../db/commit";
 import { validationError } from "../http/router";
@@ -16,6 +18,11 @@ import { Email, Password, PersonName } from "./schemas";
 import { userCreation } from "./service";
 
 const MAX_IMPORT_ROWS = 1000;
+/**
+ * Each password costs a deliberately slow scrypt hash, so a request may carry only as many
+ * as fit in a Worker's CPU time; larger files are sent in parts.
+ */
+export const MAX_PASSWORD_ROWS = 50;
 const COLUMNS = ["email", "first_name", "last_name", "group_ids", "action", "password"] as const;
 
 const GroupList = z
@@ -95,17 +102,36 @@ export function rowsFromCsv(text: string): Record<string, string>[] {
   );
 }
 
+/** Refused whole, before any work, when it carries more passwords than one request can hash. */
+function checkPasswordRows(rawRows: Record<string, unknown>[]) {
+  const withPassword = rawRows.filter((r) => r.action === "create" && !!r.password).length;
+  if (withPassword <= MAX_PASSWORD_ROWS) return;
+  const message = `At most ${MAX_PASSWORD_ROWS} create rows with a password per request; this one has ${withPassword}. Send the file in parts.`;
+  throw new AppError("validation_failed", message, {
+    errors: [{ path: "rows", code: "too_big", message }],
+  });
+}
+
 export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknown>[]) {
   const { principal } = ctx;
+  checkPasswordRows(rawRows);
   const results: RowResult[] = new Array(rawRows.length);
   const planned: (Change & { index: number; done: () => Promise<RowResult> })[] = [];
   const inviter = inviterOf(ctx);
+  // Rows beyond the free seats are refused before their password is hashed.
+  const seats = await seatsAvailable(ctx, principal.accountId);
+  let seatsLeft = seats.available;
 
   for (const [index, raw] of rawRows.entries()) {
     const row = index + 1;
     const parsed = ImportRow.safeParse(raw);
     if (!parsed.success) {
       const err = validationError(parsed.error);
+      results[index] = { row, status: "failed", code: err.code, detail: err.detail };
+      continue;
+    }
+    if (seatsLeft <= 0) {
+      const err = capacityError("users", seats.refusal);
       results[index] = { row, status: "failed", code: err.code, detail: err.detail };
       continue;
     }
@@ -130,6 +156,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
           index,
           done: async () => ({ row, status: "created", id, email }),
         });
+        seatsLeft -= 1;
       } else {
         const groupIds = input.group_ids?.length
           ? [...new Set(input.group_ids)]
@@ -149,6 +176,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
             return { row, status: "invited", id: built.row.id, email: built.row.email };
           },
         });
+        seatsLeft -= 1;
       }
     } catch (err) {
       if (!(err instanceof AppError)) throw err;

@@ -180,8 +180,9 @@ export const userRoutes = createRouter()
     const type = c.req.header("content-type") ?? "";
     if (/^text\/csv\b/i.test(type))
       return c.json(await importUsers(authed(c), rowsFromCsv(await c.req.text())), 200);
-    const json = c.req.valid("json") as { rows: Record<string, unknown>[] } | undefined;
-    if (!json)
+    // Without a content type the body is not validated at all, so `rows` may be missing.
+    const json = c.req.valid("json") as { rows?: Record<string, unknown>[] } | undefined;
+    if (!json?.rows)
       throw new AppError(
         "validation_failed",
         "Send text/csv with a header row, or JSON {rows: [...]}.",

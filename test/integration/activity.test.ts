@@ -917,6 +917,51 @@ describe("GET /v1/activity/export", () => {
     );
   });
 
+  it("CSV prefixes cells that a spreadsheet would run as formulas with a quote", async () => {
+    const acct = await createAccount();
+    const u = await createUser(acct);
+    const formula = '=HYPERLINK("https://evil.example","click")';
+    const res = await call("PATCH", `/v1/users/${u.id}`, {
+      token: acct.token,
+      headers: { "user-agent": formula },
+      body: { first_name: "=1+1" },
+    });
+    expect(res.status).toBe(200);
+    const stored = ["+SUM(A1)", "-2+3", "@SUM(A1)", "\tcmd", "\r=cmd", "plain =not a formula"];
+    await insertEvents(
+      stored.map((userAgent) => ({
+        accountId: acct.accountId,
+        occurredAt: clock.now(),
+        userAgent,
+      })),
+    );
+
+    const csv = await download(acct.token, { format: "csv" });
+    expect(csv.status).toBe(200);
+    const records: Record<string, string>[] = parse(csv.text, { columns: true });
+    const agents = records.map((r) => r.user_agent);
+    expect(agents).toContain(`'${formula}`);
+    for (const ua of stored.slice(0, -1)) expect(agents).toContain(`'${ua}`);
+    expect(agents).toContain("plain =not a formula");
+    for (const r of records) {
+      for (const cell of Object.values(r)) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+    }
+    // The JSON export is data, not a spreadsheet: it keeps values as they are.
+    const nd = await download(acct.token, { format: "ndjson" });
+    const events = nd.text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => e.user_agent)).toContain(formula);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM activity_events WHERE account_id = ? AND user_agent = ?",
+        acct.accountId,
+        formula,
+      ),
+    ).toBeGreaterThan(0);
+  });
+
   it("streams the whole range across many pages, as NDJSON or CSV, honouring since and until", async () => {
     const acct = await createAccount();
     const now = clock.now();

@@ -1,0 +1,51 @@
+/** Response headers every answer carries, and CORS for dashboards served from other origins. */
+import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
+import { loadConfig } from "../config";
+import type { AppEnv } from "../context";
+
+/**
+ * API answers carry tokens, secrets and personal data, so no cache may keep them; the
+ * simplest rule that covers every secret-bearing answer is to cache no `/v1` answer at all.
+ * HSTS is left out in development, where the service runs on plain http.
+ */
+export const securityHeaders = createMiddleware<AppEnv>(async function securityHeaders(c, next) {
+  await next();
+  c.header("x-content-type-options", "nosniff");
+  if (c.req.path.startsWith("/v1/")) c.header("cache-control", "no-store");
+  const loaded = loadConfig(c.env);
+  // A misconfigured deployment is treated as production: it is one.
+  if (!loaded.ok || !loaded.config.development) {
+    c.header("strict-transport-security", "max-age=63072000; includeSubDomains");
+  }
+});
+
+/** Support and partner routes are called by servers, never by a browser dashboard. */
+const NO_CORS = /^\/v1\/(platform|reseller|dev)(\/|$)/;
+
+/**
+ * Bearer tokens travel in a header, never in cookies, so credentials stay off. Origins not on
+ * the list get no CORS headers at all (not even on a preflight), so the browser refuses them.
+ */
+const allowListed = cors({
+  origin: (origin) => origin,
+  allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+  allowHeaders: ["authorization", "content-type"],
+  exposeHeaders: ["x-request-id", "retry-after"],
+  maxAge: 600,
+});
+
+export const apiCors = createMiddleware<AppEnv>(async function apiCors(c, next) {
+  if (NO_CORS.test(c.req.path)) return next();
+  const loaded = loadConfig(c.env);
+  const allowed = loaded.ok ? loaded.config.corsOrigins : [];
+  if (allowed.length === 0) return next();
+  const origin = c.req.header("origin");
+  if (!origin || !allowed.includes(origin)) {
+    await next();
+    // The answer still depends on the origin, so a shared cache must not reuse it for another.
+    c.header("vary", "Origin", { append: true });
+    return;
+  }
+  return allowListed(c, next);
+});
