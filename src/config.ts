@@ -69,8 +69,9 @@ function parse(env: Bindings): Loaded {
   if (!development && !raw.POSTMARK_SERVER_TOKEN) problems.push("POSTMARK_SERVER_TOKEN");
   const corsOrigins = list(raw.CORS_ORIGINS);
   if (corsOrigins.some((o) => !/^https?:\/\/[^/\s]+$/.test(o))) problems.push("CORS_ORIGINS");
-  const retention = Number(raw.ACTIVITY_RETENTION_DAYS || 400);
-  if (!Number.isInteger(retention) || retention < 1) problems.push("ACTIVITY_RETENTION_DAYS");
+  // Retention is not a safety setting: a value that is not a whole number of days keeps the default.
+  const days = Number(raw.ACTIVITY_RETENTION_DAYS);
+  const retention = Number.isInteger(days) && days > 0 ? days : 400;
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
