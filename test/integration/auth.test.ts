@@ -247,6 +247,67 @@ describe("login throttling", () => {
       expect((await attempt(acct.adminEmail, "wrong wrong wrong wrong", ip)).status).toBe(401);
     expect((await attempt(acct.adminEmail, PASSWORD, ip)).status).toBe(200);
   });
+  it("counts before hashing: of 25 concurrent wrong passwords from one address, at most 10 are checked", async () => {
+    const acct = await createAccount();
+    const ip = freshIp();
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => attempt(acct.adminEmail, `wrong guess ${i}`, ip)),
+    );
+    const checked = results.filter((r) => r.status === 401);
+    const refused = results.filter((r) => r.status === 429);
+    expect(checked.length).toBeLessThanOrEqual(10);
+    expect(checked.length + refused.length).toBe(25);
+    for (const r of checked) expectProblem(r, 401, "invalid_credentials");
+    for (const r of refused) {
+      expectProblem(r, 429, "too_many_attempts");
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+    // Refused attempts count nothing: the counters hold the checked ones only.
+    expect((await pairCounter(acct.adminEmail, ip))?.failures).toBe(checked.length);
+    expect(
+      (await row("SELECT failures FROM login_throttle WHERE key = ?", `email:${acct.adminEmail}`))
+        ?.failures,
+    ).toBe(checked.length);
+    expect(await events("auth.login.failed", acct.adminId)).toHaveLength(checked.length);
+  });
+
+  it("a success takes its count back off the email and address counters", async () => {
+    const acct = await createAccount();
+    const ip = freshIp();
+    expect((await attempt(acct.adminEmail, "wrong wrong wrong wrong", ip)).status).toBe(401);
+    expect((await attempt(acct.adminEmail, PASSWORD, ip)).status).toBe(200);
+    const counters = await rows(
+      "SELECT key, failures FROM login_throttle WHERE key IN (?, ?)",
+      `email:${acct.adminEmail}`,
+      `ip:${ip}`,
+    );
+    expect(counters.map((c) => c.failures)).toEqual([1, 1]);
+  });
+
+  it("keys an IPv6 client by its /64: two addresses in one /64 share the pair counter", async () => {
+    const acct = await createAccount();
+    const prefix = `2001:db8:${(Date.now() % 65535).toString(16)}:7`;
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await attempt(acct.adminEmail, "wrong wrong wrong", `${prefix}::${i + 1}`)).status,
+      ).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await attempt(acct.adminEmail, "wrong wrong wrong", `${prefix}:0:0:0:a${i}`)).status,
+      ).toBe(401);
+    const counter = await row<{ failures: number }>(
+      "SELECT failures FROM login_throttle WHERE key = ?",
+      `pair:${acct.adminEmail}|${prefix}::/64`,
+    );
+    expect(counter?.failures).toBe(10);
+    expectProblem(
+      await attempt(acct.adminEmail, PASSWORD, `${prefix}::beef`),
+      429,
+      "too_many_attempts",
+    );
+    // Another /64 is another client.
+    expect((await attempt(acct.adminEmail, PASSWORD, `${prefix}1::1`)).status).toBe(200);
+  });
 });
 
 // ---- refresh --------------------------------------------------------------------------
