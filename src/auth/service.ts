@@ -11,12 +11,11 @@ import { newId } from "../lib/ids";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
 import { toUserDto, type UserDto } from "../users/dto";
 import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "./jwt";
+import { SESSION_TTL_MS, sessionLive } from "./lifetimes";
 import { attemptStatements, refuseWhenFull } from "./rate-limit";
 import * as repo from "./session-repo";
 import { THROTTLE_WINDOW_MS, throttleKeys } from "./throttle";
 import { clearThrottle, uncountAttempt } from "./throttle-repo";
-
-const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
 export interface TokenPair {
   access_token: string;
@@ -61,6 +60,7 @@ export async function startSession(
       userAgent: ctx.meta.userAgent,
       createdAt: now,
       expiresAt: now + SESSION_TTL_MS,
+      lastUsedAt: now,
     }),
     repo.insertRefreshToken(db, {
       id: newId("refreshToken"),
@@ -173,12 +173,7 @@ export async function refresh(
     return invalid();
   };
   if (token.replacedBy !== null) throw await reuse();
-  if (
-    session.revokedAt !== null ||
-    token.expiresAt <= now ||
-    session.expiresAt <= now ||
-    user.status !== "active"
-  ) {
+  if (!sessionLive(session, now) || token.expiresAt <= now || user.status !== "active") {
     throw invalid();
   }
   const next = randomSecret();
@@ -202,6 +197,7 @@ export async function refresh(
         createdAt: now,
         expiresAt: session.expiresAt,
       }),
+      repo.recordSessionUse(db, token.accountId, session.id, now),
     ];
     await commit(ctx, statements, [event]);
   } catch (err) {

@@ -70,6 +70,14 @@ export function refreshTokenUnused(accountId: string, id: string) {
     WHERE account_id = ${accountId} AND id = ${id} AND replaced_by IS NULL)`;
 }
 
+/** The session was used (refreshed) now: the idle limit counts from here. */
+export function recordSessionUse(db: Database, accountId: string, sessionId: string, now: number) {
+  return db
+    .update(sessions)
+    .set({ lastUsedAt: now })
+    .where(and(eq(sessions.accountId, accountId), eq(sessions.id, sessionId)));
+}
+
 export function revokeSession(db: Database, accountId: string, sessionId: string, now: number) {
   return db
     .update(sessions)

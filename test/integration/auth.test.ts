@@ -400,6 +400,69 @@ describe("POST /v1/auth/refresh", () => {
   });
 });
 
+// ---- session lifetime ------------------------------------------------------------------
+
+const DAY = 24 * 60 * MINUTE;
+
+describe("session lifetime", () => {
+  it("records use at login and on every refresh; a week without use ends the session", async () => {
+    const acct = await createAccount();
+    const session = await login(acct.adminEmail, PASSWORD, freshIp());
+    const sid = await sessionIdOf(session.access_token);
+    const stored = await row("SELECT created_at, last_used_at FROM sessions WHERE id = ?", sid);
+    expect(stored?.last_used_at).toBe(stored?.created_at);
+
+    // Used after six days: the idle limit counts from that use, not from the login.
+    clock.offsetMs = 6 * DAY;
+    const used = await refresh(session.refresh_token);
+    expect(used.status).toBe(200);
+    const touched = await row<{ last_used_at: number }>(
+      "SELECT last_used_at FROM sessions WHERE id = ?",
+      sid,
+    );
+    expect(touched!.last_used_at).toBeGreaterThanOrEqual(stored!.created_at + 6 * DAY);
+    clock.offsetMs = 12 * DAY;
+    const again = await refresh(used.body.refresh_token);
+    expect(again.status).toBe(200);
+
+    // Then seven days and a second without use.
+    clock.offsetMs = 19 * DAY + 1_000;
+    expectProblem(await refresh(again.body.refresh_token), 401, "invalid_refresh_token");
+    // Nothing was changed by the refused refresh.
+    expect(
+      await rows("SELECT id FROM refresh_tokens WHERE session_id = ? AND replaced_by IS NULL", sid),
+    ).toHaveLength(1);
+  });
+
+  it("ends a session 30 days after login however often it is used", async () => {
+    const acct = await createAccount();
+    let tokens = await login(acct.adminEmail, PASSWORD, freshIp());
+    for (const day of [6, 12, 18, 24, 29]) {
+      clock.offsetMs = day * DAY;
+      const res = await refresh(tokens.refresh_token);
+      expect(res.status, `day ${day}`).toBe(200);
+      tokens = { ...tokens, ...res.body };
+    }
+    clock.offsetMs = 30 * DAY + 1_000;
+    expectProblem(await refresh(tokens.refresh_token), 401, "invalid_refresh_token");
+  });
+
+  it("an idle session stops authenticating, even with an unexpired access token", async () => {
+    const acct = await createAccount();
+    const session = await login(acct.adminEmail, PASSWORD, freshIp());
+    const sid = await sessionIdOf(session.access_token);
+    await env.DB.prepare("UPDATE sessions SET last_used_at = ? WHERE id = ?")
+      .bind(Date.now() - 7 * DAY - 1_000, sid)
+      .run();
+    expectProblem(
+      await call("GET", "/v1/me", { token: session.access_token }),
+      401,
+      "unauthorized",
+    );
+    expectProblem(await refresh(session.refresh_token), 401, "invalid_refresh_token");
+  });
+});
+
 // ---- logout ---------------------------------------------------------------------------
 
 describe("POST /v1/auth/logout", () => {
