@@ -90,3 +90,25 @@ export function revokeUserSession(
       ),
     );
 }
+
+/**
+ * Up to `chunk` sessions that can never be used again: unrevoked ones past their absolute
+ * or idle limit, and ones revoked before `revokedBefore` (a revocation is kept a while,
+ * whatever the session's age).
+ */
+const deadSessions = (now: number, revokedBefore: number, chunk: number) =>
+  sql`SELECT id FROM sessions
+    WHERE (revoked_at IS NULL AND (expires_at <= ${now} OR last_used_at <= ${now - SESSION_IDLE_MS}))
+      OR revoked_at <= ${revokedBefore}
+    ORDER BY id LIMIT ${chunk}`;
+
+/**
+ * Deletes up to `chunk` dead sessions with their refresh tokens (two statements, tokens
+ * first). Across accounts on purpose: the cron's sweep.
+ */
+export function pruneSessionsAcrossAccounts(now: number, revokedBefore: number, chunk: number) {
+  return [
+    sql`DELETE FROM refresh_tokens WHERE session_id IN (${deadSessions(now, revokedBefore, chunk)})`,
+    sql`DELETE FROM sessions WHERE id IN (${deadSessions(now, revokedBefore, chunk)})`,
+  ];
+}
