@@ -15,7 +15,7 @@ import { SESSION_TTL_MS, sessionLive } from "./lifetimes";
 import { attemptStatements, refuseWhenFull } from "./rate-limit";
 import * as repo from "./session-repo";
 import { THROTTLE_WINDOW_MS, throttleKeys } from "./throttle";
-import { clearThrottle, uncountAttempt } from "./throttle-repo";
+import { clearThrottle, readThrottle, uncountAttempt } from "./throttle-repo";
 
 export interface TokenPair {
   access_token: string;
@@ -117,7 +117,10 @@ export async function login(
     !!found?.user.passwordHash;
 
   if (!valid || !found) {
+    // An unknown email makes the same second round trip as a known one's failure event,
+    // so the time says nothing about which emails exist.
     if (found) await commit(ctx, [], [loginFailed(found.user)]);
+    else await commit(ctx, [readThrottle(keys)]);
     throw new AppError("invalid_credentials", "The email or password is incorrect.");
   }
 
