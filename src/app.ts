@@ -9,6 +9,7 @@ import { accountRoutes } from "./accounts/routes";
 import { activityRoutes } from "./activity/routes";
 import { apiTokenRoutes } from "./api-tokens/routes";
 import { authRoutes } from "./auth/routes";
+import { mySessionRoutes, userSessionRoutes } from "./auth/session-routes";
 import { authzRoutes } from "./authz/check";
 import { billingRoutes } from "./billing/routes";
 import { ping } from "./db/client";
@@ -67,8 +68,10 @@ export function buildApp() {
   app
     .route("/v1/auth", authRoutes)
     .route("/v1/me", meRoutes)
+    .route("/v1/me/sessions", mySessionRoutes)
     .route("/v1/users", userRoutes)
     .route("/v1/users", adminResetRoutes)
+    .route("/v1/users", userSessionRoutes)
     .route("/v1/email-verification", emailVerificationRoutes)
     .route("/v1/password", passwordRoutes)
     .route("/v1/groups", groupRoutes)

@@ -29,6 +29,7 @@ export const EVENT_TYPES = [
   "user.password_reset_requested",
   "user.password_changed",
   "user.groups_changed",
+  "user.sessions_revoked",
   "invitation.created",
   "invitation.resent",
   "invitation.revoked",

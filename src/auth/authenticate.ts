@@ -4,6 +4,7 @@ import type { Ctx, Principal } from "../context";
 import { AppError } from "../lib/errors";
 import { bearerToken, secretMatches, splitToken } from "./bearer";
 import { verifyAccessToken } from "./jwt";
+import { sessionLive } from "./lifetimes";
 import { loadSessionPrincipal, loadTokenPrincipalAcrossAccounts } from "./principal-repo";
 
 const unauthorized = (detail = "A valid bearer token is required.") =>
@@ -23,7 +24,7 @@ async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
   const claims = await verifyAccessToken(ctx.config.jwtKeys, token, ctx.now);
   if (!claims) throw unauthorized("The access token is invalid or expired.");
   const found = await loadSessionPrincipal(ctx.db, claims.acct, claims.sid, claims.sub);
-  if (!found || found.session.revokedAt !== null || found.session.expiresAt <= ctx.now) {
+  if (!found || !sessionLive(found.session, ctx.now)) {
     throw unauthorized("The session has ended.");
   }
   if (found.user.status !== "active") throw unauthorized("The session has ended.");

@@ -11,10 +11,11 @@ import { newId } from "../lib/ids";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
 import { toUserDto, type UserDto } from "../users/dto";
 import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "./jwt";
+import { SESSION_TTL_MS, sessionLive } from "./lifetimes";
+import { attemptStatements, refuseWhenFull } from "./rate-limit";
 import * as repo from "./session-repo";
-import { retryAfterSeconds, throttleKeys } from "./throttle";
-
-const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+import { THROTTLE_WINDOW_MS, throttleKeys } from "./throttle";
+import { clearThrottle, readThrottle, uncountAttempt } from "./throttle-repo";
 
 export interface TokenPair {
   access_token: string;
@@ -59,6 +60,7 @@ export async function startSession(
       userAgent: ctx.meta.userAgent,
       createdAt: now,
       expiresAt: now + SESSION_TTL_MS,
+      lastUsedAt: now,
     }),
     repo.insertRefreshToken(db, {
       id: newId("refreshToken"),
@@ -87,6 +89,13 @@ export async function startSession(
   };
 }
 
+const THROTTLED = "Too many failed logins. Try again later.";
+
+/**
+ * The attempt is counted before the password is hashed, in the batch that reads the user,
+ * so a burst of concurrent guesses gets no more through than the limit; a login that
+ * turns out not to be a failed guess takes its count back.
+ */
 export async function login(
   ctx: Ctx,
   input: { email: string; password: string },
@@ -94,14 +103,12 @@ export async function login(
   const { db, now, config } = ctx;
   const email = normalizeEmail(input.email);
   const keys = throttleKeys(email, ctx.meta.ip);
-  const { throttle, found, groupIds } = await repo.loadLoginStateAcrossAccounts(db, email, keys);
-
-  const wait = retryAfterSeconds(keys, throttle, now);
-  if (wait > 0) {
-    throw new AppError("too_many_attempts", "Too many failed logins. Try again later.", {
-      retryAfter: wait,
-    });
-  }
+  const results = await commit(ctx, [
+    ...attemptStatements(keys, now, THROTTLE_WINDOW_MS),
+    repo.selectLoginUserAcrossAccounts(db, email),
+  ]);
+  refuseWhenFull(results, keys, now, THROTTLE_WINDOW_MS, THROTTLED);
+  const found = repo.loginUserFromResult(results[2]!);
 
   // Unknown emails and SSO-only users cost the same hashing time as a wrong password.
   const stored = found?.user.passwordHash ?? (await decoyHash(config.passwordPepper));
@@ -110,36 +117,35 @@ export async function login(
     !!found?.user.passwordHash;
 
   if (!valid || !found) {
-    const failure: EventInput[] = found
-      ? [
-          {
-            type: "auth.login.failed",
-            accountId: found.user.accountId,
-            actor: { type: "anonymous", id: null },
-            subject: { type: "user", id: found.user.id },
-            method: "password",
-            metadata: { reason: found.user.passwordHash ? "invalid_password" : "no_password" },
-          },
-        ]
-      : [];
-    await commit(
-      ctx,
-      keys.map((k) => repo.countFailure(db, k.key, now)),
-      failure,
-    );
+    // An unknown email makes the same second round trip as a known one's failure event,
+    // so the time says nothing about which emails exist.
+    if (found) await commit(ctx, [], [loginFailed(found.user)]);
+    else await commit(ctx, [readThrottle(keys)]);
     throw new AppError("invalid_credentials", "The email or password is incorrect.");
   }
 
-  const { user } = found;
-  if (user.status !== "active") throw new AppError("user_disabled", "This user has been disabled.");
+  const { user, groupIds } = found;
+  // The right password is no failed guess: the counters keep only failures.
+  if (user.status !== "active") {
+    await commit(ctx, [uncountAttempt(keys.map((k) => k.key))]);
+    throw new AppError("user_disabled", "This user has been disabled.");
+  }
+  // A success also starts the pair over.
+  const forgive = [clearThrottle(db, keys[0]!.key), uncountAttempt([keys[1]!.key, keys[2]!.key])];
   const rehash = needsRehash(stored)
     ? await hashPassword(input.password, config.passwordPepper)
     : undefined;
-  return startSession(ctx, user, groupIds, "password", {
-    before: [repo.clearThrottle(db, keys[0]!.key)],
-    passwordHash: rehash,
-  });
+  return startSession(ctx, user, groupIds, "password", { before: forgive, passwordHash: rehash });
 }
+
+const loginFailed = (user: UserRow): EventInput => ({
+  type: "auth.login.failed",
+  accountId: user.accountId,
+  actor: { type: "anonymous", id: null },
+  subject: { type: "user", id: user.id },
+  method: "password",
+  metadata: { reason: user.passwordHash ? "invalid_password" : "no_password" },
+});
 
 export async function refresh(
   ctx: Ctx,
@@ -170,12 +176,7 @@ export async function refresh(
     return invalid();
   };
   if (token.replacedBy !== null) throw await reuse();
-  if (
-    session.revokedAt !== null ||
-    token.expiresAt <= now ||
-    session.expiresAt <= now ||
-    user.status !== "active"
-  ) {
+  if (!sessionLive(session, now) || token.expiresAt <= now || user.status !== "active") {
     throw invalid();
   }
   const next = randomSecret();
@@ -199,6 +200,7 @@ export async function refresh(
         createdAt: now,
         expiresAt: session.expiresAt,
       }),
+      repo.recordSessionUse(db, token.accountId, session.id, now),
     ];
     await commit(ctx, statements, [event]);
   } catch (err) {

@@ -1,71 +1,27 @@
-/** Data access for logins: throttle counters, sessions and refresh tokens. */
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+/** Data access for logins: the user by email, sessions and refresh tokens. */
+import { and, eq, getTableColumns, isNull, sql } from "drizzle-orm";
+import { type BatchResult, rowOf } from "../db/batch";
 import type { Database } from "../db/client";
-import { accounts, loginThrottle, plans, refreshTokens, sessions, users } from "../db/schema";
-import { THROTTLE_WINDOW_MS, type ThrottleKey } from "./throttle";
+import { refreshTokens, sessions, users } from "../db/schema";
 
 /**
- * One query, one round trip: the throttle counters, and the user (if any) with its
- * account, plan and groups. Starting from a one-row table keeps the counters even when
- * no user has the email. Across accounts on purpose: an email is unique service-wide, and
- * it is all a login presents.
+ * The user with this email and its group ids, as a statement for the login's batch.
+ * Across accounts on purpose: an email is unique service-wide, and it is all a login
+ * presents.
  */
-export async function loadLoginStateAcrossAccounts(
-  db: Database,
-  email: string,
-  keys: ThrottleKey[],
-) {
-  const throttleJson = sql<string>`(SELECT json_group_array(json_object('key', key, 'failures', failures, 'windowStartedAt', window_started_at))
-    FROM login_throttle WHERE ${inArray(
-      loginThrottle.key,
-      keys.map((k) => k.key),
-    )})`;
-  const groupIdsJson = sql<string>`(SELECT json_group_array(group_id) FROM group_memberships WHERE user_id = ${users.id})`;
-  const [row] = await db
-    .select({
-      throttle: throttleJson,
-      user: users,
-      account: accounts,
-      plan: plans,
-      groupIds: groupIdsJson,
-    })
-    .from(sql`(SELECT 1) AS one`)
-    .leftJoin(users, eq(users.email, email))
-    .leftJoin(accounts, eq(accounts.id, users.accountId))
-    .leftJoin(plans, eq(plans.id, accounts.planId));
-  const throttle = JSON.parse(row!.throttle) as {
-    key: string;
-    failures: number;
-    windowStartedAt: number;
-  }[];
-  const found =
-    row?.user && row.account && row.plan
-      ? { user: row.user, account: row.account, plan: row.plan }
-      : null;
-  return { throttle, found, groupIds: found ? (JSON.parse(row!.groupIds) as string[]) : [] };
-}
-
-export function countFailure(
-  db: Database,
-  key: string,
-  now: number,
-  windowMs = THROTTLE_WINDOW_MS,
-) {
-  const expired = now - windowMs;
+export function selectLoginUserAcrossAccounts(db: Database, email: string) {
+  const groupIds = sql<string>`(SELECT json_group_array(group_id) FROM (SELECT group_id
+    FROM group_memberships WHERE user_id = ${users.id} ORDER BY group_id))`.as("group_ids");
   return db
-    .insert(loginThrottle)
-    .values({ key, failures: 1, windowStartedAt: now })
-    .onConflictDoUpdate({
-      target: loginThrottle.key,
-      set: {
-        failures: sql`CASE WHEN ${loginThrottle.windowStartedAt} <= ${expired} THEN 1 ELSE ${loginThrottle.failures} + 1 END`,
-        windowStartedAt: sql`CASE WHEN ${loginThrottle.windowStartedAt} <= ${expired} THEN ${now} ELSE ${loginThrottle.windowStartedAt} END`,
-      },
-    });
+    .select({ ...getTableColumns(users), groupIds })
+    .from(users)
+    .where(eq(users.email, email));
 }
 
-export function clearThrottle(db: Database, key: string) {
-  return db.delete(loginThrottle).where(eq(loginThrottle.key, key));
+export function loginUserFromResult(result: BatchResult) {
+  const row = result.rows[0];
+  if (!row) return null;
+  return { user: rowOf(users, row), groupIds: JSON.parse(String(row.group_ids)) as string[] };
 }
 
 export function insertSession(db: Database, row: typeof sessions.$inferInsert) {
@@ -112,6 +68,14 @@ export function markRefreshTokenUsed(
 export function refreshTokenUnused(accountId: string, id: string) {
   return sql`EXISTS (SELECT 1 FROM refresh_tokens
     WHERE account_id = ${accountId} AND id = ${id} AND replaced_by IS NULL)`;
+}
+
+/** The session was used (refreshed) now: the idle limit counts from here. */
+export function recordSessionUse(db: Database, accountId: string, sessionId: string, now: number) {
+  return db
+    .update(sessions)
+    .set({ lastUsedAt: now })
+    .where(and(eq(sessions.accountId, accountId), eq(sessions.id, sessionId)));
 }
 
 export function revokeSession(db: Database, accountId: string, sessionId: string, now: number) {
@@ -166,9 +130,4 @@ export function recordLogin(
       ...(passwordHash ? { passwordHash } : {}),
     })
     .where(and(eq(users.accountId, accountId), eq(users.id, userId)));
-}
-
-/** The counters under these keys (read back in the batch that counted them). */
-export function readThrottle(db: Database, keys: string[]) {
-  return db.select().from(loginThrottle).where(inArray(loginThrottle.key, keys));
 }

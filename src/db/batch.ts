@@ -8,7 +8,7 @@
  * with the D1 client directly: drizzle's own batch cannot carry raw SQL with parameters.
  * Writes go through `commit()` (./commit.ts), which adds their activity events.
  */
-import { SQL, sql } from "drizzle-orm";
+import { getTableColumns, SQL, sql, type Table } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
 import { AppError, ERRORS, type ErrorCode } from "../lib/errors";
@@ -80,4 +80,13 @@ export async function runCompiled(d1: D1Database, statements: Compiled[]): Promi
 /** The statements as one transaction. Writes call `commit()`, which adds their events. */
 export function runBatch(db: Database, statements: Statement[]): Promise<BatchResult[]> {
   return runCompiled(db.$client, statements.map(compile));
+}
+
+/** A table's row, as drizzle would map it, from a batch result's raw row (keyed by column name). */
+export function rowOf<T extends Table>(table: T, raw: Row): T["$inferSelect"] {
+  const entries = Object.entries(getTableColumns(table)).map(([key, column]) => {
+    const value = raw[column.name];
+    return [key, value === null || value === undefined ? null : column.mapFromDriverValue(value)];
+  });
+  return Object.fromEntries(entries) as T["$inferSelect"];
 }

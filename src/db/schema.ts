@@ -106,6 +106,8 @@ export const sessions = sqliteTable("sessions", {
   createdAt: ms("created_at").notNull(),
   expiresAt: ms("expires_at").notNull(),
   revokedAt: ms("revoked_at"),
+  /** Login, then every refresh: access tokens are short-lived, so refresh is where use shows. */
+  lastUsedAt: ms("last_used_at").notNull(),
 });
 
 export const refreshTokens = sqliteTable("refresh_tokens", {

@@ -157,3 +157,13 @@ export function claimPairing(code: string, accountId: string, now: number) {
     sql`UPDATE device_pairings SET account_id = ${accountId} WHERE code = ${code} AND account_id IS NULL`,
   ];
 }
+
+/**
+ * Deletes up to `chunk` expired codes nobody claimed. Claimed ones stay: a removed
+ * device's pairing rows are how it is told apart from a stranger. Across accounts on
+ * purpose: unclaimed codes belong to no account.
+ */
+export function pruneUnclaimedPairingsAcrossAccounts(now: number, chunk: number) {
+  return sql`DELETE FROM device_pairings WHERE code IN (SELECT code FROM device_pairings
+    WHERE account_id IS NULL AND expires_at <= ${now} LIMIT ${chunk})`;
+}

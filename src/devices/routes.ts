@@ -125,7 +125,7 @@ const pairingCode = createRoute({
         .openapi("PairingCode"),
       "A code to show; the device keeps its id and secret",
     ),
-    ...errors("unauthorized", "not_found"),
+    ...errors("unauthorized", "not_found", "too_many_attempts"),
   },
 });
 

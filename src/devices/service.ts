@@ -1,6 +1,8 @@
 /** Device organizations and devices: the resources that device-scoped grants constrain. */
 import { by } from "../activity/record";
 import { secretMatches, splitToken } from "../auth/bearer";
+import { throttle } from "../auth/rate-limit";
+import { clientKey } from "../auth/throttle";
 import { authorize, scopeOf } from "../authz/authorize";
 import type { AuthedCtx, Ctx } from "../context";
 import { guard } from "../db/batch";
@@ -166,6 +168,8 @@ export async function removeDevice(ctx: AuthedCtx, id: string) {
 }
 
 const PAIRING_TTL_MS = 10 * 60 * 1000;
+const PAIRING_CODES_PER_HOUR = 30;
+const HOUR = 60 * 60 * 1000;
 // No 0/O, 1/I/L: a person reads the code off a screen and types it.
 const CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
@@ -179,6 +183,9 @@ export function normalizePairingCode(code: string) {
  * code then names the same device, and claiming it replaces the secret.
  */
 export async function startPairing(ctx: Ctx, credentials: string | undefined) {
+  // Anyone may ask, without a credential: the limit keeps one client from filling the table.
+  const key = { key: `pairing:ip:${clientKey(ctx.meta.ip)}`, limit: PAIRING_CODES_PER_HOUR };
+  await throttle(ctx, [key], HOUR, "Too many pairing codes requested. Try again later.");
   const current = credentials ? await authenticateDevice(ctx, credentials) : null;
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   const code = [...bytes].map((b) => CODE_ALPHABET[b % CODE_ALPHABET.length]).join("");

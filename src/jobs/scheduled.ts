@@ -9,6 +9,7 @@ import {
   listStalledDeliveriesAcrossAccounts,
   pruneDeliveriesAcrossAccounts,
 } from "../webhooks/repo";
+import { pruneExpired } from "./prune";
 
 /** Events older than this and still not streamed are sent again (the send after commit is best effort). */
 const RESEND_AFTER_MS = 2 * 60 * 1000;
@@ -74,4 +75,5 @@ export async function runScheduled(env: Bindings, waitUntil: (p: Promise<unknown
   await resendUnstreamed(ctx);
   await resendStalledDeliveries(ctx);
   await pruneActivity(ctx, ctx.config.activityRetentionDays);
+  await pruneExpired(ctx);
 }

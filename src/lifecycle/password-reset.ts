@@ -4,7 +4,9 @@
  * sessions and refresh tokens at once.
  */
 import { by, type EventInput } from "../activity/record";
-import { countFailure, readThrottle, revokeUserSessions } from "../auth/session-repo";
+import { throttle } from "../auth/rate-limit";
+import { revokeUserSessions } from "../auth/session-repo";
+import { clientKey } from "../auth/throttle";
 import { authorityOf } from "../authz/delegation";
 import { userWithin } from "../authz/repo";
 import type { AuthedCtx, Ctx, UserRow } from "../context";
@@ -96,26 +98,11 @@ export async function adminReset(
  */
 export async function forgotPassword(ctx: Ctx, rawEmail: string) {
   const email = normalizeEmail(rawEmail);
-  const keys = [`forgot:email:${email}`, `forgot:ip:${ctx.meta.ip ?? "unknown"}`];
-  const results = await commit(ctx, [
-    ...keys.map((k) => countFailure(ctx.db, k, ctx.now, HOUR)),
-    readThrottle(ctx.db, keys),
-  ]);
-  const counters = results.at(-1)!.rows as {
-    key: string;
-    failures: number;
-    window_started_at: number;
-  }[];
-  const over = counters.find(
-    (c) =>
-      c.failures > (c.key.startsWith("forgot:email:") ? FORGOT_LIMITS.email : FORGOT_LIMITS.ip),
-  );
-  if (over) {
-    const wait = Math.max(1, Math.ceil((over.window_started_at + HOUR - ctx.now) / 1000));
-    throw new AppError("too_many_attempts", "Too many reset requests. Try again later.", {
-      retryAfter: wait,
-    });
-  }
+  const keys = [
+    { key: `forgot:email:${email}`, limit: FORGOT_LIMITS.email },
+    { key: `forgot:ip:${clientKey(ctx.meta.ip)}`, limit: FORGOT_LIMITS.ip },
+  ];
+  await throttle(ctx, keys, HOUR, "Too many reset requests. Try again later.");
   ctx.waitUntil(
     sendResetIfKnown(ctx, email).catch((err) =>
       console.error(JSON.stringify({ msg: "reset mail failed", err: String(err) })),

@@ -66,3 +66,14 @@ export function markUsed(accountId: string, id: string, now: number) {
   return sql`UPDATE user_tokens SET used_at = ${now}
     WHERE account_id = ${accountId} AND id = ${id} AND used_at IS NULL`;
 }
+
+/**
+ * Deletes up to `chunk` dead tokens: used or superseded ones at once (they answer
+ * `token_invalid` either way), expired ones once `expiredBefore` has passed, so a late
+ * click still hears that its link expired. Across accounts on purpose: the cron's sweep.
+ */
+export function pruneUserTokensAcrossAccounts(expiredBefore: number, chunk: number) {
+  return sql`DELETE FROM user_tokens WHERE id IN (SELECT id FROM user_tokens
+    WHERE used_at IS NOT NULL OR superseded_at IS NOT NULL OR expires_at <= ${expiredBefore}
+    LIMIT ${chunk})`;
+}

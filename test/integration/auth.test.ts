@@ -247,6 +247,67 @@ describe("login throttling", () => {
       expect((await attempt(acct.adminEmail, "wrong wrong wrong wrong", ip)).status).toBe(401);
     expect((await attempt(acct.adminEmail, PASSWORD, ip)).status).toBe(200);
   });
+  it("counts before hashing: of 25 concurrent wrong passwords from one address, at most 10 are checked", async () => {
+    const acct = await createAccount();
+    const ip = freshIp();
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => attempt(acct.adminEmail, `wrong guess ${i}`, ip)),
+    );
+    const checked = results.filter((r) => r.status === 401);
+    const refused = results.filter((r) => r.status === 429);
+    expect(checked.length).toBeLessThanOrEqual(10);
+    expect(checked.length + refused.length).toBe(25);
+    for (const r of checked) expectProblem(r, 401, "invalid_credentials");
+    for (const r of refused) {
+      expectProblem(r, 429, "too_many_attempts");
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+    // Refused attempts count nothing: the counters hold the checked ones only.
+    expect((await pairCounter(acct.adminEmail, ip))?.failures).toBe(checked.length);
+    expect(
+      (await row("SELECT failures FROM login_throttle WHERE key = ?", `email:${acct.adminEmail}`))
+        ?.failures,
+    ).toBe(checked.length);
+    expect(await events("auth.login.failed", acct.adminId)).toHaveLength(checked.length);
+  });
+
+  it("a success takes its count back off the email and address counters", async () => {
+    const acct = await createAccount();
+    const ip = freshIp();
+    expect((await attempt(acct.adminEmail, "wrong wrong wrong wrong", ip)).status).toBe(401);
+    expect((await attempt(acct.adminEmail, PASSWORD, ip)).status).toBe(200);
+    const counters = await rows(
+      "SELECT key, failures FROM login_throttle WHERE key IN (?, ?)",
+      `email:${acct.adminEmail}`,
+      `ip:${ip}`,
+    );
+    expect(counters.map((c) => c.failures)).toEqual([1, 1]);
+  });
+
+  it("keys an IPv6 client by its /64: two addresses in one /64 share the pair counter", async () => {
+    const acct = await createAccount();
+    const prefix = `2001:db8:${(Date.now() % 65535).toString(16)}:7`;
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await attempt(acct.adminEmail, "wrong wrong wrong", `${prefix}::${i + 1}`)).status,
+      ).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await attempt(acct.adminEmail, "wrong wrong wrong", `${prefix}:0:0:0:a${i}`)).status,
+      ).toBe(401);
+    const counter = await row<{ failures: number }>(
+      "SELECT failures FROM login_throttle WHERE key = ?",
+      `pair:${acct.adminEmail}|${prefix}::/64`,
+    );
+    expect(counter?.failures).toBe(10);
+    expectProblem(
+      await attempt(acct.adminEmail, PASSWORD, `${prefix}::beef`),
+      429,
+      "too_many_attempts",
+    );
+    // Another /64 is another client.
+    expect((await attempt(acct.adminEmail, PASSWORD, `${prefix}1::1`)).status).toBe(200);
+  });
 });
 
 // ---- refresh --------------------------------------------------------------------------
@@ -336,6 +397,69 @@ describe("POST /v1/auth/refresh", () => {
         );
       }
     }
+  });
+});
+
+// ---- session lifetime ------------------------------------------------------------------
+
+const DAY = 24 * 60 * MINUTE;
+
+describe("session lifetime", () => {
+  it("records use at login and on every refresh; a week without use ends the session", async () => {
+    const acct = await createAccount();
+    const session = await login(acct.adminEmail, PASSWORD, freshIp());
+    const sid = await sessionIdOf(session.access_token);
+    const stored = await row("SELECT created_at, last_used_at FROM sessions WHERE id = ?", sid);
+    expect(stored?.last_used_at).toBe(stored?.created_at);
+
+    // Used after six days: the idle limit counts from that use, not from the login.
+    clock.offsetMs = 6 * DAY;
+    const used = await refresh(session.refresh_token);
+    expect(used.status).toBe(200);
+    const touched = await row<{ last_used_at: number }>(
+      "SELECT last_used_at FROM sessions WHERE id = ?",
+      sid,
+    );
+    expect(touched!.last_used_at).toBeGreaterThanOrEqual(stored!.created_at + 6 * DAY);
+    clock.offsetMs = 12 * DAY;
+    const again = await refresh(used.body.refresh_token);
+    expect(again.status).toBe(200);
+
+    // Then seven days and a second without use.
+    clock.offsetMs = 19 * DAY + 1_000;
+    expectProblem(await refresh(again.body.refresh_token), 401, "invalid_refresh_token");
+    // Nothing was changed by the refused refresh.
+    expect(
+      await rows("SELECT id FROM refresh_tokens WHERE session_id = ? AND replaced_by IS NULL", sid),
+    ).toHaveLength(1);
+  });
+
+  it("ends a session 30 days after login however often it is used", async () => {
+    const acct = await createAccount();
+    let tokens = await login(acct.adminEmail, PASSWORD, freshIp());
+    for (const day of [6, 12, 18, 24, 29]) {
+      clock.offsetMs = day * DAY;
+      const res = await refresh(tokens.refresh_token);
+      expect(res.status, `day ${day}`).toBe(200);
+      tokens = { ...tokens, ...res.body };
+    }
+    clock.offsetMs = 30 * DAY + 1_000;
+    expectProblem(await refresh(tokens.refresh_token), 401, "invalid_refresh_token");
+  });
+
+  it("an idle session stops authenticating, even with an unexpired access token", async () => {
+    const acct = await createAccount();
+    const session = await login(acct.adminEmail, PASSWORD, freshIp());
+    const sid = await sessionIdOf(session.access_token);
+    await env.DB.prepare("UPDATE sessions SET last_used_at = ? WHERE id = ?")
+      .bind(Date.now() - 7 * DAY - 1_000, sid)
+      .run();
+    expectProblem(
+      await call("GET", "/v1/me", { token: session.access_token }),
+      401,
+      "unauthorized",
+    );
+    expectProblem(await refresh(session.refresh_token), 401, "invalid_refresh_token");
   });
 });
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, count, createAccount, expectProblem, rows } from "../helpers";
+import { call, count, createAccount, expectProblem, freshIp, rows } from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
@@ -246,5 +246,24 @@ describe("a paired device's own credentials", () => {
     });
     expectProblem(res, 401, "unauthorized");
     expect(await count("SELECT count(*) AS n FROM device_pairings")).toBe(before);
+  });
+});
+
+describe("pairing-code throttling", () => {
+  it("gives one address 30 codes an hour, then 429 with Retry-After and no code made", async () => {
+    const ip = freshIp();
+    const ask = (from = ip) => call("POST", "/v1/device-pairings/code", { ip: from });
+    for (let i = 0; i < 30; i++) expect((await ask()).status).toBe(201);
+    const before = await count("SELECT count(*) AS n FROM device_pairings");
+    const refused = await ask();
+    expectProblem(refused, 429, "too_many_attempts");
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(3600);
+    expect(await count("SELECT count(*) AS n FROM device_pairings")).toBe(before);
+    // Another address is another client; the window ends after an hour.
+    expect((await ask(freshIp())).status).toBe(201);
+    clock.offsetMs = 60 * 60 * 1000 + 1000;
+    expect((await ask()).status).toBe(201);
   });
 });

@@ -419,6 +419,21 @@ describe("POST /v1/password/forgot", () => {
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
     expect((await forgot(uniqueEmail("spray"))).status).toBe(202);
   });
+
+  it("counts an IPv6 client by its /64: addresses in one /64 share the per-address limit", async () => {
+    const prefix = `2001:db8:${(Date.now() % 65535).toString(16)}:42`;
+    for (let i = 0; i < 30; i++) {
+      const res = await forgot(uniqueEmail("spray6"), `${prefix}::${(i + 1).toString(16)}`);
+      expect(res.status).toBe(202);
+    }
+    const refused = await forgot(uniqueEmail("spray6"), `${prefix}:ffff:ffff:ffff:ffff`);
+    expect({ status: refused.status, code: refused.body.code }).toEqual({
+      status: 429,
+      code: "too_many_attempts",
+    });
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await forgot(uniqueEmail("spray6"), `${prefix}1::1`)).status).toBe(202);
+  });
 });
 
 describe("POST /v1/password/reset", () => {

@@ -116,6 +116,8 @@ const MATRIX: Row[] = [
     ok: 200,
   },
   { method: "DELETE", path: "/v1/users/:user", permissions: ["users:write"], ok: 204 },
+  { method: "GET", path: "/v1/users/:user/sessions", permissions: ["users:write"], ok: 200 },
+  { method: "DELETE", path: "/v1/users/:user/sessions", permissions: ["users:write"], ok: 204 },
   { method: "GET", path: "/v1/groups", permissions: ["groups:read"], ok: 200 },
   { method: "GET", path: "/v1/groups/:group", permissions: ["groups:read"], ok: 200 },
   {

@@ -1,7 +1,21 @@
 import { env } from "cloudflare:workers";
-import { afterEach, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { clock } from "../../src/lib/clock";
-import { call, count, createAccount, login, runCron, uniqueEmail, until } from "../helpers";
+import {
+  call,
+  count,
+  createAccount,
+  createUser,
+  freshIp,
+  login,
+  newMail,
+  outbox,
+  PASSWORD,
+  rows,
+  runCron,
+  uniqueEmail,
+  until,
+} from "../helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
@@ -78,4 +92,143 @@ it("the cron puts long-overdue deliveries back on the queue, and the consumer at
     .first<{ attempts: number; status: string; last_error: string }>();
   expect(delivery).toMatchObject({ attempts: 1, status: "pending" });
   expect(delivery?.last_error).toBeTruthy();
+});
+
+describe("the cron prunes what has expired", () => {
+  const MINUTE = 60_000;
+  const DAY = 24 * 60 * MINUTE;
+  const exists = async (table: string, column: string, value: string) =>
+    (await count(`SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`, value)) === 1;
+
+  it("unclaimed pairing codes once expired; claimed ones stay", async () => {
+    const acct = await createAccount();
+    const org = await call("POST", "/v1/device-organizations", {
+      token: acct.token,
+      body: { name: "Hall" },
+    });
+    const code = async () =>
+      (
+        (await call("POST", "/v1/device-pairings/code", { ip: freshIp() })).body
+          .pairing_code as string
+      ).replace("-", "");
+    const unclaimed = await code();
+    const claimed = await code();
+    const paired = await call("POST", "/v1/device-pairings", {
+      token: acct.token,
+      body: { pairing_code: claimed, name: "Hall 1", device_organization_id: org.body.id },
+    });
+    expect(paired.status).toBe(201);
+    clock.offsetMs = 11 * MINUTE;
+    const fresh = await code();
+
+    await runCron();
+    expect(await exists("device_pairings", "code", unclaimed)).toBe(false);
+    expect(await exists("device_pairings", "code", claimed)).toBe(true);
+    expect(await exists("device_pairings", "code", fresh)).toBe(true);
+  });
+
+  it("throttle counters once their window has passed", async () => {
+    const acct = await createAccount();
+    const ip = freshIp();
+    const wrong = (from: string) =>
+      call("POST", "/v1/auth/login", {
+        body: { email: acct.adminEmail, password: "wrong wrong wrong" },
+        ip: from,
+      });
+    expect((await wrong(ip)).status).toBe(401);
+    const pairKey = `pair:${acct.adminEmail}|${ip}`;
+    expect(await exists("login_throttle", "key", pairKey)).toBe(true);
+    clock.offsetMs = 61 * MINUTE;
+    const laterIp = freshIp();
+    expect((await wrong(laterIp)).status).toBe(401);
+
+    await runCron();
+    expect(await exists("login_throttle", "key", pairKey)).toBe(false);
+    expect(await exists("login_throttle", "key", `ip:${ip}`)).toBe(false);
+    expect(await exists("login_throttle", "key", `pair:${acct.adminEmail}|${laterIp}`)).toBe(true);
+  });
+
+  it("sessions past their idle or absolute limit, and revoked ones after 30 days, with their refresh tokens", async () => {
+    const acct = await createAccount();
+    const user = await createUser(acct);
+    const sid = async (token: string) =>
+      (await call("GET", "/v1/me", { token })).body.authenticated_via.id as string;
+    const idle = await login(user.email, PASSWORD, freshIp());
+    const idleSid = await sid(idle.access_token);
+    let kept = await login(user.email, PASSWORD, freshIp());
+    const keptSid = await sid(kept.access_token);
+    const ended = await login(user.email, PASSWORD, freshIp());
+    const endedSid = await sid(ended.access_token);
+    expect((await call("POST", "/v1/auth/logout", { token: ended.access_token })).status).toBe(204);
+    const tokensOf = (id: string) =>
+      count("SELECT count(*) AS n FROM refresh_tokens WHERE session_id = ?", id);
+
+    clock.offsetMs = 6 * DAY;
+    const refreshed = await call("POST", "/v1/auth/refresh", {
+      body: { refresh_token: kept.refresh_token },
+    });
+    expect(refreshed.status).toBe(200);
+    kept = { ...kept, ...refreshed.body };
+    clock.offsetMs = 8 * DAY;
+    await runCron();
+    expect(await exists("sessions", "id", idleSid)).toBe(false);
+    expect(await tokensOf(idleSid)).toBe(0);
+    expect(await exists("sessions", "id", keptSid)).toBe(true);
+    expect(await tokensOf(keptSid)).toBe(2);
+    // Revoked eight days ago: kept a while yet.
+    expect(await exists("sessions", "id", endedSid)).toBe(true);
+
+    // Kept in use, but past its 30-day limit; the revoked one past 30 days since its end.
+    clock.offsetMs = 12 * DAY;
+    expect(
+      (await call("POST", "/v1/auth/refresh", { body: { refresh_token: kept.refresh_token } }))
+        .status,
+    ).toBe(200);
+    clock.offsetMs = 30 * DAY + MINUTE;
+    await runCron();
+    for (const id of [keptSid, endedSid]) {
+      expect(await exists("sessions", "id", id)).toBe(false);
+      expect(await tokensOf(id)).toBe(0);
+    }
+  });
+
+  it("used and superseded mailed links at once, expired ones a week after expiry", async () => {
+    const acct = await createAccount();
+    const user = await createUser(acct);
+    const mailLink = async () => {
+      const before = await outbox(user.email);
+      const res = await call("POST", `/v1/users/${user.id}/password-reset`, {
+        token: acct.token,
+        body: { method: "email" },
+      });
+      expect(res.status).toBe(202);
+      const mail = await newMail(user.email, before);
+      return decodeURIComponent(/reset-password\?token=([^\s"'<>&]+)/.exec(mail.text)![1]!);
+    };
+    const tokenIds = async () =>
+      (await rows("SELECT id FROM user_tokens WHERE user_id = ?", user.id)).map(
+        (r) => r.id as string,
+      );
+    await mailLink();
+    const used = await mailLink();
+    expect(await tokenIds()).toHaveLength(2);
+    const reset = await call("POST", "/v1/password/reset", {
+      body: { token: used, new_password: "another good passphrase 99" },
+    });
+    expect(reset.status).toBe(204);
+    const before = await tokenIds();
+    await mailLink();
+    const [expiringId] = (await tokenIds()).filter((id) => !before.includes(id));
+
+    await runCron();
+    expect(await tokenIds()).toEqual([expiringId]);
+
+    // An expired link stays a week, so a late click still hears that it expired.
+    clock.offsetMs = 2 * 60 * MINUTE;
+    await runCron();
+    expect(await tokenIds()).toEqual([expiringId]);
+    clock.offsetMs = 7 * DAY + 2 * 60 * MINUTE;
+    await runCron();
+    expect(await tokenIds()).toEqual([]);
+  });
 });
