@@ -1,5 +1,6 @@
 /** Users of an account: list, get, manual creation, changes, memberships, deletion. */
 import { by, type EventInput } from "../activity/record";
+import { revokeUserApiTokens } from "../api-tokens/repo";
 import { revokeUserSessions } from "../auth/session-repo";
 import { authorityOf } from "../authz/delegation";
 import { groupsWithin, userWithin } from "../authz/repo";
@@ -12,7 +13,7 @@ import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
-import { emailChangeStatements } from "../lifecycle/email-change";
+import { dropPendingEmail, emailChangeStatements } from "../lifecycle/email-change";
 import { toUserDto } from "./dto";
 import * as repo from "./repo";
 
@@ -152,9 +153,12 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   events.push(...(emailChange?.events ?? []));
   if (events.length === 0 && !emailChange?.statements.length) return current;
   const authority = authorityOf(principal.grants);
+  const disabling = statusChange === "disabled";
+  const dropped = disabling ? dropPendingEmail(ctx, current.user, "disabled", by(principal)) : null;
+  events.push(...(dropped?.events ?? []));
   const statements: Statement[] = [
     ...(statusChange ? [guard("permission_not_held", userWithin(accountId, authority, id))] : []),
-    ...(statusChange === "disabled"
+    ...(disabling
       ? [guard("last_administrator", repo.anotherAdministratorRemains(accountId, id))]
       : []),
     repo.updateUser(db, accountId, id, {
@@ -162,9 +166,15 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
       ...(statusChange ? { status: statusChange } : {}),
       updatedAt: now,
     }),
-    // Disabling ends every session at once; API tokens stop because their owner is checked on use.
-    ...(statusChange === "disabled" ? [revokeUserSessions(db, accountId, id, now)] : []),
     ...(emailChange?.statements ?? []),
+    // Disabling ends every session and API token at once, and a change of address they asked for.
+    ...(disabling
+      ? [
+          revokeUserSessions(db, accountId, id, now),
+          revokeUserApiTokens(db, accountId, id, now),
+          ...dropped!.statements,
+        ]
+      : []),
   ];
   // Enabling takes a seat, so it runs in the account's object like every seat-taking write.
   if (statusChange === "active") await commitTaking(ctx, takesSeat(ctx), statements, events);
