@@ -55,6 +55,11 @@ interface CreateUserInput {
   must_change_password?: boolean;
 }
 
+/** The groups asked for, and always Members: it is everyone's baseline group. */
+export const withMembers = (ctx: AuthedCtx, groupIds: string[] = []) => [
+  ...new Set([...groupIds, ctx.principal.membersGroupId]),
+];
+
 /**
  * The change that creates an active user with a password, guards first: the groups belong
  * to the account and lie within the caller's authority, and the email is free. The last
@@ -69,7 +74,7 @@ export async function userCreation(
   const { accountId } = principal;
   const email = normalizeEmail(input.email);
   checkPasswordPolicy(input.password, { email, accountName: principal.account.name });
-  const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : null;
+  const groupIds = withMembers(ctx, input.group_ids);
   const user = repo.newUserRow({
     id: newId("user"),
     accountId,
@@ -84,22 +89,11 @@ export async function userCreation(
   });
   const authority = authorityOf(principal.grants);
   const statements: Statement[] = [
-    ...(groupIds
-      ? [guard("validation_failed", groupsRepo.allGroupsExist(accountId, groupIds), "group_ids")]
-      : []),
-    guard(
-      "permission_not_held",
-      groupsWithin(
-        accountId,
-        authority,
-        groupIds ?? groupsRepo.builtinGroupId(accountId, "members"),
-      ),
-    ),
+    guard("validation_failed", groupsRepo.allGroupsExist(accountId, groupIds), "group_ids"),
+    guard("permission_not_held", groupsWithin(accountId, authority, groupIds)),
     repo.guardEmailFreeAcrossAccounts(email),
     repo.insertUser(db, user),
-    groupIds
-      ? groupsRepo.insertMemberships(accountId, user.id, groupIds, now)
-      : groupsRepo.insertBuiltinMembership(accountId, user.id, "members", now),
+    groupsRepo.insertMemberships(accountId, user.id, groupIds, now),
     groupsRepo.selectGroupIdsOf(accountId, user.id),
   ];
   const events = [
@@ -107,7 +101,7 @@ export async function userCreation(
       created_via: createdVia,
       created_by: principal.userId,
       email,
-      group_ids: groupIds ?? "members",
+      group_ids: groupIds,
     }),
   ];
   return { user, statements, events };
@@ -187,7 +181,8 @@ export async function replaceGroups(ctx: AuthedCtx, id: string, groupIds: string
   const { db, now, principal } = ctx;
   const { accountId } = principal;
   const current = await getUser(ctx, id);
-  const next = [...new Set(groupIds)];
+  // Members is everyone's group: whatever the body says, the user stays in it.
+  const next = withMembers(ctx, groupIds);
   const authority = authorityOf(principal.grants);
   await commit(
     ctx,

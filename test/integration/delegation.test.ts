@@ -169,3 +169,23 @@ describe("delegation", () => {
     expect(disabled.body.status).toBe("disabled");
   });
 });
+
+describe("delegation and Members", () => {
+  it("ignores Members' grants, which everyone holds: a narrow API token can regroup a member", async () => {
+    const acct = await createAccount();
+    const readers = await createGroup(acct, [{ permission: "users:read" }]);
+    // Members holds more than the token (devices:read, content:read, groups:read...).
+    const created = await call("POST", "/v1/api-tokens", {
+      token: acct.token,
+      body: { name: "regroup", permissions: ["users:read", "users:write", "groups:read"] },
+    });
+    expect(created.status).toBe(201);
+    const member = await createUser(acct);
+    const res = await call("PUT", `/v1/users/${member.id}/groups`, {
+      token: created.body.token,
+      body: { group_ids: [readers] },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.group_ids).toEqual([readers, acct.membersId].sort());
+  });
+});
