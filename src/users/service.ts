@@ -150,8 +150,10 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   const disabling = statusChange === "disabled";
   const dropped = disabling ? dropPendingEmail(ctx, current.user, "disabled", by(principal)) : null;
   events.push(...(dropped?.events ?? []));
+  // Renaming someone who holds more than the caller is acting above it, like changing their status.
+  const actsOnThem = statusChange !== undefined || Object.keys(names).length > 0;
   const statements: Statement[] = [
-    ...(statusChange ? [guard("permission_not_held", userWithin(accountId, authority, id))] : []),
+    ...(actsOnThem ? [guard("permission_not_held", userWithin(accountId, authority, id))] : []),
     ...(disabling
       ? [guard("last_administrator", repo.anotherAdministratorRemains(accountId, id))]
       : []),
