@@ -4,11 +4,8 @@
  * the new address is confirmed (API or /verify-email page), uniqueness at request and at
  * confirmation, superseding, expiry, reuse, the notice to the old address, delegation.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Bindings } from "../../src/context";
-import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
 import {
   call,
@@ -16,6 +13,7 @@ import {
   createGroup,
   createUser,
   expectProblem,
+  forgotAndReset,
   freshIp,
   type Mail,
   newMail,
@@ -626,29 +624,6 @@ describe("cancelling a requested email change from the current address", () => {
 });
 
 // ---- what else ends a pending change --------------------------------------------------
-
-async function forgotAndReset(email: string) {
-  const ctx = createExecutionContext();
-  const before = await outbox(email);
-  const res = await worker.fetch(
-    new Request("http://api.test/v1/password/forgot", {
-      method: "POST",
-      headers: { "content-type": "application/json", "cf-connecting-ip": freshIp() },
-      body: JSON.stringify({ email }),
-    }),
-    env as unknown as Bindings,
-    ctx,
-  );
-  expect(res.status).toBe(202);
-  await waitOnExecutionContext(ctx);
-  const mail = await newMail(email, before);
-  const prefix = `${env.APP_URL.replace(/\/$/, "")}/reset-password?token=`;
-  const at = mail.text.indexOf(prefix);
-  const token = decodeURIComponent(/^[^\s"'<>&]+/.exec(mail.text.slice(at + prefix.length))![0]);
-  return call("POST", "/v1/password/reset", {
-    body: { token, new_password: "a freshly chosen passphrase 2024" },
-  });
-}
 
 describe("a password change, a reset or disabling cancels a pending email change", () => {
   const cases: [string, "password_changed" | "password_reset" | "disabled", Act][] = [
