@@ -1,6 +1,6 @@
 -- A third kind of user token: the link mailed to the current address when a change of
 -- address is requested, which cancels the change. SQLite cannot alter a CHECK constraint,
--- so the table is rebuilt the documented way: a new table, the rows copied, the old table
+-- so the table is rebuilt: a new table, the rows copied, the old table
 -- dropped, the new one renamed, its indexes made again. Nothing references user_tokens;
 -- deferring foreign keys keeps the copy of its own reference to users from being checked
 -- halfway.
