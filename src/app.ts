@@ -24,6 +24,7 @@ import { AppError, type ErrorCode, problemResponse } from "./lib/errors";
 import { adminResetRoutes, emailVerificationRoutes, passwordRoutes } from "./lifecycle/routes";
 import { meRoutes } from "./me/routes";
 import { activatePage } from "./pages/activate";
+import { cancelEmailChangePage } from "./pages/cancel-email-change";
 import { resetPasswordPage } from "./pages/reset-password";
 import { verifyEmailPage } from "./pages/verify-email";
 import { devRoutes } from "./platform/dev-outbox";
@@ -88,6 +89,7 @@ export function buildApp() {
     .route("/v1/dev", devRoutes)
     .route("/", activatePage)
     .route("/", verifyEmailPage)
+    .route("/", cancelEmailChangePage)
     .route("/", resetPasswordPage);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

@@ -233,3 +233,32 @@ export async function runCron(bindings: Bindings = env as unknown as Bindings) {
   );
   await waitOnExecutionContext(ctx);
 }
+
+/**
+ * A self-service reset to the end: POST /v1/password/forgot (waiting for the mail it sends
+ * after the response), then POST /v1/password/reset with the mailed token.
+ */
+export async function forgotAndReset(
+  email: string,
+  newPassword = "a freshly chosen passphrase 2024",
+) {
+  const ctx = createExecutionContext();
+  const before = await outbox(email);
+  const res = await worker.fetch(
+    new Request("http://api.test/v1/password/forgot", {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": freshIp() },
+      body: JSON.stringify({ email }),
+    }),
+    env as unknown as Bindings,
+    ctx,
+  );
+  expect(res.status).toBe(202);
+  await waitOnExecutionContext(ctx);
+  const mail = await newMail(email, before);
+  const prefix = `${env.APP_URL.replace(/\/$/, "")}/reset-password?token=`;
+  const at = mail.text.indexOf(prefix);
+  expect(at).toBeGreaterThanOrEqual(0);
+  const token = decodeURIComponent(/^[^\s"'<>&]+/.exec(mail.text.slice(at + prefix.length))![0]);
+  return call("POST", "/v1/password/reset", { body: { token, new_password: newPassword } });
+}

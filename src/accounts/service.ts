@@ -128,7 +128,8 @@ export async function createAccount(
 
   if (input.admin_password === undefined) {
     const inviter = { userId: null, name: null, by: { actor }, authority: null };
-    const groupIds = [builtins.ids.administrators];
+    // Members is everyone's group, the first administrator's too.
+    const groupIds = [builtins.ids.administrators, builtins.ids.members];
     const ttl = DEFAULT_SETTINGS.invitation_ttl_hours;
     const invite = await invitation(ctx, accountId, { email, groupIds }, inviter, ttl);
     await commit(ctx, [...head, ...invite.statements], [...events, ...invite.events]);
@@ -148,12 +149,13 @@ export async function createAccount(
     createdBy: null,
     now,
   });
+  const adminGroups = [builtins.ids.administrators, builtins.ids.members];
   await commit(
     ctx,
     [
       ...head,
       usersRepo.insertUser(db, admin),
-      groupsRepo.insertMemberships(accountId, admin.id, [builtins.ids.administrators], now),
+      groupsRepo.insertMemberships(accountId, admin.id, adminGroups, now),
     ],
     [
       ...events,
@@ -168,7 +170,7 @@ export async function createAccount(
   );
   return {
     account: await created(),
-    admin: toUserDto(admin, [builtins.ids.administrators]),
+    admin: toUserDto(admin, [...adminGroups].sort()),
     invitation: null,
   };
 }

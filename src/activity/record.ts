@@ -21,6 +21,7 @@ export const EVENT_TYPES = [
   "user.created",
   "user.updated",
   "user.email_change_requested",
+  "user.email_change_cancelled",
   "user.email_changed",
   "user.disabled",
   "user.enabled",

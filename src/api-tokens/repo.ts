@@ -43,6 +43,20 @@ export function revokeApiToken(db: Database, accountId: string, id: string, now:
     );
 }
 
+/** Revokes every active token of a user (their password was reset, or they were disabled). */
+export function revokeUserApiTokens(db: Database, accountId: string, userId: string, now: number) {
+  return db
+    .update(apiTokens)
+    .set({ revokedAt: now })
+    .where(
+      and(
+        eq(apiTokens.accountId, accountId),
+        eq(apiTokens.userId, userId),
+        isNull(apiTokens.revokedAt),
+      ),
+    );
+}
+
 export function touchApiToken(db: Database, accountId: string, id: string, now: number) {
   return db
     .update(apiTokens)

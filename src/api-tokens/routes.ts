@@ -47,14 +47,18 @@ const create = createRoute({
   path: "/",
   tags,
   security: bearer,
-  summary: "Create an API token; the secret is shown once",
+  summary:
+    "Create an API token from a login session (not with another token); it lives at most 365 days; the secret is shown once",
   middleware: requires("api_tokens:manage"),
   request: {
     body: jsonBody(
       z.strictObject({
         name: z.string().trim().min(1).max(100),
         permissions: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
-        expires_at: z.iso.datetime({ offset: true }).optional(),
+        expires_at: z.iso
+          .datetime({ offset: true })
+          .optional()
+          .openapi({ description: "At most 365 days ahead; a later or absent one becomes that" }),
       }),
     ),
   },

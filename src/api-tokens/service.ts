@@ -33,11 +33,17 @@ export async function listApiTokens(ctx: AuthedCtx, limit: number, cursor?: stri
   return toPage(rows, limit, toApiTokenDto, (t) => t.id);
 }
 
+/** A leaked token must not work forever; a longer or absent expiry becomes this. */
+const MAX_LIFETIME_MS = 365 * 24 * 60 * 60 * 1000;
+
 export async function createApiToken(
   ctx: AuthedCtx,
   input: { name: string; permissions: Permission[]; expires_at?: string },
 ) {
   const { db, now, principal } = ctx;
+  // Otherwise one leaked token could mint fresh ones and outlive its own revocation.
+  if (principal.kind !== "session")
+    throw new AppError("forbidden", "API tokens are created from a login session.");
   const notHeld = input.permissions.filter((p) => !authorize(principal.grants, p).allowed);
   if (notHeld.length > 0) {
     throw new AppError(
@@ -48,12 +54,13 @@ export async function createApiToken(
       },
     );
   }
-  const expiresAt = input.expires_at ? Date.parse(input.expires_at) : null;
-  if (expiresAt !== null && expiresAt <= now) {
+  const asked = input.expires_at ? Date.parse(input.expires_at) : null;
+  if (asked !== null && asked <= now) {
     throw new AppError("validation_failed", "expires_at must be in the future.", {
       errors: [{ path: "expires_at", code: "too_small", message: "Must be in the future." }],
     });
   }
+  const expiresAt = Math.min(asked ?? Number.POSITIVE_INFINITY, now + MAX_LIFETIME_MS);
   const id = newId("apiToken");
   const { token, secretHash } = await mintBearerToken(id);
   const row = {

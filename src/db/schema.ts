@@ -206,9 +206,9 @@ export const devicePairings = sqliteTable("device_pairings", {
   deviceId: text("device_id"),
 });
 
-export type UserTokenKind = "email_verification" | "password_reset";
+export type UserTokenKind = "email_verification" | "password_reset" | "email_change_cancel";
 
-/** Single-use tokens mailed to a user (a new email's verification, a password reset). */
+/** Single-use tokens mailed to a user (a new email's verification, its cancellation, a password reset). */
 export const userTokens = sqliteTable("user_tokens", {
   id: text("id").primaryKey(),
   accountId: text("account_id").notNull(),

@@ -142,21 +142,6 @@ export function insertMemberships(
     FROM json_each(${JSON.stringify([...new Set(groupIds)])})`;
 }
 
-/** A subquery naming the account's built-in group. */
-export const builtinGroupId = (accountId: string, builtin: "administrators" | "members") =>
-  sql`SELECT id FROM groups WHERE account_id = ${accountId} AND builtin = ${builtin}`;
-
-/** Adds the user to a built-in group found by SQL, sparing a round trip to look its id up. */
-export function insertBuiltinMembership(
-  accountId: string,
-  userId: string,
-  builtin: "administrators" | "members",
-  now: number,
-) {
-  return sql`INSERT INTO group_memberships (account_id, group_id, user_id, created_at)
-    SELECT ${accountId}, id, ${userId}, ${now} FROM groups WHERE account_id = ${accountId} AND builtin = ${builtin}`;
-}
-
 /** A statement whose one row is the user's group ids as JSON; put it last in a batch. */
 export function selectGroupIdsOf(accountId: string, userId: string) {
   return sql`SELECT (SELECT json_group_array(group_id) FROM (SELECT group_id FROM group_memberships

@@ -41,7 +41,7 @@ const create = createRoute({
   request: { body: jsonBody(CreateGroupBody) },
   responses: {
     201: jsonResponse(GroupSchema, "Created"),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "group_name_taken"),
+    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "group_name_taken", "permission_not_held"),
   },
 });
 
@@ -64,12 +64,20 @@ const update = createRoute({
   path: "/{id}",
   tags,
   security: bearer,
-  summary: "Rename, describe or replace the grants of a group",
+  summary:
+    "Rename, describe or replace the grants of a group (the caller must hold every grant it has and gets)",
   middleware: requires("groups:write"),
   request: { params: IdParam(), body: jsonBody(UpdateGroupBody) },
   responses: {
     200: jsonResponse(GroupSchema, "Updated"),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "group_builtin", "group_name_taken"),
+    ...errors(
+      ...AUTHED_ERRORS,
+      ...BODY_ERRORS,
+      "not_found",
+      "group_builtin",
+      "group_name_taken",
+      "permission_not_held",
+    ),
   },
 });
 
@@ -83,7 +91,7 @@ const remove = createRoute({
   request: { params: IdParam() },
   responses: {
     204: { description: "Deleted" },
-    ...errors(...AUTHED_ERRORS, "not_found", "group_builtin"),
+    ...errors(...AUTHED_ERRORS, "not_found", "group_builtin", "permission_not_held"),
   },
 });
 

@@ -1,7 +1,9 @@
 /** Groups and their grants. */
 import { by, type EventInput } from "../activity/record";
 import { assertGrantsWithin, authorityOf } from "../authz/delegation";
+import { groupsWithin } from "../authz/repo";
 import type { AuthedCtx } from "../context";
+import { guard } from "../db/batch";
 import { commit } from "../db/commit";
 import { iso } from "../lib/clock";
 import { decodeCursor, toPage } from "../lib/cursor";
@@ -87,6 +89,17 @@ export async function createGroup(
   return (await repo.findGroup(db, principal.accountId, id))!;
 }
 
+/**
+ * Changing or deleting a group needs every grant it holds now, not only the new ones:
+ * otherwise anyone with groups:write could empty, rename or remove a group above them.
+ * Checked in the write's batch, so it sees the grants as they are at commit time.
+ */
+const holdsGroup = (ctx: AuthedCtx, id: string) =>
+  guard(
+    "permission_not_held",
+    groupsWithin(ctx.principal.accountId, authorityOf(ctx.principal.grants), [id]),
+  );
+
 export async function updateGroup(
   ctx: AuthedCtx,
   id: string,
@@ -110,6 +123,7 @@ export async function updateGroup(
   await commit(
     ctx,
     [
+      holdsGroup(ctx, id),
       repo.updateGroup(db, principal.accountId, id, {
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.description !== undefined ? { description: input.description } : {}),
@@ -136,6 +150,7 @@ export async function deleteGroup(ctx: AuthedCtx, id: string) {
   await commit(
     ctx,
     [
+      holdsGroup(ctx, id),
       repo.moveOrphansToMembers(principal.accountId, id, members!, now),
       repo.deleteGroup(db, principal.accountId, id),
     ],

@@ -117,8 +117,9 @@ export function markExpired(accountId: string, id: string, now: number) {
 }
 
 /**
- * The accepted invitation's memberships: its groups that still exist, or Members when none
- * is left (groups can be deleted while an invitation waits).
+ * The accepted invitation's memberships: its groups that still exist (groups can be
+ * deleted while an invitation waits), and always Members, everyone's group, even when an
+ * invitation made before that rule did not name it.
  */
 export function insertInvitedMemberships(
   accountId: string,
@@ -129,7 +130,5 @@ export function insertInvitedMemberships(
   const invited = sql`SELECT value FROM json_each(${JSON.stringify(groupIds)})`;
   return sql`INSERT INTO group_memberships (account_id, group_id, user_id, created_at)
     SELECT ${accountId}, id, ${userId}, ${now} FROM groups
-    WHERE account_id = ${accountId} AND (id IN (${invited})
-      OR (builtin = 'members' AND NOT EXISTS (SELECT 1 FROM groups g
-        WHERE g.account_id = ${accountId} AND g.id IN (${invited}))))`;
+    WHERE account_id = ${accountId} AND (id IN (${invited}) OR builtin = 'members')`;
 }

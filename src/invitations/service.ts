@@ -158,9 +158,8 @@ export async function createInvitation(
   input: { email: string; group_ids?: string[] },
 ) {
   const { principal } = ctx;
-  const groupIds = input.group_ids?.length
-    ? [...new Set(input.group_ids)]
-    : [principal.membersGroupId];
+  // Members is everyone's group, so every invitation carries it.
+  const groupIds = [...new Set([...(input.group_ids ?? []), principal.membersGroupId])];
   const inviter = inviterOf(ctx);
   const built = await invitation(
     ctx,

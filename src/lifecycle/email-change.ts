@@ -2,7 +2,9 @@
  * Email change with verification: the new address
  * waits in `pending_email` and the user keeps signing in with the current one until the
  * link sent to the new address is confirmed. Uniqueness is checked at request and again
- * at confirmation; a newer request supersedes an older one; the old address is told.
+ * at confirmation; a newer request supersedes an older one. The current address is told
+ * at once, with a link that cancels the change, so whoever took over a session cannot
+ * move the account elsewhere unnoticed; it is told again once the change is made.
  */
 import { by, type EventInput } from "../activity/record";
 import { authorityOf } from "../authz/delegation";
@@ -15,7 +17,11 @@ import { appLink } from "../http/links";
 import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { sendMail } from "../mail/send";
-import { emailChangedNotice, emailVerificationMail } from "../mail/templates";
+import {
+  emailChangedNotice,
+  emailChangeRequestedNotice,
+  emailVerificationMail,
+} from "../mail/templates";
 import {
   forgetToken,
   issueToken,
@@ -25,6 +31,12 @@ import {
 } from "../user-tokens/tokens";
 import { displayName } from "../users/dto";
 import * as usersRepo from "../users/repo";
+
+/** Both links of a change: the verification mailed to the new address, the cancel link to the old. */
+const supersedeChangeLinks = (ctx: Ctx, accountId: string, userId: string) => [
+  supersedeTokens(ctx, accountId, userId, "email_verification"),
+  supersedeTokens(ctx, accountId, userId, "email_change_cancel"),
+];
 
 /**
  * The statements that store the new address as pending (guards first), its event, and
@@ -45,7 +57,7 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
           pendingEmail: null,
           updatedAt: now,
         }),
-        supersedeTokens(ctx, target.accountId, target.id, "email_verification"),
+        ...supersedeChangeLinks(ctx, target.accountId, target.id),
       ],
     };
   }
@@ -54,6 +66,12 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
     accountId: target.accountId,
     userId: target.id,
     kind: "email_verification",
+    email,
+  });
+  const cancel = await issueToken(ctx, {
+    accountId: target.accountId,
+    userId: target.id,
+    kind: "email_change_cancel",
     email,
   });
   const event: EventInput = {
@@ -71,9 +89,10 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
     usersRepo.guardEmailFreeAcrossAccounts(email),
     usersRepo.updateUser(db, target.accountId, target.id, { pendingEmail: email, updatedAt: now }),
     ...issued.statements,
+    ...cancel.statements,
   ];
   const after = async () => {
-    await issued.index();
+    await Promise.all([issued.index(), cancel.index()]);
     const mail = await emailVerificationMail({
       name: displayName(target),
       newEmail: email,
@@ -81,6 +100,14 @@ export async function emailChangeStatements(ctx: AuthedCtx, target: UserRow, raw
       expiresAt: issued.row.expiresAt,
     });
     await sendMail(ctx, { to: email, ...mail, tag: "email-verification" });
+    const notice = await emailChangeRequestedNotice({
+      name: displayName(target),
+      oldEmail: target.email,
+      newEmail: email,
+      link: appLink(ctx, "/cancel-email-change", { token: cancel.token }),
+      expiresAt: cancel.row.expiresAt,
+    });
+    await sendMail(ctx, { to: target.email, ...notice, tag: "email-change-requested" });
   };
   return { statements, events: [event], after };
 }
@@ -110,8 +137,9 @@ export async function confirmEmailChange(ctx: Ctx, token: string) {
       emailVerifiedAt: now,
       updatedAt: now,
     }),
-    // Reset links mailed to the old address must not outlive it.
+    // Reset links mailed to the old address must not outlive it; nor its cancel link.
     supersedeTokens(ctx, user.accountId, user.id, "password_reset"),
+    supersedeTokens(ctx, user.accountId, user.id, "email_change_cancel"),
     selectGroupIdsOf(user.accountId, user.id),
   ];
   const results = await commit(ctx, statements, [
@@ -132,4 +160,35 @@ export async function confirmEmailChange(ctx: Ctx, token: string) {
   await sendMail(ctx, { to: user.email, ...notice, tag: "email-changed" });
   const changed = { ...user, email, pendingEmail: null, emailVerifiedAt: now, updatedAt: now };
   return { user: changed, groupIds: groupIdsFromResult(results.at(-1)!) };
+}
+
+/**
+ * Drops the user's pending change, if any: `pending_email` cleared and both of its links
+ * dead. A password change or reset and disabling the user do this, since a change
+ * requested before them may have been requested by whoever they lock out.
+ */
+export function dropPendingEmail(
+  ctx: Ctx,
+  user: Pick<UserRow, "accountId" | "id" | "pendingEmail">,
+  reason: "password_changed" | "password_reset" | "disabled",
+  actor: Pick<EventInput, "actor" | "method">,
+) {
+  const { accountId, id } = user;
+  const statements: Statement[] = [
+    usersRepo.clearPendingEmail(accountId, id, ctx.now),
+    ...supersedeChangeLinks(ctx, accountId, id),
+  ];
+  const events: EventInput[] = user.pendingEmail
+    ? [
+        {
+          type: "user.email_change_cancelled",
+          accountId,
+          ...actor,
+          subject: { type: "user", id },
+          metadata: { email: user.pendingEmail, reason },
+          when: usersRepo.hasPendingEmail(accountId, id, user.pendingEmail),
+        },
+      ]
+    : [];
+  return { statements, events };
 }

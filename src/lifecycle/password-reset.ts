@@ -1,9 +1,11 @@
 /**
  * Password resets: by an administrator (a temporary password shown once, or a mailed
  * link), or self-service through a one-hour, single-use link. Every reset ends the user's
- * sessions and refresh tokens at once.
+ * sessions, refresh tokens and API tokens at once, and drops a pending email change:
+ * a reset is how an account is taken back, so nothing the intruder set up may outlive it.
  */
 import { by, type EventInput } from "../activity/record";
+import { revokeUserApiTokens } from "../api-tokens/repo";
 import { throttle } from "../auth/rate-limit";
 import { revokeUserSessions } from "../auth/session-repo";
 import { clientKey } from "../auth/throttle";
@@ -27,6 +29,7 @@ import {
 } from "../user-tokens/tokens";
 import { displayName } from "../users/dto";
 import * as usersRepo from "../users/repo";
+import { dropPendingEmail } from "./email-change";
 
 const HOUR = 60 * 60 * 1000;
 const FORGOT_LIMITS = { email: 5, ip: 30 };
@@ -53,6 +56,7 @@ export async function adminReset(
 ) {
   const { db, now, principal, config } = ctx;
   const { accountId, id } = target;
+  const dropped = dropPendingEmail(ctx, target, "password_reset", by(principal));
   const events: EventInput[] = [
     {
       type: "user.password_reset",
@@ -60,10 +64,13 @@ export async function adminReset(
       subject: { type: "user", id },
       metadata: { method, by: principal.userId },
     },
+    ...dropped.events,
   ];
   const common = [
     guard("permission_not_held", userWithin(accountId, authorityOf(principal.grants), id)),
     revokeUserSessions(db, accountId, id, now),
+    revokeUserApiTokens(db, accountId, id, now),
+    ...dropped.statements,
   ];
   if (method === "temporary_password") {
     const password = temporaryPassword();
@@ -139,13 +146,15 @@ export async function describeReset(ctx: Ctx, token: string) {
   return { email: user.email, expires_at: new Date(row.expiresAt).toISOString() };
 }
 
-/** Sets the new password from a reset link; the link works once; every session ends. */
+/** Sets the new password from a reset link; the link works once; every session and API token ends. */
 export async function resetPassword(ctx: Ctx, token: string, newPassword: string) {
   const { db, now, config } = ctx;
   const { token: row, user, accountName } = await resolveToken(ctx, "password_reset", token);
   if (user.status !== "active") throw new AppError("token_invalid", "This link is not valid.");
   checkPasswordPolicy(newPassword, { email: user.email, accountName }, "new_password");
   const { accountId, id } = user;
+  const actor = { type: "user" as const, id };
+  const dropped = dropPendingEmail(ctx, user, "password_reset", { actor });
   await commit(
     ctx,
     [
@@ -156,15 +165,18 @@ export async function resetPassword(ctx: Ctx, token: string, newPassword: string
         updatedAt: now,
       }),
       revokeUserSessions(db, accountId, id, now),
+      revokeUserApiTokens(db, accountId, id, now),
+      ...dropped.statements,
     ],
     [
       {
         type: "user.password_reset",
         accountId,
-        actor: { type: "user", id },
+        actor,
         subject: { type: "user", id },
         metadata: { method: "self_service" },
       },
+      ...dropped.events,
     ],
   );
   forgetToken(ctx, row.tokenHash);

@@ -14,6 +14,7 @@ import { toUserDto, UserSchema } from "../users/dto";
 import { Email, Password } from "../users/schemas";
 import { getUser } from "../users/service";
 import { confirmEmailChange } from "./email-change";
+import { cancelEmailChange } from "./email-change-cancel";
 import { adminReset, forgotPassword, resetPassword } from "./password-reset";
 
 const Token = z.string().min(1).max(200);
@@ -76,10 +77,28 @@ const confirm = createRoute({
   },
 });
 
-export const emailVerificationRoutes = createRouter().openapi(confirm, async (c) => {
-  const { user, groupIds } = await confirmEmailChange(c.get("ctx"), c.req.valid("json").token);
-  return c.json(toUserDto(user, groupIds), 200);
+const cancel = createRoute({
+  method: "post",
+  path: "/cancel",
+  tags: ["Email verification"],
+  summary:
+    "Cancel a requested email change with the token mailed to the current address; the verification link stops working",
+  request: { body: jsonBody(z.strictObject({ token: Token })) },
+  responses: {
+    200: jsonResponse(UserSchema, "The user, with no pending email"),
+    ...errors(...BODY_ERRORS, "token_invalid", "token_expired"),
+  },
 });
+
+export const emailVerificationRoutes = createRouter()
+  .openapi(confirm, async (c) => {
+    const { user, groupIds } = await confirmEmailChange(c.get("ctx"), c.req.valid("json").token);
+    return c.json(toUserDto(user, groupIds), 200);
+  })
+  .openapi(cancel, async (c) => {
+    const { user, groupIds } = await cancelEmailChange(c.get("ctx"), c.req.valid("json").token);
+    return c.json(toUserDto(user, groupIds), 200);
+  });
 
 const forgot = createRoute({
   method: "post",

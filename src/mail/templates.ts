@@ -65,6 +65,28 @@ export async function emailVerificationMail(input: {
   };
 }
 
+export async function emailChangeRequestedNotice(input: {
+  name: string;
+  oldEmail: string;
+  newEmail: string;
+  link: string;
+  expiresAt: number;
+}) {
+  const expires = dateTime(input.expiresAt);
+  return {
+    subject: "A change of your sign-in email address was requested",
+    html: await render(
+      "A change of your sign-in email address was requested",
+      [
+        html`Hello ${input.name}, someone asked to change the sign-in address of your account from ${input.oldEmail} to ${input.newEmail}. Nothing changes until the new address is confirmed.`,
+        html`If this was not you, cancel the change now and change your password. The link works until ${expires}.`,
+      ],
+      { label: "Cancel the change", url: input.link },
+    ),
+    text: `Hello ${input.name},\n\nSomeone asked to change the sign-in address of your account from ${input.oldEmail} to ${input.newEmail}. Nothing changes until the new address is confirmed.\n\nIf this was not you, cancel the change now and change your password: ${input.link}\n\nThe link works until ${expires}.\n`,
+  };
+}
+
 export async function emailChangedNotice(input: {
   name: string;
   oldEmail: string;

@@ -35,20 +35,34 @@ const update = createRoute({
   path: "/",
   tags,
   security: bearer,
-  summary: "Change your own names",
+  summary:
+    "Change your own names, or ask for a new email (with your current password; the current address is told and can cancel)",
   middleware: [authenticate],
   request: {
     body: jsonBody(
-      z.strictObject({
-        first_name: PersonName.optional(),
-        last_name: PersonName.optional(),
-        email: Email.optional(),
-      }),
+      z
+        .strictObject({
+          first_name: PersonName.optional(),
+          last_name: PersonName.optional(),
+          email: Email.optional(),
+          current_password: Password.optional(),
+        })
+        // Whoever holds a session must also know the password to move the account elsewhere.
+        .refine((b) => b.email === undefined || b.current_password !== undefined, {
+          path: ["current_password"],
+          message: "Required to change the email.",
+        }),
     ),
   },
   responses: {
     200: jsonResponse(MeSchema, "Updated; a new email is pending until confirmed"),
-    ...errors("unauthorized", ...BODY_ERRORS, "email_taken"),
+    ...errors(
+      "unauthorized",
+      "forbidden",
+      ...BODY_ERRORS,
+      "invalid_current_password",
+      "email_taken",
+    ),
   },
 });
 

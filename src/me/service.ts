@@ -7,7 +7,7 @@ import { commit } from "../db/commit";
 import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "../lib/password";
-import { emailChangeStatements } from "../lifecycle/email-change";
+import { dropPendingEmail, emailChangeStatements } from "../lifecycle/email-change";
 import { supersedeTokens } from "../user-tokens/tokens";
 import { toUserDto } from "../users/dto";
 import * as usersRepo from "../users/repo";
@@ -39,10 +39,28 @@ const selfEvent = (
     metadata,
   }) satisfies EventInput;
 
-/** Names change at once; a new email waits as `pending_email` until its link is confirmed. */
+async function checkCurrentPassword(ctx: AuthedCtx, password: string) {
+  const stored = ctx.principal.user.passwordHash;
+  if (!stored || !(await verifyPassword(password, stored, ctx.config.passwordPepper))) {
+    throw new AppError("invalid_current_password", "The current password is incorrect.", {
+      errors: [
+        {
+          path: "current_password",
+          code: "invalid_current_password",
+          message: "Incorrect password.",
+        },
+      ],
+    });
+  }
+}
+
+/**
+ * Names change at once; a new email needs the current password and waits as
+ * `pending_email` until its link is confirmed.
+ */
 export async function updateMe(
   ctx: AuthedCtx,
-  input: { first_name?: string; last_name?: string; email?: string },
+  input: { first_name?: string; last_name?: string; email?: string; current_password?: string },
 ) {
   const { db, now, principal } = ctx;
   // An API token could otherwise move its owner's email elsewhere and take the account over.
@@ -51,6 +69,7 @@ export async function updateMe(
       "forbidden",
       "The profile is changed from a login session, not with an API token.",
     );
+  if (input.email !== undefined) await checkCurrentPassword(ctx, input.current_password ?? "");
   const set = {
     ...(input.first_name !== undefined ? { firstName: input.first_name } : {}),
     ...(input.last_name !== undefined ? { lastName: input.last_name } : {}),
@@ -91,7 +110,7 @@ export async function updateMe(
   });
 }
 
-/** Clears must_change_password and ends every other session of the user. */
+/** Clears must_change_password, ends every other session and drops a pending email change. */
 export async function changePassword(
   ctx: AuthedCtx,
   input: { current_password: string; new_password: string },
@@ -102,18 +121,7 @@ export async function changePassword(
       "forbidden",
       "Passwords are changed from a login session, not with an API token.",
     );
-  const stored = principal.user.passwordHash;
-  if (!stored || !(await verifyPassword(input.current_password, stored, config.passwordPepper))) {
-    throw new AppError("invalid_current_password", "The current password is incorrect.", {
-      errors: [
-        {
-          path: "current_password",
-          code: "invalid_current_password",
-          message: "Incorrect password.",
-        },
-      ],
-    });
-  }
+  await checkCurrentPassword(ctx, input.current_password);
   checkPasswordPolicy(
     input.new_password,
     { email: principal.user.email, accountName: principal.account.name },
@@ -126,6 +134,7 @@ export async function changePassword(
       ],
     });
   }
+  const dropped = dropPendingEmail(ctx, principal.user, "password_changed", by(principal));
   const statements = [
     usersRepo.updateUser(db, principal.accountId, principal.userId, {
       passwordHash: await hashPassword(input.new_password, config.passwordPepper),
@@ -141,6 +150,7 @@ export async function changePassword(
     ),
     // Reset links mailed before the change must not undo it.
     supersedeTokens(ctx, principal.accountId, principal.userId, "password_reset"),
+    ...dropped.statements,
   ];
-  await commit(ctx, statements, [selfEvent(ctx, "user.password_changed")]);
+  await commit(ctx, statements, [selfEvent(ctx, "user.password_changed"), ...dropped.events]);
 }

@@ -1,6 +1,7 @@
 /**
- * Single-use tokens mailed to a user: a new address's verification (24 hours) and a
- * password reset (one hour). A newer token of a kind supersedes the user's older ones.
+ * Single-use tokens mailed to a user: a new address's verification (24 hours), the
+ * cancellation of that change mailed to the current address (as long as the verification
+ * lives) and a password reset (one hour). A newer token of a kind supersedes the user's older ones.
  * Using one is a conditional update inside the change's batch, so a link works once.
  */
 import type { Ctx } from "../context";
@@ -13,6 +14,7 @@ import * as repo from "./repo";
 
 const TOKEN_TTL_MS: Record<UserTokenKind, number> = {
   email_verification: 24 * 60 * 60 * 1000,
+  email_change_cancel: 24 * 60 * 60 * 1000,
   password_reset: 60 * 60 * 1000,
 };
 

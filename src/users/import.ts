@@ -15,7 +15,7 @@ import { validationError } from "../http/router";
 import { invitation, invitationTtl, inviterOf, sendInvitation } from "../invitations/service";
 import { AppError } from "../lib/errors";
 import { Email, Password, PersonName } from "./schemas";
-import { userCreation } from "./service";
+import { userCreation, withMembers } from "./service";
 
 const MAX_IMPORT_ROWS = 1000;
 /**
@@ -158,9 +158,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
         });
         seatsLeft -= 1;
       } else {
-        const groupIds = input.group_ids?.length
-          ? [...new Set(input.group_ids)]
-          : [principal.membersGroupId];
+        const groupIds = withMembers(ctx, input.group_ids);
         const built = await invitation(
           ctx,
           principal.accountId,

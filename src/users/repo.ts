@@ -156,6 +156,12 @@ export function hasPendingEmail(accountId: string, id: string, email: string) {
     WHERE account_id = ${accountId} AND id = ${id} AND pending_email = ${email})`;
 }
 
+/** Clears a pending email; leaves `updated_at` alone when there was none. */
+export function clearPendingEmail(accountId: string, id: string, now: number) {
+  return sql`UPDATE users SET pending_email = NULL, updated_at = ${now}
+    WHERE account_id = ${accountId} AND id = ${id} AND pending_email IS NOT NULL`;
+}
+
 export function deleteUser(db: Database, accountId: string, id: string) {
   return db.delete(users).where(and(eq(users.accountId, accountId), eq(users.id, id)));
 }

@@ -73,7 +73,8 @@ const update = createRoute({
   path: "/{id}",
   tags,
   security: bearer,
-  summary: "Change names or status (disabling ends sessions and frees the seat)",
+  summary:
+    "Change names or status, within the caller's authority (disabling ends sessions and API tokens, drops a pending email change and frees the seat)",
   middleware: requires("users:write"),
   request: { params: IdParam(), body: jsonBody(UpdateUserBody) },
   responses: {
@@ -95,12 +96,18 @@ const replaceGroups = createRoute({
   path: "/{id}/groups",
   tags,
   security: bearer,
-  summary: "Replace a user's group memberships",
+  summary: "Replace a user's group memberships; Members is always kept",
   middleware: requires("users:write", "groups:read"),
   request: { params: IdParam(), body: jsonBody(ReplaceGroupsBody) },
   responses: {
     200: jsonResponse(UserSchema, "Updated"),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found", "last_administrator"),
+    ...errors(
+      ...AUTHED_ERRORS,
+      ...BODY_ERRORS,
+      "not_found",
+      "last_administrator",
+      "permission_not_held",
+    ),
   },
 });
 

@@ -1,5 +1,6 @@
 /** Users of an account: list, get, manual creation, changes, memberships, deletion. */
 import { by, type EventInput } from "../activity/record";
+import { revokeUserApiTokens } from "../api-tokens/repo";
 import { revokeUserSessions } from "../auth/session-repo";
 import { authorityOf } from "../authz/delegation";
 import { groupsWithin, userWithin } from "../authz/repo";
@@ -12,7 +13,7 @@ import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
-import { emailChangeStatements } from "../lifecycle/email-change";
+import { dropPendingEmail, emailChangeStatements } from "../lifecycle/email-change";
 import { toUserDto } from "./dto";
 import * as repo from "./repo";
 
@@ -54,6 +55,11 @@ interface CreateUserInput {
   must_change_password?: boolean;
 }
 
+/** The groups asked for, and always Members: it is everyone's baseline group. */
+export const withMembers = (ctx: AuthedCtx, groupIds: string[] = []) => [
+  ...new Set([...groupIds, ctx.principal.membersGroupId]),
+];
+
 /**
  * The change that creates an active user with a password, guards first: the groups belong
  * to the account and lie within the caller's authority, and the email is free. The last
@@ -68,7 +74,7 @@ export async function userCreation(
   const { accountId } = principal;
   const email = normalizeEmail(input.email);
   checkPasswordPolicy(input.password, { email, accountName: principal.account.name });
-  const groupIds = input.group_ids?.length ? [...new Set(input.group_ids)] : null;
+  const groupIds = withMembers(ctx, input.group_ids);
   const user = repo.newUserRow({
     id: newId("user"),
     accountId,
@@ -83,22 +89,11 @@ export async function userCreation(
   });
   const authority = authorityOf(principal.grants);
   const statements: Statement[] = [
-    ...(groupIds
-      ? [guard("validation_failed", groupsRepo.allGroupsExist(accountId, groupIds), "group_ids")]
-      : []),
-    guard(
-      "permission_not_held",
-      groupsWithin(
-        accountId,
-        authority,
-        groupIds ?? groupsRepo.builtinGroupId(accountId, "members"),
-      ),
-    ),
+    guard("validation_failed", groupsRepo.allGroupsExist(accountId, groupIds), "group_ids"),
+    guard("permission_not_held", groupsWithin(accountId, authority, groupIds)),
     repo.guardEmailFreeAcrossAccounts(email),
     repo.insertUser(db, user),
-    groupIds
-      ? groupsRepo.insertMemberships(accountId, user.id, groupIds, now)
-      : groupsRepo.insertBuiltinMembership(accountId, user.id, "members", now),
+    groupsRepo.insertMemberships(accountId, user.id, groupIds, now),
     groupsRepo.selectGroupIdsOf(accountId, user.id),
   ];
   const events = [
@@ -106,7 +101,7 @@ export async function userCreation(
       created_via: createdVia,
       created_by: principal.userId,
       email,
-      group_ids: groupIds ?? "members",
+      group_ids: groupIds,
     }),
   ];
   return { user, statements, events };
@@ -152,9 +147,14 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
   events.push(...(emailChange?.events ?? []));
   if (events.length === 0 && !emailChange?.statements.length) return current;
   const authority = authorityOf(principal.grants);
+  const disabling = statusChange === "disabled";
+  const dropped = disabling ? dropPendingEmail(ctx, current.user, "disabled", by(principal)) : null;
+  events.push(...(dropped?.events ?? []));
+  // Renaming someone who holds more than the caller is acting above it, like changing their status.
+  const actsOnThem = statusChange !== undefined || Object.keys(names).length > 0;
   const statements: Statement[] = [
-    ...(statusChange ? [guard("permission_not_held", userWithin(accountId, authority, id))] : []),
-    ...(statusChange === "disabled"
+    ...(actsOnThem ? [guard("permission_not_held", userWithin(accountId, authority, id))] : []),
+    ...(disabling
       ? [guard("last_administrator", repo.anotherAdministratorRemains(accountId, id))]
       : []),
     repo.updateUser(db, accountId, id, {
@@ -162,9 +162,15 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
       ...(statusChange ? { status: statusChange } : {}),
       updatedAt: now,
     }),
-    // Disabling ends every session at once; API tokens stop because their owner is checked on use.
-    ...(statusChange === "disabled" ? [revokeUserSessions(db, accountId, id, now)] : []),
     ...(emailChange?.statements ?? []),
+    // Disabling ends every session and API token at once, and a change of address they asked for.
+    ...(disabling
+      ? [
+          revokeUserSessions(db, accountId, id, now),
+          revokeUserApiTokens(db, accountId, id, now),
+          ...dropped!.statements,
+        ]
+      : []),
   ];
   // Enabling takes a seat, so it runs in the account's object like every seat-taking write.
   if (statusChange === "active") await commitTaking(ctx, takesSeat(ctx), statements, events);
@@ -177,7 +183,8 @@ export async function replaceGroups(ctx: AuthedCtx, id: string, groupIds: string
   const { db, now, principal } = ctx;
   const { accountId } = principal;
   const current = await getUser(ctx, id);
-  const next = [...new Set(groupIds)];
+  // Members is everyone's group: whatever the body says, the user stays in it.
+  const next = withMembers(ctx, groupIds);
   const authority = authorityOf(principal.grants);
   await commit(
     ctx,

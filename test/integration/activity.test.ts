@@ -310,9 +310,26 @@ const CASES: Case[] = [
     run: async (t) => {
       const u = await createUser(t.acct);
       const email = uniqueEmail("moved");
-      await call("PATCH", "/v1/me", { token: u.token, body: { email } });
+      await call("PATCH", "/v1/me", {
+        token: u.token,
+        body: { email, current_password: PASSWORD },
+      });
       const body = { token: await mailedToken(email) };
       await t.call("POST", "/v1/email-verification/confirm", { body }, 200);
+      return selfDone(u.id, null);
+    },
+  },
+  {
+    type: "user.email_change_cancelled",
+    run: async (t) => {
+      const u = await createUser(t.acct);
+      await call("PATCH", "/v1/me", {
+        token: u.token,
+        body: { email: uniqueEmail("moved"), current_password: PASSWORD },
+      });
+      // The newest mail to the current address is the notice with the cancel link.
+      const body = { token: await mailedToken(u.email) };
+      await t.call("POST", "/v1/email-verification/cancel", { body }, 200);
       return selfDone(u.id, null);
     },
   },

@@ -92,7 +92,8 @@ describe("POST /v1/auth/login", () => {
         email: acct.adminEmail,
         status: "active",
         must_change_password: false,
-        group_ids: [acct.administratorsId],
+        // Members is everyone's group, the first administrator's too.
+        group_ids: [acct.administratorsId, acct.membersId].sort(),
         last_login_ip: ip,
         last_login_method: "password",
       },

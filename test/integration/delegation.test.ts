@@ -169,3 +169,101 @@ describe("delegation", () => {
     expect(disabled.body.status).toBe("disabled");
   });
 });
+
+describe("delegation and Members", () => {
+  it("ignores Members' grants, which everyone holds: a narrow API token can regroup a member", async () => {
+    const acct = await createAccount();
+    const readers = await createGroup(acct, [{ permission: "users:read" }]);
+    // Members holds more than the token (devices:read, content:read, groups:read...).
+    const created = await call("POST", "/v1/api-tokens", {
+      token: acct.token,
+      body: { name: "regroup", permissions: ["users:read", "users:write", "groups:read"] },
+    });
+    expect(created.status).toBe(201);
+    const member = await createUser(acct);
+    const res = await call("PUT", `/v1/users/${member.id}/groups`, {
+      token: created.body.token,
+      body: { group_ids: [readers] },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.group_ids).toEqual([readers, acct.membersId].sort());
+  });
+});
+
+describe("groups and users above the caller", () => {
+  it("PATCH or DELETE of a group holding grants the caller lacks is 403 permission_not_held; nothing changes", async () => {
+    const acct = await createAccount();
+    const manager = await withPermissions(acct, [{ permission: "groups:write" }]);
+    const billing = await createGroup(acct, [{ permission: "billing:write" }], "Billing");
+    const before = await env.DB.prepare(
+      "SELECT name, description, (SELECT json_group_array(permission) FROM grants WHERE group_id = groups.id) AS grants FROM groups WHERE id = ?",
+    )
+      .bind(billing)
+      .first();
+    for (const [method, path, body] of [
+      ["PATCH", `/v1/groups/${billing}`, { grants: [] }],
+      ["PATCH", `/v1/groups/${billing}`, { name: "Nothing here", description: "x" }],
+      ["DELETE", `/v1/groups/${billing}`, undefined],
+      ["PATCH", `/v1/groups/${acct.administratorsId}`, { description: "Hijacked" }],
+    ] as const) {
+      const res = await call(method, path, { token: manager.token, body });
+      expect(res.status, `${method} ${path} ${JSON.stringify(res.body)}`).toBe(403);
+      expect(res.body.code).toBe("permission_not_held");
+    }
+    expect(
+      await env.DB.prepare(
+        "SELECT name, description, (SELECT json_group_array(permission) FROM grants WHERE group_id = groups.id) AS grants FROM groups WHERE id = ?",
+      )
+        .bind(billing)
+        .first(),
+    ).toEqual(before);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM activity_events WHERE type IN ('group.updated', 'group.deleted') AND subject_id IN (?, ?)",
+        billing,
+        acct.administratorsId,
+      ),
+    ).toBe(0);
+
+    // A group within the caller's authority can still be changed and deleted.
+    const mine = await createGroup(acct, [{ permission: "groups:write" }], "Mine");
+    const renamed = await call("PATCH", `/v1/groups/${mine}`, {
+      token: manager.token,
+      body: { name: "Renamed", grants: [] },
+    });
+    expect(renamed.status).toBe(200);
+    expect((await call("DELETE", `/v1/groups/${mine}`, { token: manager.token })).status).toBe(204);
+  });
+
+  it("renaming an administrator without holding their rights is 403 permission_not_held", async () => {
+    const acct = await createAccount();
+    const helpdesk = await withPermissions(acct, [
+      { permission: "users:write" },
+      { permission: "groups:read" },
+    ]);
+    const res = await call("PATCH", `/v1/users/${acct.adminId}`, {
+      token: helpdesk.token,
+      body: { first_name: "Mallory", last_name: "Owned" },
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe("permission_not_held");
+    const admin = await env.DB.prepare("SELECT first_name, last_name FROM users WHERE id = ?")
+      .bind(acct.adminId)
+      .first();
+    expect(admin).toEqual({ first_name: "Account", last_name: "Administrator" });
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM activity_events WHERE type = 'user.updated' AND subject_id = ?",
+        acct.adminId,
+      ),
+    ).toBe(0);
+
+    const member = await createUser(acct);
+    const renamed = await call("PATCH", `/v1/users/${member.id}`, {
+      token: helpdesk.token,
+      body: { first_name: "Renamed" },
+    });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.first_name).toBe("Renamed");
+  });
+});

@@ -13,14 +13,22 @@ import {
   createGroup,
   createUser,
   expectProblem,
+  forgotAndReset,
   freshIp,
   type Mail,
   newMail,
   outbox,
   PASSWORD,
+  type Reply,
   rows,
+  type TestAccount,
   uniqueEmail,
 } from "../helpers";
+
+type Act = (
+  acct: TestAccount,
+  user: { id: string; email: string; token: string },
+) => Promise<Reply>;
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;
@@ -75,7 +83,7 @@ function verifyToken(mail: Mail): string {
   return decodeURIComponent(/^[^\s"'<>&]+/.exec(mail.text.slice(at + prefix.length))![0]);
 }
 
-/** Asks for `email` through PATCH /v1/me (self) or PATCH /v1/users/:id (admin); returns the answer and the mailed token. */
+/** Asks for `email` through PATCH /v1/me (self, with the password) or PATCH /v1/users/:id (admin); returns the answer and the mailed token. */
 async function requestChange(
   by: { token: string },
   path: string,
@@ -83,7 +91,11 @@ async function requestChange(
   extra: Record<string, unknown> = {},
 ) {
   const before = await outbox(email);
-  const res = await call("PATCH", path, { token: by.token, body: { email, ...extra } });
+  const password = path === "/v1/me" ? { current_password: PASSWORD } : {};
+  const res = await call("PATCH", path, {
+    token: by.token,
+    body: { email, ...password, ...extra },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   const mail = await newMail(email, before);
   expect(mail.subject).toBe("Confirm your new email address");
@@ -141,8 +153,10 @@ describe("PATCH /v1/me with a new email", () => {
       to: newEmail,
       by: "self",
     });
-    // Nothing for the old address yet; the admin sees the pending address.
-    expect(await outbox(user.email)).toEqual(oldBefore);
+    // The old address is told at once (with a cancel link); the admin sees the pending address.
+    const requestNotice = await newMail(user.email, oldBefore);
+    expect(requestNotice.subject).toBe("A change of your sign-in email address was requested");
+    const noticed = await outbox(user.email);
     expect((await call("GET", `/v1/users/${user.id}`, { token: acct.token })).body).toMatchObject({
       email: user.email,
       pending_email: newEmail,
@@ -172,7 +186,7 @@ describe("PATCH /v1/me with a new email", () => {
     expect(JSON.parse(changed[0]!.metadata)).toEqual({ from: user.email, to: newEmail });
 
     // The old address is told, and nothing more goes to the new one.
-    const notice = await newMail(user.email, oldBefore);
+    const notice = await newMail(user.email, noticed);
     expect(notice.subject).toBe("Your sign-in email address was changed");
     expect(notice.text).toContain(user.email);
     expect(notice.text).toContain(newEmail);
@@ -218,7 +232,10 @@ describe("PATCH /v1/me with a new email", () => {
     const acct = await createAccount();
     const user = await createUser(acct);
     const { token } = await requestChange(user, "/v1/me", uniqueEmail("withdrawn"));
-    const res = await call("PATCH", "/v1/me", { token: user.token, body: { email: user.email } });
+    const res = await call("PATCH", "/v1/me", {
+      token: user.token,
+      body: { email: user.email, current_password: PASSWORD },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ email: user.email, pending_email: null });
     expect((await userRow(user.id))?.pending_email).toBeNull();
@@ -255,8 +272,8 @@ describe("PATCH /v1/me with a new email", () => {
     const user = await createUser(acct);
     const rival = await createUser(acct);
     const wanted = uniqueEmail("wanted");
-    const oldBefore = await outbox(user.email);
     const mine = await requestChange(user, "/v1/me", wanted);
+    const oldBefore = await outbox(user.email);
     // The rival asks for the same address too; only a pending one, so both requests pass.
     const theirs = await requestChange(rival, "/v1/me", wanted.toUpperCase());
     expect((await confirm(theirs.token)).status).toBe(200);
@@ -297,7 +314,7 @@ describe("PATCH /v1/me with a new email", () => {
 
     const res = await call("PATCH", "/v1/me", {
       token: user.token,
-      body: { first_name: "Changed", email: other.email.toUpperCase() },
+      body: { first_name: "Changed", email: other.email.toUpperCase(), current_password: PASSWORD },
     });
     expectProblem(res, 409, "email_taken");
     const admin = await call("PATCH", `/v1/users/${user.id}`, {
@@ -324,7 +341,7 @@ describe("PATCH /v1/me with a new email", () => {
     const target = uniqueEmail("via-api-token");
     const res = await call("PATCH", "/v1/me", {
       token: created.body.token,
-      body: { email: target },
+      body: { email: target, current_password: PASSWORD },
     });
     expectProblem(res, 403, "forbidden");
     expect(await userRow(acct.adminId)).toMatchObject({
@@ -361,10 +378,11 @@ describe("PATCH /v1/users/:id with a new email", () => {
     const acct = await createAccount();
     const user = await createUser(acct);
     const newEmail = uniqueEmail("adminset");
-    const oldBefore = await outbox(user.email);
     const { res, token } = await requestChange(acct, `/v1/users/${user.id}`, newEmail, {
       first_name: "Renamed",
     });
+    const oldBefore = await outbox(user.email);
+    expect(oldBefore[0]?.subject).toBe("A change of your sign-in email address was requested");
     expect(res.body).toMatchObject({
       id: user.id,
       email: user.email,
@@ -464,4 +482,197 @@ describe("GET/POST /verify-email", () => {
     expect((await page("garbage")).status).toBe(404);
     expect(await events("user.email_changed", user.id)).toHaveLength(1);
   });
+});
+
+// ---- the current password -------------------------------------------------------------
+
+describe("PATCH /v1/me with a new email needs the current password", () => {
+  it("missing is 422 validation_failed on current_password, wrong is 422 invalid_current_password; nothing changes", async () => {
+    const acct = await createAccount();
+    const user = await createUser(acct);
+    const target = uniqueEmail("no-password");
+    const before = await userRow(user.id);
+    const oldBefore = await outbox(user.email);
+
+    const missing = await call("PATCH", "/v1/me", {
+      token: user.token,
+      body: { first_name: "Changed", email: target },
+    });
+    expectProblem(missing, 422, "validation_failed");
+    expect(missing.body.errors).toEqual([expect.objectContaining({ path: "current_password" })]);
+
+    const wrong = await call("PATCH", "/v1/me", {
+      token: user.token,
+      body: { first_name: "Changed", email: target, current_password: "not the password" },
+    });
+    expectProblem(wrong, 422, "invalid_current_password");
+    expect(wrong.body.errors).toEqual([
+      expect.objectContaining({ path: "current_password", code: "invalid_current_password" }),
+    ]);
+
+    expect(await userRow(user.id)).toEqual(before);
+    expect(await rows("SELECT id FROM user_tokens WHERE user_id = ?", user.id)).toEqual([]);
+    expect(await events("user.email_change_requested", user.id)).toEqual([]);
+    expect(await events("user.updated", user.id)).toEqual([]);
+    expect(await outbox(target)).toEqual([]);
+    expect(await outbox(user.email)).toEqual(oldBefore);
+
+    // Names alone need no password.
+    const named = await call("PATCH", "/v1/me", { token: user.token, body: { last_name: "Lee" } });
+    expect(named.status).toBe(200);
+    expect((await userRow(user.id))?.last_name).toBe("Lee");
+  });
+});
+
+// ---- the cancel link mailed to the current address -------------------------------------
+
+/** The token of the /cancel-email-change link in the notice to the current address. */
+async function cancelTokenFor(email: string): Promise<string> {
+  const [mail] = await outbox(email);
+  expect(mail?.subject).toBe("A change of your sign-in email address was requested");
+  expect(mail?.tag).toBe("email-change-requested");
+  const prefix = `${env.APP_URL.replace(/\/$/, "")}/cancel-email-change?token=`;
+  const at = mail!.text.indexOf(prefix);
+  expect(at).toBeGreaterThanOrEqual(0);
+  return decodeURIComponent(/^[^\s"'<>&]+/.exec(mail!.text.slice(at + prefix.length))![0]);
+}
+const cancel = (token: string) =>
+  call("POST", "/v1/email-verification/cancel", { body: { token } });
+const cancelPage = (token: string) =>
+  call<string>("GET", `/cancel-email-change?token=${encodeURIComponent(token)}`);
+const postCancelPage = (token: string) =>
+  call<string>("POST", "/cancel-email-change", {
+    raw: new URLSearchParams({ token }),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  });
+const cancelTokensOf = (userId: string) =>
+  rows(
+    "SELECT * FROM user_tokens WHERE user_id = ? AND kind = 'email_change_cancel' ORDER BY created_at, rowid",
+    userId,
+  );
+
+describe("cancelling a requested email change from the current address", () => {
+  it("the old address gets a cancel link at once; GET shows it without changing anything; the API cancels once", async () => {
+    const acct = await createAccount();
+    const user = await createUser(acct);
+    const newEmail = uniqueEmail("intruder");
+    const { token: verifyLink } = await requestChange(user, "/v1/me", newEmail);
+    const cancelToken = await cancelTokenFor(user.email);
+    const [stored] = await cancelTokensOf(user.id);
+    expect(stored).toMatchObject({
+      email: newEmail,
+      token_hash: await sha256Hex(cancelToken),
+      used_at: null,
+      superseded_at: null,
+    });
+    const before = await userRow(user.id);
+
+    for (let i = 0; i < 2; i++) {
+      const shown = await cancelPage(cancelToken);
+      expect(shown.status).toBe(200);
+      expect(shown.body).toContain(newEmail);
+      expect(shown.body).toContain(user.email);
+      expect(shown.body).toContain('<form method="post" action="/cancel-email-change">');
+      expect(shown.body).toContain(`name="token" value="${cancelToken}"`);
+    }
+    expect(await userRow(user.id)).toEqual(before);
+    expect((await cancelTokensOf(user.id))[0]!.used_at).toBeNull();
+
+    const done = await cancel(cancelToken);
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ id: user.id, email: user.email, pending_email: null });
+    expect(await userRow(user.id)).toMatchObject({ email: user.email, pending_email: null });
+    expect((await cancelTokensOf(user.id))[0]!.used_at).toEqual(expect.any(Number));
+    expect((await tokensOf(user.id))[0]!.superseded_at).toEqual(expect.any(Number));
+    const cancelled = await events("user.email_change_cancelled", user.id);
+    expect(cancelled).toHaveLength(1);
+    expect(JSON.parse(cancelled[0]!.metadata)).toEqual({
+      email: newEmail,
+      reason: "cancelled_by_link",
+    });
+
+    // The verification link is dead, and the cancel link works once.
+    expectProblem(await confirm(verifyLink), 404, "token_invalid");
+    expectProblem(await cancel(cancelToken), 404, "token_invalid");
+    expect((await cancelPage(cancelToken)).status).toBe(404);
+    expect(await userRow(user.id)).toMatchObject({ email: user.email, pending_email: null });
+    expectProblem(await attempt(newEmail), 401, "invalid_credentials");
+
+    // The page's POST cancels too.
+    const second = uniqueEmail("second-intruder");
+    const again = await requestChange(user, "/v1/me", second);
+    const pageDone = await postCancelPage(await cancelTokenFor(user.email));
+    expect(pageDone.status).toBe(200);
+    expect(pageDone.body).toContain("Email change cancelled");
+    expect((await userRow(user.id))?.pending_email).toBeNull();
+    expectProblem(await confirm(again.token), 404, "token_invalid");
+  });
+
+  it("once the change is confirmed, or replaced by a newer one, the old cancel link is dead", async () => {
+    const acct = await createAccount();
+    const user = await createUser(acct);
+    await requestChange(user, "/v1/me", uniqueEmail("first"));
+    const firstCancel = await cancelTokenFor(user.email);
+    const newer = await requestChange(user, "/v1/me", uniqueEmail("newer"));
+    expectProblem(await cancel(firstCancel), 404, "token_invalid");
+    const newerCancel = await cancelTokenFor(user.email);
+    expect((await confirm(newer.token)).status).toBe(200);
+    expectProblem(await cancel(newerCancel), 404, "token_invalid");
+    expect((await cancelPage(newerCancel)).status).toBe(404);
+    expect(await events("user.email_change_cancelled", user.id)).toEqual([]);
+  });
+});
+
+// ---- what else ends a pending change --------------------------------------------------
+
+describe("a password change, a reset or disabling cancels a pending email change", () => {
+  const cases: [string, "password_changed" | "password_reset" | "disabled", Act][] = [
+    [
+      "POST /v1/me/password",
+      "password_changed",
+      (_acct, user) =>
+        call("POST", "/v1/me/password", {
+          token: user.token,
+          body: { current_password: PASSWORD, new_password: "a freshly chosen passphrase 2024" },
+        }),
+    ],
+    [
+      "an admin reset",
+      "password_reset",
+      (acct, user) =>
+        call("POST", `/v1/users/${user.id}/password-reset`, { token: acct.token, body: {} }),
+    ],
+    ["a self-service reset", "password_reset", (_acct, user) => forgotAndReset(user.email)],
+    [
+      "disabling the user",
+      "disabled",
+      (acct, user) =>
+        call("PATCH", `/v1/users/${user.id}`, {
+          token: acct.token,
+          body: { status: "disabled" },
+        }),
+    ],
+  ];
+  for (const [name, reason, act] of cases) {
+    it(`${name}: pending_email cleared, the verification link answers 404 token_invalid`, async () => {
+      const acct = await createAccount();
+      const user = await createUser(acct);
+      const newEmail = uniqueEmail("pending");
+      const { token } = await requestChange(user, "/v1/me", newEmail);
+      const cancelToken = await cancelTokenFor(user.email);
+
+      const res = await act(acct, user);
+      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+
+      expect(await userRow(user.id)).toMatchObject({ email: user.email, pending_email: null });
+      expect((await tokensOf(user.id))[0]!.superseded_at).toEqual(expect.any(Number));
+      expect((await cancelTokensOf(user.id))[0]!.superseded_at).toEqual(expect.any(Number));
+      expectProblem(await confirm(token), 404, "token_invalid");
+      expect((await page(token)).status).toBe(404);
+      expectProblem(await cancel(cancelToken), 404, "token_invalid");
+      const cancelled = await events("user.email_change_cancelled", user.id);
+      expect(cancelled).toHaveLength(1);
+      expect(JSON.parse(cancelled[0]!.metadata)).toEqual({ email: newEmail, reason });
+    });
+  }
 });

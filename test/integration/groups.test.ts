@@ -138,7 +138,8 @@ describe("groups", () => {
     expect(res.status).toBe(200);
     expect(res.body.next_cursor).toBeNull();
     const counts = Object.fromEntries(res.body.data.map((g: any) => [g.name, g.member_count]));
-    expect(counts).toEqual({ Administrators: 1, Members: 2, Ops: 2 });
+    // Everyone is in Members, the administrator included.
+    expect(counts).toEqual({ Administrators: 1, Members: 4, Ops: 2 });
     for (const g of res.body.data)
       expect(g.member_count).toBe(
         await count("SELECT count(*) AS n FROM group_memberships WHERE group_id = ?", g.id),
@@ -231,6 +232,8 @@ describe("groups", () => {
 
   it("a grant change takes effect on the member's next request", async () => {
     const acct = await createAccount();
+    // Members' grants are everyone's; emptied so the group's own grants are all the user holds.
+    await call("PATCH", `/v1/groups/${acct.membersId}`, { ...as(acct), body: { grants: [] } });
     const id = await createGroup(acct, [{ permission: "users:read" }]);
     const u = await createUser(acct, { groupIds: [id] });
     expectProblem(
@@ -329,14 +332,15 @@ describe("groups", () => {
     const res = await call("DELETE", `/v1/groups/${doomed}`, as(acct));
     expect(res.status).toBe(204);
     expect(await memberships(only.id)).toEqual([acct.membersId]);
-    expect(await memberships(both.id)).toEqual([kept]);
+    expect(await memberships(both.id)).toEqual([kept, acct.membersId].sort());
     expect(await memberships(withMembers.id)).toEqual([acct.membersId]);
     expect(await count("SELECT count(*) AS n FROM groups WHERE id = ?", doomed)).toBe(0);
     expect(await count("SELECT count(*) AS n FROM grants WHERE group_id = ?", doomed)).toBe(0);
     expect(
       await count("SELECT count(*) AS n FROM group_memberships WHERE group_id = ?", doomed),
     ).toBe(0);
-    expect((await call("GET", `/v1/groups/${acct.membersId}`, as(acct))).body.member_count).toBe(2);
+    // Everyone was in Members already (the administrator too).
+    expect((await call("GET", `/v1/groups/${acct.membersId}`, as(acct))).body.member_count).toBe(4);
     expect((await call("GET", `/v1/users/${only.id}`, as(acct))).body.group_ids).toEqual([
       acct.membersId,
     ]);
@@ -483,8 +487,10 @@ describe("POST /v1/platform/accounts", () => {
       ["Members", "members"],
     ]);
     const adminsGroup = groups[0]!.id as string;
-    expect(await memberships(admin.id)).toEqual([adminsGroup]);
-    expect(admin.group_ids).toEqual([adminsGroup]);
+    // Members is everyone's group, the first administrator's too.
+    const adminGroups = [adminsGroup, groups[1]!.id as string].sort();
+    expect(await memberships(admin.id)).toEqual(adminGroups);
+    expect(admin.group_ids).toEqual(adminGroups);
     expect(await count("SELECT count(*) AS n FROM grants WHERE group_id = ?", adminsGroup)).toBe(
       (await storedGrants(adminsGroup)).length,
     );
@@ -499,7 +505,7 @@ describe("POST /v1/platform/accounts", () => {
 
     const session = await login(email);
     const me = await call("GET", "/v1/me", { token: session.access_token });
-    expect(me.body.groups).toEqual([{ id: adminsGroup, name: "Administrators" }]);
+    expect(me.body.groups.map((g: any) => g.id).sort()).toEqual(adminGroups);
     expect(me.body.permissions.length).toBe((await storedGrants(adminsGroup)).length);
   });
 

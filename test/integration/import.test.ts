@@ -145,3 +145,44 @@ describe("bulk import", () => {
     ).toBe(0);
   });
 });
+
+describe("bulk import and Members", () => {
+  it("created and invited rows always include Members", async () => {
+    const acct = await createAccount();
+    const ops = (
+      await call("POST", "/v1/groups", {
+        token: acct.token,
+        body: { name: "Ops", grants: [{ permission: "devices:read" }] },
+      })
+    ).body.id as string;
+    const [made, invited] = [uniqueEmail("made"), uniqueEmail("invited")];
+    const res = await call("POST", "/v1/users/import", {
+      token: acct.token,
+      body: {
+        rows: [
+          {
+            email: made,
+            action: "create",
+            first_name: "M",
+            last_name: "A",
+            password: PASSWORD,
+            group_ids: [ops],
+          },
+          { email: invited, group_ids: [ops] },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.summary).toMatchObject({ created: 1, invited: 1, failed: 0 });
+    const groups = await env.DB.prepare(
+      "SELECT group_id FROM group_memberships WHERE user_id = ? ORDER BY group_id",
+    )
+      .bind(res.body.results[0].id)
+      .all<{ group_id: string }>();
+    expect(groups.results.map((r) => r.group_id)).toEqual([ops, acct.membersId].sort());
+    const invitation = await env.DB.prepare("SELECT group_ids FROM invitations WHERE email = ?")
+      .bind(invited)
+      .first<{ group_ids: string }>();
+    expect(JSON.parse(invitation!.group_ids).sort()).toEqual([ops, acct.membersId].sort());
+  });
+});

@@ -420,14 +420,18 @@ describe("POST /v1/invitations/accept", () => {
       status: "active",
       created_via: "invitation",
       created_by: acct.adminId,
-      group_ids: [ops],
+      group_ids: [ops, acct.membersId].sort(),
       must_change_password: false,
     });
     const userId = res.body.user.id as string;
 
     const me = await call("GET", "/v1/me", { token: res.body.access_token });
     expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ id: userId, email: inv.email, group_ids: [ops] });
+    expect(me.body).toMatchObject({
+      id: userId,
+      email: inv.email,
+      group_ids: [ops, acct.membersId].sort(),
+    });
     expect(me.body.permissions).toEqual(
       expect.arrayContaining([expect.objectContaining({ permission: "devices:read" })]),
     );
@@ -447,10 +451,13 @@ describe("POST /v1/invitations/accept", () => {
     });
     expect(user!.email_verified_at).not.toBeNull();
     expect(
-      (await rows("SELECT group_id FROM group_memberships WHERE user_id = ?", userId)).map(
-        (r) => r.group_id,
-      ),
-    ).toEqual([ops]);
+      (
+        await rows(
+          "SELECT group_id FROM group_memberships WHERE user_id = ? ORDER BY group_id",
+          userId,
+        )
+      ).map((r) => r.group_id),
+    ).toEqual([ops, acct.membersId].sort());
     const row = await invitationRow(inv.id);
     expect(row).toMatchObject({ status: "accepted", user_id: userId });
     expect(row.accepted_at).not.toBeNull();
@@ -573,14 +580,14 @@ describe("POST /v1/invitations/accept", () => {
     expect(await invitationRow(inv.id)).toMatchObject({ status: "pending" });
   });
 
-  it("skips groups deleted since the invitation was sent; with none left, the user joins Members", async () => {
+  it("skips groups deleted since the invitation was sent; the user always joins Members", async () => {
     const acct = await createAccount();
     const kept = await createGroup(acct, [{ permission: "devices:read" }]);
     const gone = await createGroup(acct, [{ permission: "content:read" }]);
     const both = await invite(acct, { group_ids: [kept, gone] });
     const onlyGone = await invite(acct, { group_ids: [gone] });
     expect((await call("DELETE", `/v1/groups/${gone}`, { token: acct.token })).status).toBe(204);
-    expect((await accept(both.token)).body.user.group_ids).toEqual([kept]);
+    expect((await accept(both.token)).body.user.group_ids).toEqual([kept, acct.membersId].sort());
     expect((await accept(onlyGone.token)).body.user.group_ids).toEqual([acct.membersId]);
   });
 
@@ -972,7 +979,13 @@ describe("POST /v1/platform/accounts without admin_password", () => {
       "SELECT id FROM groups WHERE account_id = ? AND builtin = 'administrators'",
       accountId,
     );
-    expect(res.body.admin.group_ids).toEqual([administrators!.id]);
+    const [members] = await rows(
+      "SELECT id FROM groups WHERE account_id = ? AND builtin = 'members'",
+      accountId,
+    );
+    // Members is everyone's group, the first administrator's too.
+    const adminGroups = [administrators!.id, members!.id];
+    expect(res.body.admin.group_ids).toEqual(adminGroups);
     expect(await count("SELECT count(*) AS n FROM users WHERE account_id = ?", accountId)).toBe(0);
     expectProblem(
       await call("POST", "/v1/auth/login", { body: { email, password: PASSWORD } }),
@@ -1000,13 +1013,16 @@ describe("POST /v1/platform/accounts without admin_password", () => {
       email,
       created_via: "invitation",
       created_by: null,
-      group_ids: [administrators!.id],
+      group_ids: [...adminGroups].sort(),
     });
     const session = await login(email);
     const me = await call("GET", "/v1/me", { token: session.access_token });
-    expect(me.body.groups).toEqual([
-      expect.objectContaining({ id: administrators!.id, name: "Administrators" }),
-    ]);
+    expect(me.body.groups).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: administrators!.id, name: "Administrators" }),
+        expect.objectContaining({ id: members!.id, name: "Members" }),
+      ]),
+    );
     const users = await call("GET", "/v1/users", { token: session.access_token });
     expect(users.status).toBe(200);
     expect(users.body.data.map((u: any) => u.email)).toEqual([email]);
@@ -1018,5 +1034,34 @@ describe("POST /v1/platform/accounts without admin_password", () => {
         })
       ).status,
     ).toBe(201);
+  });
+});
+
+describe("invitations and Members", () => {
+  it("an invitation always carries Members, and accepting always adds it", async () => {
+    const acct = await createAccount();
+    const ops = await createGroup(acct, [{ permission: "devices:read" }]);
+    const inv = await invite(acct, { group_ids: [ops] });
+    expect([...inv.body.group_ids].sort()).toEqual([ops, acct.membersId].sort());
+    expect(JSON.parse((await invitationRow(inv.id)).group_ids).sort()).toEqual(
+      [ops, acct.membersId].sort(),
+    );
+
+    // An invitation stored without Members (sent before the rule) still yields a member.
+    const old = await invite(acct, { group_ids: [ops] });
+    await env.DB.prepare("UPDATE invitations SET group_ids = ? WHERE id = ?")
+      .bind(JSON.stringify([ops]), old.id)
+      .run();
+    const accepted = await accept(old.token);
+    expect(accepted.status).toBe(201);
+    expect(accepted.body.user.group_ids).toEqual([ops, acct.membersId].sort());
+    expect(
+      (
+        await rows<{ group_id: string }>(
+          "SELECT group_id FROM group_memberships WHERE user_id = ? ORDER BY group_id",
+          accepted.body.user.id,
+        )
+      ).map((r) => r.group_id),
+    ).toEqual([ops, acct.membersId].sort());
   });
 });

@@ -16,6 +16,8 @@ const UNDOCUMENTED = new Set([
   "POST /activate",
   "GET /verify-email",
   "POST /verify-email",
+  "GET /cancel-email-change",
+  "POST /cancel-email-change",
   "GET /reset-password",
   "POST /reset-password",
 ]);

@@ -255,11 +255,16 @@ describe("GET /v1/users", () => {
     ).toBe(200);
 
     expect(await ids(acct, `group_id=${ops}`)).toEqual([inOps]);
-    expect(await ids(acct, `group_id=${acct.membersId}`)).toEqual([member, disabled].sort());
+    // Everyone is in Members, the administrator too.
+    expect(await ids(acct, `group_id=${acct.membersId}`)).toEqual(
+      [acct.adminId, inOps, member, disabled].sort(),
+    );
     expect(await ids(acct, `group_id=${acct.administratorsId}`)).toEqual([acct.adminId]);
     expect(await ids(acct, "status=disabled")).toEqual([disabled]);
     expect(await ids(acct, "status=active")).toEqual([acct.adminId, inOps, member].sort());
-    expect(await ids(acct, `group_id=${acct.membersId}&status=active`)).toEqual([member]);
+    expect(await ids(acct, `group_id=${acct.membersId}&status=active`)).toEqual(
+      [acct.adminId, inOps, member].sort(),
+    );
     expect(await ids(acct, "group_id=grp_doesnotexist")).toEqual([]);
   });
 
@@ -448,8 +453,9 @@ describe("changing and deleting users", () => {
       body: { group_ids: [writers, readers, writers] },
     });
     expect(res.status).toBe(200);
-    expect(res.body.group_ids).toEqual([writers, readers].sort());
-    expect(await memberships(u.id)).toEqual([writers, readers].sort());
+    // Members stays: it is everyone's group.
+    expect(res.body.group_ids).toEqual([writers, readers, acct.membersId].sort());
+    expect(await memberships(u.id)).toEqual([writers, readers, acct.membersId].sort());
     const [event] = await rows(
       "SELECT metadata FROM activity_events WHERE subject_id = ? AND type = 'user.groups_changed'",
       u.id,
@@ -470,7 +476,7 @@ describe("changing and deleting users", () => {
         "validation_failed",
       );
     }
-    expect(await memberships(u.id)).toEqual([writers, readers].sort());
+    expect(await memberships(u.id)).toEqual([writers, readers, acct.membersId].sort());
     expect(
       await count(
         "SELECT count(*) AS n FROM activity_events WHERE subject_id = ? AND type = 'user.groups_changed'",
@@ -637,5 +643,37 @@ describe("activity", () => {
       expect(typeof e.occurred_at).toBe("number");
     }
     expect(events[1]!.metadata).toContain("Byron");
+  });
+});
+
+describe("Members is everyone's group", () => {
+  it("PUT /v1/users/:id/groups keeps Members whatever the body says", async () => {
+    const acct = await createAccount();
+    const ops = await createGroup(acct, [{ permission: "devices:read" }]);
+    const u = await createUser(acct);
+    const res = await call("PUT", `/v1/users/${u.id}/groups`, {
+      ...as(acct),
+      body: { group_ids: [ops] },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.group_ids).toEqual([ops, acct.membersId].sort());
+    expect(await memberships(u.id)).toEqual([ops, acct.membersId].sort());
+    const [event] = await rows(
+      "SELECT metadata FROM activity_events WHERE subject_id = ? AND type = 'user.groups_changed'",
+      u.id,
+    );
+    expect(JSON.parse(event!.metadata).to.sort()).toEqual([ops, acct.membersId].sort());
+  });
+
+  it("manual creation always includes Members, even when the body names other groups", async () => {
+    const acct = await createAccount();
+    const ops = await createGroup(acct, [{ permission: "devices:read" }]);
+    const res = await call("POST", "/v1/users", {
+      ...as(acct),
+      body: userBody({ group_ids: [ops] }),
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.group_ids).toEqual([ops, acct.membersId].sort());
+    expect(await memberships(res.body.id)).toEqual([ops, acct.membersId].sort());
   });
 });
