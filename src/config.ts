@@ -30,7 +30,7 @@ export interface Config {
   corsOrigins: string[];
 }
 
-export type Loaded = { ok: true; config: Config } | { ok: false; problems: string[] };
+type Loaded = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 const text = z.string().trim();
 const list = (value: string | undefined) =>

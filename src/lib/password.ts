@@ -24,7 +24,7 @@ function derive(password: string, salt: Buffer, N: number, r: number, p: number)
  * NFKC first, so the same password typed on another keyboard or input method (full-width
  * digits, ligatures, composed or decomposed accents) hashes, verifies and is checked alike.
  */
-export function normalizePassword(password: string): string {
+function normalizePassword(password: string): string {
   return password.normalize("NFKC");
 }
 

@@ -22,7 +22,7 @@ const MAX_IMPORT_ROWS = 1000;
  * Each password costs a deliberately slow scrypt hash, so a request may carry only as many
  * as fit in a Worker's CPU time; larger files are sent in parts.
  */
-export const MAX_PASSWORD_ROWS = 50;
+const MAX_PASSWORD_ROWS = 50;
 const COLUMNS = ["email", "first_name", "last_name", "group_ids", "action", "password"] as const;
 
 const GroupList = z
