@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { PERMISSIONS } from "../authz/catalog";
-import { authed, requires } from "../http/middleware";
+import { authed, requiresFeature } from "../http/middleware";
 import {
   AUTHED_ERRORS,
   BODY_ERRORS,
@@ -34,11 +34,11 @@ const list = createRoute({
   tags,
   security: bearer,
   summary: "List the account's active API tokens",
-  middleware: requires("api_tokens:manage"),
+  middleware: requiresFeature("api_tokens", "api_tokens:manage"),
   request: { query: PageQuery },
   responses: {
     200: jsonResponse(page(ApiToken), "Tokens"),
-    ...errors(...AUTHED_ERRORS, "validation_failed"),
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", "validation_failed"),
   },
 });
 
@@ -49,7 +49,7 @@ const create = createRoute({
   security: bearer,
   summary:
     "Create an API token from a login session (not with another token); it lives at most 365 days; the secret is shown once",
-  middleware: requires("api_tokens:manage"),
+  middleware: requiresFeature("api_tokens", "api_tokens:manage"),
   request: {
     body: jsonBody(
       z.strictObject({
@@ -67,7 +67,7 @@ const create = createRoute({
       ApiToken.extend({ token: z.string() }).openapi("NewApiToken"),
       "Created; `token` is shown only now",
     ),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "permission_not_held"),
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", ...BODY_ERRORS, "permission_not_held"),
   },
 });
 
@@ -77,9 +77,12 @@ const remove = createRoute({
   tags,
   security: bearer,
   summary: "Revoke an API token",
-  middleware: requires("api_tokens:manage"),
+  middleware: requiresFeature("api_tokens", "api_tokens:manage"),
   request: { params: IdParam() },
-  responses: { 204: { description: "Revoked" }, ...errors(...AUTHED_ERRORS, "not_found") },
+  responses: {
+    204: { description: "Revoked" },
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", "not_found"),
+  },
 });
 
 export const apiTokenRoutes = createRouter()

@@ -1,5 +1,6 @@
 /** Turns an Authorization header into a live principal, or throws 401. */
 import { recordTokenUse } from "../api-tokens/service";
+import { requireFeature } from "../billing/features";
 import type { Ctx, Principal } from "../context";
 import { AppError } from "../lib/errors";
 import { bearerToken, secretMatches, splitToken } from "./bearer";
@@ -55,6 +56,9 @@ async function fromApiToken(ctx: Ctx, parsed: { id: string; secret: string }): P
     throw unauthorized("The API token has been revoked or has expired.");
   }
   if (user.status !== "active") throw unauthorized("The API token's owner is disabled.");
+  // A valid token of an account whose plan dropped API tokens is refused, not revoked:
+  // it works again after an upgrade.
+  requireFeature(found, "api_tokens");
   recordTokenUse(ctx, token);
   const allowed = new Set(token.permissions);
   return {

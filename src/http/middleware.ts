@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { authenticateRequest } from "../auth/authenticate";
 import { authorize } from "../authz/authorize";
 import type { Permission } from "../authz/catalog";
+import { type Feature, requireFeature } from "../billing/features";
 import { loadConfig } from "../config";
 import type { AppEnv, AuthedCtx } from "../context";
 import { database } from "../db/client";
@@ -60,15 +61,32 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
   await next();
 });
 
-/** Route guard: authenticates, then requires every listed permission. */
-export function requires(...permissions: Permission[]) {
-  const check = createMiddleware<AppEnv>(async function requirePermission(c, next) {
+function permissionCheck(permissions: Permission[]) {
+  return createMiddleware<AppEnv>(async function requirePermission(c, next) {
     const { grants } = c.get("principal");
     const missing = permissions.find((p) => !authorize(grants, p).allowed);
     if (missing) throw new AppError("forbidden", `Requires the ${missing} permission.`);
     await next();
   });
-  return [authenticate, check];
+}
+
+/** Route guard: authenticates, then requires every listed permission. */
+export function requires(...permissions: Permission[]) {
+  return [authenticate, permissionCheck(permissions)];
+}
+
+/**
+ * Route guard of a plan feature: authenticates, then requires the feature, then every
+ * listed permission. The plan comes first so that a caller whose plan lacks the feature
+ * learns that, rather than being sent to ask an administrator for a permission that would
+ * not help.
+ */
+export function requiresFeature(feature: Feature, ...permissions: Permission[]) {
+  const check = createMiddleware<AppEnv>(async function requirePlanFeature(c, next) {
+    requireFeature(c.get("principal"), feature);
+    await next();
+  });
+  return [authenticate, check, permissionCheck(permissions)];
 }
 
 /** The domain context of an authenticated request. */

@@ -127,12 +127,20 @@ export async function attemptDelivery(
     return skipped;
   const { delivery, endpoint } = found;
   const { accountId } = delivery;
-  if (endpoint.status !== "enabled") {
-    const set = { status: "failed" as const, lastError: "endpoint disabled", nextAttemptAt: null };
+  // A paused endpoint (the plan lacks webhooks) is treated as disabled here, but left
+  // enabled, so an upgrade resumes it; what it missed meanwhile is not sent later.
+  const stopped =
+    endpoint.status !== "enabled"
+      ? "endpoint disabled"
+      : !found.inPlan
+        ? "webhooks not in the account's plan"
+        : null;
+  if (stopped) {
+    const set = { status: "failed" as const, lastError: stopped, nextAttemptAt: null };
     await commit(ctx, [
       repo.updateDelivery(db, accountId, delivery.id, { ...set, updatedAt: now }),
     ]);
-    return { ...skipped, status: "failed", error: "endpoint disabled" };
+    return { ...skipped, status: "failed", error: stopped };
   }
   const [claim] = await commit(ctx, [repo.claimAttempt(db, accountId, delivery.id, attempt, now)]);
   if (!claim?.changes) return skipped;

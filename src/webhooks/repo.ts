@@ -1,5 +1,5 @@
 /** Data access for webhook endpoints, deliveries and attempts. Account id first, always. */
-import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from "../db/schema";
 
@@ -69,9 +69,15 @@ export function deleteEndpoint(db: Database, accountId: string, id: string) {
     .where(and(eq(webhookEndpoints.accountId, accountId), eq(webhookEndpoints.id, id)));
 }
 
+/** True while the account's plan includes webhooks; without it its endpoints are paused. */
+const webhooksInPlan = (accountId: string | SQL) =>
+  sql`EXISTS (SELECT 1 FROM accounts a JOIN plans p ON p.id = a.plan_id, json_each(p.features) f
+    WHERE a.id = ${accountId} AND f.value = 'webhooks')`;
+
 /**
  * Enabled endpoints of the account that subscribe to the type (or to everything) and
  * existed when the event happened: an endpoint added later does not receive the past.
+ * None while the account's plan lacks webhooks (paused, not disabled).
  */
 export function subscribers(db: Database, accountId: string, type: string, occurredAt: number) {
   return db
@@ -83,6 +89,7 @@ export function subscribers(db: Database, accountId: string, type: string, occur
         eq(webhookEndpoints.status, "enabled"),
         sql`${webhookEndpoints.createdAt} <= ${occurredAt}`,
         sql`EXISTS (SELECT 1 FROM json_each(${webhookEndpoints.events}) WHERE value = '*' OR value = ${type})`,
+        webhooksInPlan(accountId),
       ),
     );
 }
@@ -96,12 +103,17 @@ export function insertDeliveryOnce(db: Database, row: typeof webhookDeliveries.$
 }
 
 /**
- * A delivery with its endpoint, for the queue's consumer: across accounts on purpose, since
- * a queue message names the delivery; every write after it is scoped to its account.
+ * A delivery with its endpoint and whether the account's plan includes webhooks, for the
+ * queue's consumer: across accounts on purpose, since a queue message names the delivery;
+ * every write after it is scoped to its account.
  */
 export async function findDeliveryAcrossAccounts(db: Database, id: string) {
   const [row] = await db
-    .select({ delivery: webhookDeliveries, endpoint: webhookEndpoints })
+    .select({
+      delivery: webhookDeliveries,
+      endpoint: webhookEndpoints,
+      inPlan: sql<number>`${webhooksInPlan(sql`${webhookDeliveries.accountId}`)}`,
+    })
     .from(webhookDeliveries)
     .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
     .where(eq(webhookDeliveries.id, id));

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authed, requires } from "../http/middleware";
+import { authed, requires, requiresFeature } from "../http/middleware";
 import {
   AUTHED_ERRORS,
   BODY_ERRORS,
@@ -25,6 +25,10 @@ const Endpoint = z
     status: z.enum(["enabled", "disabled"]),
     disabled_reason: z.string().nullable(),
     disabled_at: z.string().nullable(),
+    paused: z.boolean().openapi({
+      description: "True while the account's plan lacks webhooks: nothing is delivered",
+    }),
+    paused_reason: z.enum(["feature_not_in_plan"]).nullable(),
     consecutive_failures: z.number().int(),
     previous_secret_expires_at: z.string().nullable(),
     created_at: z.string(),
@@ -39,7 +43,9 @@ const list = createRoute({
   path: "/",
   tags,
   security: bearer,
-  summary: "List webhook endpoints",
+  summary: "List webhook endpoints; on a plan without webhooks they are kept and listed as paused",
+  // Readable without the feature, so an account that moved to a smaller plan can see
+  // what it has and that it is paused; every other webhook route needs the feature.
   middleware: requires("webhooks:manage"),
   request: { query: PageQuery },
   responses: {
@@ -54,7 +60,7 @@ const create = createRoute({
   tags,
   security: bearer,
   summary: "Add an endpoint; the whsec_ secret is shown once",
-  middleware: requires("webhooks:manage"),
+  middleware: requiresFeature("webhooks", "webhooks:manage"),
   request: {
     body: jsonBody(
       z.strictObject({
@@ -66,7 +72,7 @@ const create = createRoute({
   },
   responses: {
     201: jsonResponse(WithSecret, "Created"),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS),
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", ...BODY_ERRORS),
   },
 });
 
@@ -76,7 +82,7 @@ const update = createRoute({
   tags,
   security: bearer,
   summary: "Change the URL, events or description; enable or disable",
-  middleware: requires("webhooks:manage"),
+  middleware: requiresFeature("webhooks", "webhooks:manage"),
   request: {
     params: IdParam(),
     body: jsonBody(
@@ -90,7 +96,7 @@ const update = createRoute({
   },
   responses: {
     200: jsonResponse(Endpoint, "Updated"),
-    ...errors(...AUTHED_ERRORS, ...BODY_ERRORS, "not_found"),
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", ...BODY_ERRORS, "not_found"),
   },
 });
 
@@ -100,9 +106,12 @@ const remove = createRoute({
   tags,
   security: bearer,
   summary: "Remove an endpoint and its delivery log",
-  middleware: requires("webhooks:manage"),
+  middleware: requiresFeature("webhooks", "webhooks:manage"),
   request: { params: IdParam() },
-  responses: { 204: { description: "Removed" }, ...errors(...AUTHED_ERRORS, "not_found") },
+  responses: {
+    204: { description: "Removed" },
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", "not_found"),
+  },
 });
 
 const rotate = createRoute({
@@ -111,11 +120,11 @@ const rotate = createRoute({
   tags,
   security: bearer,
   summary: "New secret; the old one keeps signing for 24 hours",
-  middleware: requires("webhooks:manage"),
+  middleware: requiresFeature("webhooks", "webhooks:manage"),
   request: { params: IdParam() },
   responses: {
     200: jsonResponse(WithSecret, "Rotated; the new secret is shown once"),
-    ...errors(...AUTHED_ERRORS, "not_found"),
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", "not_found"),
   },
 });
 
@@ -125,7 +134,7 @@ const deliveries = createRoute({
   tags,
   security: bearer,
   summary: "Deliveries, newest first: attempts, status codes, next retry",
-  middleware: requires("webhooks:manage"),
+  middleware: requiresFeature("webhooks", "webhooks:manage"),
   request: { params: IdParam(), query: PageQuery },
   responses: {
     200: jsonResponse(
@@ -156,7 +165,7 @@ const deliveries = createRoute({
       ),
       "Deliveries",
     ),
-    ...errors(...AUTHED_ERRORS, "validation_failed", "not_found"),
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", "validation_failed", "not_found"),
   },
 });
 
@@ -166,7 +175,7 @@ const test = createRoute({
   tags,
   security: bearer,
   summary: "Send a webhook.test event now and report the answer",
-  middleware: requires("webhooks:manage"),
+  middleware: requiresFeature("webhooks", "webhooks:manage"),
   request: { params: IdParam() },
   responses: {
     200: jsonResponse(
@@ -179,7 +188,7 @@ const test = createRoute({
       }),
       "Result",
     ),
-    ...errors(...AUTHED_ERRORS, "not_found", "validation_failed"),
+    ...errors(...AUTHED_ERRORS, "feature_not_in_plan", "not_found", "validation_failed"),
   },
 });
 

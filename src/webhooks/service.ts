@@ -1,5 +1,6 @@
 /** Webhook endpoints: the secret is shown once, rotated with an overlap. */
 import { by, EVENT_TYPES, type EventInput, type EventType } from "../activity/record";
+import { hasFeature } from "../billing/features";
 import type { AuthedCtx } from "../context";
 import { commit } from "../db/commit";
 import { iso } from "../lib/clock";
@@ -15,7 +16,8 @@ import { checkWebhookTarget } from "./target-policy";
 const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 export const SUBSCRIBABLE = [...EVENT_TYPES, "webhook.test"] as const;
 
-function toEndpointDto(e: repo.EndpointRow) {
+/** The stored status stays as it was while the plan lacks webhooks; `paused` says so. */
+function toEndpointDto(e: repo.EndpointRow, paused: boolean) {
   return {
     id: e.id,
     url: e.url,
@@ -24,12 +26,17 @@ function toEndpointDto(e: repo.EndpointRow) {
     status: e.status,
     disabled_reason: e.disabledReason,
     disabled_at: iso(e.disabledAt),
+    paused,
+    paused_reason: paused ? ("feature_not_in_plan" as const) : null,
     consecutive_failures: e.consecutiveFailures,
     previous_secret_expires_at: iso(e.previousSecretExpiresAt),
     created_at: iso(e.createdAt)!,
     updated_at: iso(e.updatedAt)!,
   };
 }
+
+const pausedFor = (ctx: AuthedCtx) => !hasFeature(ctx.principal.plan, "webhooks");
+const dto = (ctx: AuthedCtx) => (e: repo.EndpointRow) => toEndpointDto(e, pausedFor(ctx));
 
 async function findOwn(ctx: AuthedCtx, id: string) {
   const found = await repo.findEndpoint(ctx.db, ctx.principal.accountId, id);
@@ -57,7 +64,7 @@ export async function listEndpoints(ctx: AuthedCtx, limit: number, cursor?: stri
     limit,
     decodeCursor(cursor),
   );
-  return toPage(rows, limit, toEndpointDto, (e) => e.id);
+  return toPage(rows, limit, dto(ctx), (e) => e.id);
 }
 
 export async function createEndpoint(
@@ -85,7 +92,7 @@ export async function createEndpoint(
   };
   const event = webhookEvent(ctx, "webhook.created", row.id, { url, events: row.events });
   await commit(ctx, [repo.insertEndpoint(db, row)], [event]);
-  return { ...toEndpointDto(row), secret };
+  return { ...dto(ctx)(row), secret };
 }
 
 export async function updateEndpoint(
@@ -124,7 +131,7 @@ export async function updateEndpoint(
     ],
     [event],
   );
-  return toEndpointDto((await repo.findEndpoint(db, principal.accountId, id))!);
+  return dto(ctx)((await repo.findEndpoint(db, principal.accountId, id))!);
 }
 
 export async function deleteEndpoint(ctx: AuthedCtx, id: string) {
@@ -154,7 +161,7 @@ export async function rotateSecret(ctx: AuthedCtx, id: string) {
     [event],
   );
   return {
-    ...toEndpointDto({
+    ...dto(ctx)({
       ...found,
       secret,
       previousSecret: found.secret,
