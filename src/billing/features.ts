@@ -9,11 +9,11 @@ import { AppError } from "../lib/errors";
 import type { PlanId } from "./plans";
 
 export const FEATURES = {
-  api_tokens: { name: "API tokens", plans: ["team", "business", "enterprise"] },
-  webhooks: { name: "Webhooks", plans: ["business", "enterprise"] },
-  team_login: { name: "Team login", plans: ["enterprise"] },
-  scim: { name: "SCIM endpoints", plans: ["enterprise"] },
-} as const satisfies Record<string, { name: string; plans: readonly PlanId[] }>;
+  api_tokens: { name: "API tokens", plural: true, plans: ["team", "business", "enterprise"] },
+  webhooks: { name: "Webhooks", plural: true, plans: ["business", "enterprise"] },
+  team_login: { name: "Team login", plural: false, plans: ["enterprise"] },
+  scim: { name: "SCIM provisioning", plural: false, plans: ["enterprise"] },
+} as const satisfies Record<string, { name: string; plural: boolean; plans: readonly PlanId[] }>;
 
 export type Feature = keyof typeof FEATURES;
 
@@ -26,10 +26,11 @@ const listed = (items: readonly string[]) =>
 /** Throws 403 `feature_not_in_plan`, naming the feature and the plans that have it. */
 export function requireFeature(principal: { plan: PlanRow }, feature: Feature) {
   if (hasFeature(principal.plan, feature)) return;
-  const { name, plans } = FEATURES[feature];
+  const { name, plural, plans } = FEATURES[feature];
+  const [is, it] = plural ? ["are", "they are"] : ["is", "it is"];
   throw new AppError(
     "feature_not_in_plan",
-    `${name} are not in the ${principal.plan.id} plan; they are in ${listed(plans)}.`,
+    `${name} ${is} not in the ${principal.plan.id} plan; ${it} in ${listed(plans)}.`,
     { feature, plans },
   );
 }

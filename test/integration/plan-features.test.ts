@@ -191,6 +191,9 @@ describe("api_tokens", () => {
     const refused = await call("GET", "/v1/users", { token: token.token });
     expectProblem(refused, 403, "feature_not_in_plan");
     expect(refused.body.detail).toMatch(/API tokens are not in the free plan/);
+    // The token is checked first: a wrong secret is still 401.
+    const wrong = `${token.token.slice(0, -2)}${token.token.endsWith("AA") ? "BB" : "AA"}`;
+    expectProblem(await call("GET", "/v1/users", { token: wrong }), 401, "unauthorized");
     // Kept, not revoked.
     const [stored] = await rows("SELECT revoked_at FROM api_tokens WHERE id = ?", token.id);
     expect(stored).toEqual({ revoked_at: null });
