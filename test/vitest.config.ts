@@ -28,6 +28,9 @@ export default defineConfig(async () => {
       include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
       setupFiles: [path.join(root, "test/setup/apply-migrations.ts")],
       testTimeout: 30_000,
+      // Most of a test's time is spent waiting on workerd (D1, the account object, scrypt
+      // in another process), so two files at once use a 2-core machine better than one.
+      maxWorkers: 2,
     },
   };
 });

@@ -351,7 +351,7 @@ describe.skipIf(!!unavailable)(
 
       const patched = await api(worker.url, "PATCH", "/v1/me", {
         token: session.body.access_token,
-        body: { email: newEmail },
+        body: { email: newEmail, current_password: PASSWORD },
       });
       expect(patched.status, JSON.stringify(patched.body)).toBe(200);
       expect(patched.body).toMatchObject({ email: user.email, pending_email: newEmail });
