@@ -61,6 +61,7 @@ const update = createRoute({
       "forbidden",
       ...BODY_ERRORS,
       "invalid_current_password",
+      "too_many_attempts",
       "email_taken",
     ),
   },
@@ -84,6 +85,7 @@ const password = createRoute({
       ...BODY_ERRORS,
       "weak_password",
       "invalid_current_password",
+      "too_many_attempts",
     ),
   },
 });

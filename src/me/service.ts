@@ -1,6 +1,8 @@
 /** The signed-in user's own profile and password. */
 import { by, type EventInput } from "../activity/record";
+import { throttle } from "../auth/rate-limit";
 import { revokeUserSessions } from "../auth/session-repo";
+import { THROTTLE_WINDOW_MS } from "../auth/throttle";
 import { effectivePermissions } from "../authz/authorize";
 import type { AuthedCtx } from "../context";
 import { commit } from "../db/commit";
@@ -39,7 +41,18 @@ const selfEvent = (
     metadata,
   }) satisfies EventInput;
 
+/** Guesses at the current password from one session's user are limited like logins. */
+const CURRENT_PASSWORD_LIMIT = 10;
+
 async function checkCurrentPassword(ctx: AuthedCtx, password: string) {
+  // Counted before hashing, so a stolen session cannot guess in parallel past the limit.
+  const key = { key: `current:${ctx.principal.userId}`, limit: CURRENT_PASSWORD_LIMIT };
+  await throttle(
+    ctx,
+    [key],
+    THROTTLE_WINDOW_MS,
+    "Too many attempts at the current password. Try again later.",
+  );
   const stored = ctx.principal.user.passwordHash;
   if (!stored || !(await verifyPassword(password, stored, ctx.config.passwordPepper))) {
     throw new AppError("invalid_current_password", "The current password is incorrect.", {
