@@ -30,6 +30,7 @@ import { verifyEmailPage } from "./pages/verify-email";
 import { devRoutes } from "./platform/dev-outbox";
 import { platformRoutes } from "./platform/routes";
 import { resellerRoutes } from "./resellers/routes";
+import { scimTokenRoutes } from "./scim/token-routes";
 import { userRoutes } from "./users/routes";
 import { webhookRoutes } from "./webhooks/routes";
 
@@ -81,6 +82,7 @@ export function buildApp() {
     .route("/v1/account", billingRoutes)
     .route("/v1/invitations", invitationRoutes)
     .route("/v1/api-tokens", apiTokenRoutes)
+    .route("/v1/scim-tokens", scimTokenRoutes)
     .route("/v1/webhooks", webhookRoutes)
     .route("/v1", deviceRoutes)
     .route("/v1", activityRoutes)

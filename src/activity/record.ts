@@ -50,6 +50,8 @@ export const EVENT_TYPES = [
   "device_organization.created",
   "api_token.created",
   "api_token.revoked",
+  "scim_token.created",
+  "scim_token.revoked",
   "webhook.created",
   "webhook.updated",
   "webhook.deleted",

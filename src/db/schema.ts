@@ -268,6 +268,18 @@ export const webhookAttempts = sqliteTable(
   (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
 );
 
+/** SCIM bearer tokens of an account (`scim_<id>.<secret>`; only the secret's digest kept). */
+export const scimTokens = sqliteTable("scim_tokens", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  name: text("name").notNull(),
+  secretHash: text("secret_hash").notNull(),
+  createdBy: text("created_by"),
+  createdAt: ms("created_at").notNull(),
+  lastUsedAt: ms("last_used_at"),
+  revokedAt: ms("revoked_at"),
+});
+
 export type PlanRow = typeof plans.$inferSelect;
 export type AccountRow = typeof accounts.$inferSelect;
 export type UserRow = typeof users.$inferSelect;

@@ -12,6 +12,7 @@ const ID_PREFIX = {
   session: "ses",
   refreshToken: "rtk",
   apiToken: "tok",
+  scimToken: "scim",
   reseller: "rsl",
   deviceOrganization: "dorg",
   device: "dev",
