@@ -5,9 +5,8 @@
  * a reset is how an account is taken back, so nothing the intruder set up may outlive it.
  */
 import { by, type EventInput } from "../activity/record";
-import { revokeUserApiTokens } from "../api-tokens/repo";
+import { endCredentials } from "../auth/credentials";
 import { throttle } from "../auth/rate-limit";
-import { revokeUserSessions } from "../auth/session-repo";
 import { clientKey } from "../auth/throttle";
 import { authorityOf } from "../authz/delegation";
 import { userWithin } from "../authz/repo";
@@ -68,8 +67,7 @@ export async function adminReset(
   ];
   const common = [
     guard("permission_not_held", userWithin(accountId, authorityOf(principal.grants), id)),
-    revokeUserSessions(db, accountId, id, now),
-    revokeUserApiTokens(db, accountId, id, now),
+    ...endCredentials(db, accountId, id, now),
     ...dropped.statements,
   ];
   if (method === "temporary_password") {
@@ -164,8 +162,7 @@ export async function resetPassword(ctx: Ctx, token: string, newPassword: string
         mustChangePassword: false,
         updatedAt: now,
       }),
-      revokeUserSessions(db, accountId, id, now),
-      revokeUserApiTokens(db, accountId, id, now),
+      ...endCredentials(db, accountId, id, now),
       ...dropped.statements,
     ],
     [

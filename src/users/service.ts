@@ -1,7 +1,6 @@
 /** Users of an account: list, get, manual creation, changes, memberships, deletion. */
 import { by, type EventInput } from "../activity/record";
-import { revokeUserApiTokens } from "../api-tokens/repo";
-import { revokeUserSessions } from "../auth/session-repo";
+import { endCredentials } from "../auth/credentials";
 import { authorityOf } from "../authz/delegation";
 import { groupsWithin, userWithin } from "../authz/repo";
 import type { AuthedCtx } from "../context";
@@ -164,13 +163,7 @@ export async function updateUser(ctx: AuthedCtx, id: string, input: UpdateUserIn
     }),
     ...(emailChange?.statements ?? []),
     // Disabling ends every session and API token at once, and a change of address they asked for.
-    ...(disabling
-      ? [
-          revokeUserSessions(db, accountId, id, now),
-          revokeUserApiTokens(db, accountId, id, now),
-          ...dropped!.statements,
-        ]
-      : []),
+    ...(disabling ? [...endCredentials(db, accountId, id, now), ...dropped!.statements] : []),
   ];
   // Enabling takes a seat, so it runs in the account's object like every seat-taking write.
   if (statusChange === "active") await commitTaking(ctx, takesSeat(ctx), statements, events);
