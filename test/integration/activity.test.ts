@@ -1048,13 +1048,17 @@ describe("the cron", () => {
       { accountId: acct.accountId, occurredAt: now - DAY },
       { accountId: other.accountId, occurredAt: now - 30 * DAY },
     ]);
+    // streamed_at is left out: the cron and the queue consumer mark events as streamed at any
+    // moment, which is not a change to the event.
     const kept = async () =>
-      rows(
-        `SELECT * FROM activity_events WHERE account_id IN (?, ?) AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id`,
-        acct.accountId,
-        other.accountId,
-        JSON.stringify(old),
-      );
+      (
+        await rows(
+          `SELECT * FROM activity_events WHERE account_id IN (?, ?) AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id`,
+          acct.accountId,
+          other.accountId,
+          JSON.stringify(old),
+        )
+      ).map(({ streamed_at: _, ...event }) => event);
     const before = await kept();
     expect(before.length).toBeGreaterThan(4);
 
