@@ -30,6 +30,8 @@ import { verifyEmailPage } from "./pages/verify-email";
 import { devRoutes } from "./platform/dev-outbox";
 import { platformRoutes } from "./platform/routes";
 import { resellerRoutes } from "./resellers/routes";
+import { isScimPath, scimErrorResponse } from "./scim/errors";
+import { scimRoutes } from "./scim/routes";
 import { scimTokenRoutes } from "./scim/token-routes";
 import { userRoutes } from "./users/routes";
 import { webhookRoutes } from "./webhooks/routes";
@@ -89,6 +91,7 @@ export function buildApp() {
     .route("/v1/platform", platformRoutes)
     .route("/v1/reseller", resellerRoutes)
     .route("/v1/dev", devRoutes)
+    .route("/scim/v2", scimRoutes)
     .route("/", activatePage)
     .route("/", verifyEmailPage)
     .route("/", cancelEmailChangePage)
@@ -98,6 +101,11 @@ export function buildApp() {
     type: "http",
     scheme: "bearer",
     description: "An access token from /v1/auth/login, or an API token (tok_…)",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "scimBearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "A SCIM token (scim_…) from POST /v1/scim-tokens; it opens /scim/v2 only",
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -127,9 +135,14 @@ export function buildApp() {
     const requestId = c.get("requestId");
     // Misconfigured requests have no context, and no trustworthy APP_URL: link relatively.
     const appUrl = c.get("ctx")?.config.appUrl ?? "";
-    if (err instanceof AppError) return problemResponse(err, appUrl, requestId);
+    // Identity providers read SCIM's error format, not problem+json.
+    const answer = (e: AppError) =>
+      isScimPath(c.req.path)
+        ? scimErrorResponse(e, requestId)
+        : problemResponse(e, appUrl, requestId);
+    if (err instanceof AppError) return answer(err);
     if (err instanceof HTTPException && HTTP_CODES[err.status]) {
-      return problemResponse(new AppError(HTTP_CODES[err.status]!, err.message), appUrl, requestId);
+      return answer(new AppError(HTTP_CODES[err.status]!, err.message));
     }
     console.error(
       JSON.stringify({
@@ -139,13 +152,11 @@ export function buildApp() {
         stack: (err as Error).stack,
       }),
     );
-    return problemResponse(
+    return answer(
       new AppError(
         "internal_error",
         "Something went wrong. Quote the request id when reporting it.",
       ),
-      appUrl,
-      requestId,
     );
   });
   return app;

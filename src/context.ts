@@ -37,6 +37,18 @@ export interface Principal {
   grants: EffectiveGrant[];
 }
 
+/**
+ * An identity provider holding a SCIM token: it acts for the account, not for any user,
+ * and reaches only `/scim/v2`.
+ */
+export interface ScimClient {
+  tokenId: string;
+  accountId: string;
+  account: AccountRow;
+  plan: PlanRow;
+  membersGroupId: string;
+}
+
 interface RequestMeta {
   requestId: string;
   ip: string | null;
@@ -56,6 +68,11 @@ export interface Ctx {
   waitUntil(promise: Promise<unknown>): void;
 }
 
+/** A domain context acting for an identity provider over SCIM. */
+export interface ScimCtx extends Ctx {
+  scim: ScimClient;
+}
+
 /** A domain context acting for an authenticated principal. */
 export interface AuthedCtx extends Ctx {
   principal: Principal;
@@ -63,5 +80,5 @@ export interface AuthedCtx extends Ctx {
 
 export type AppEnv = {
   Bindings: Bindings;
-  Variables: { requestId: string; principal: Principal; ctx: Ctx };
+  Variables: { requestId: string; principal: Principal; ctx: Ctx; scim: ScimClient };
 };

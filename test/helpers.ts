@@ -262,3 +262,42 @@ export async function forgotAndReset(
   const token = decodeURIComponent(/^[^\s"'<>&]+/.exec(mail.text.slice(at + prefix.length))![0]);
   return call("POST", "/v1/password/reset", { body: { token, new_password: newPassword } });
 }
+
+export const SCIM_JSON = "application/scim+json";
+
+/** A SCIM token of the account, made by its administrator. */
+export async function createScimToken(acct: TestAccount, name = "Identity provider") {
+  const res = await call("POST", "/v1/scim-tokens", { token: acct.token, body: { name } });
+  if (res.status !== 201)
+    throw new Error(`SCIM token creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.id as string, token: res.body.token as string };
+}
+
+/** A call to /scim/v2, its body sent as application/scim+json like identity providers do. */
+export function scim<T = any>(
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
+  return call<T>(method, `/scim/v2${path}`, {
+    token,
+    body,
+    headers: body === undefined ? headers : { "content-type": SCIM_JSON, ...headers },
+  });
+}
+
+/** A SCIM error (RFC 7644 §3.12) with the given status and, when given, scimType. */
+export function expectScimError(res: Reply, status: number, scimType?: string) {
+  expect({ status: res.status, body: res.body }).toMatchObject({
+    status,
+    body: {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"],
+      status: String(status),
+      detail: expect.stringMatching(/\S/),
+      ...(scimType ? { scimType } : {}),
+    },
+  });
+  expect(res.headers.get("content-type")).toMatch(/^application\/scim\+json/);
+}

@@ -61,7 +61,14 @@ export const EVENT_TYPES = [
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
-type ActorType = "user" | "api_token" | "platform" | "reseller" | "system" | "anonymous";
+type ActorType =
+  | "user"
+  | "api_token"
+  | "scim_token"
+  | "platform"
+  | "reseller"
+  | "system"
+  | "anonymous";
 
 export interface EventInput {
   type: EventType;

@@ -60,6 +60,8 @@ export const users = sqliteTable("users", {
   lastLoginAt: ms("last_login_at"),
   lastLoginIp: text("last_login_ip"),
   lastLoginMethod: text("last_login_method"),
+  /** The identity provider's id for the user (SCIM `externalId`), when provisioned over SCIM. */
+  externalId: text("external_id"),
 });
 
 export const groups = sqliteTable("groups", {
@@ -70,6 +72,9 @@ export const groups = sqliteTable("groups", {
   builtin: text("builtin").$type<"administrators" | "members">(),
   createdAt: ms("created_at").notNull(),
   updatedAt: ms("updated_at").notNull(),
+  /** SCIM reaches only groups it created; the others are the administrators'. */
+  createdVia: text("created_via").$type<"manual" | "scim">().notNull().default("manual"),
+  externalId: text("external_id"),
 });
 
 export interface GrantScope {

@@ -66,6 +66,21 @@ export const ERRORS = {
     "Account is managed by a reseller",
     "The account's plan is changed by its reseller, not by its own administrators.",
   ],
+  invalid_filter: [
+    400,
+    "Unsupported SCIM filter",
+    "The SCIM filter is malformed or not one the server supports (see ServiceProviderConfig).",
+  ],
+  invalid_path: [
+    400,
+    "Invalid SCIM PATCH path",
+    "A SCIM PATCH operation names a path that is malformed or cannot be changed.",
+  ],
+  invalid_value: [
+    400,
+    "Invalid SCIM value",
+    "A SCIM request is missing a required attribute or has one of the wrong type or form.",
+  ],
   not_found: [404, "Not found", "No such route, or no such resource in the caller's account."],
   method_not_allowed: [405, "Method not allowed", "The route exists but not with this method."],
   email_taken: [

@@ -170,7 +170,7 @@ export async function confirmEmailChange(ctx: Ctx, token: string) {
 export function dropPendingEmail(
   ctx: Ctx,
   user: Pick<UserRow, "accountId" | "id" | "pendingEmail">,
-  reason: "password_changed" | "password_reset" | "disabled",
+  reason: "password_changed" | "password_reset" | "disabled" | "email_changed",
   actor: Pick<EventInput, "actor" | "method">,
 ) {
   const { accountId, id } = user;

@@ -1,7 +1,7 @@
 /** Data access for SCIM tokens. Every function takes the account id first. */
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { scimTokens } from "../db/schema";
+import { accounts, plans, scimTokens } from "../db/schema";
 
 export type ScimTokenRow = typeof scimTokens.$inferSelect;
 
@@ -40,5 +40,37 @@ export function revokeScimToken(db: Database, accountId: string, id: string, now
     .set({ revokedAt: now })
     .where(
       and(eq(scimTokens.accountId, accountId), eq(scimTokens.id, id), isNull(scimTokens.revokedAt)),
+    );
+}
+
+/** The account's Members group: one subquery, so authenticating stays one round trip. */
+const membersGroupId = sql<string>`(SELECT g.id FROM groups g
+  WHERE g.account_id = ${scimTokens.accountId} AND g.builtin = 'members')`;
+
+/**
+ * A SCIM token with its account and plan. Across accounts on purpose: the token's id is
+ * all the identity provider presents, and its secret is checked against the row found here.
+ */
+export async function findScimTokenAcrossAccounts(db: Database, id: string) {
+  const [row] = await db
+    .select({ token: scimTokens, account: accounts, plan: plans, membersGroupId })
+    .from(scimTokens)
+    .innerJoin(accounts, eq(accounts.id, scimTokens.accountId))
+    .innerJoin(plans, eq(plans.id, accounts.planId))
+    .where(eq(scimTokens.id, id));
+  return row ?? null;
+}
+
+/** Sets `last_used_at`, unless a concurrent request already set it later. */
+export function touchScimToken(db: Database, accountId: string, id: string, now: number) {
+  return db
+    .update(scimTokens)
+    .set({ lastUsedAt: now })
+    .where(
+      and(
+        eq(scimTokens.accountId, accountId),
+        eq(scimTokens.id, id),
+        or(isNull(scimTokens.lastUsedAt), lt(scimTokens.lastUsedAt, now)),
+      ),
     );
 }

@@ -19,9 +19,11 @@ interface NewUser {
   now: number;
   mustChangePassword?: boolean;
   emailVerifiedAt?: number | null;
+  status?: "active" | "disabled";
+  externalId?: string | null;
 }
 
-/** A new, active user's whole row: every way of adding a user starts here. */
+/** A new user's whole row (active unless said otherwise): every way of adding a user starts here. */
 export function newUserRow(u: NewUser): UserRow {
   return {
     id: u.id,
@@ -32,7 +34,7 @@ export function newUserRow(u: NewUser): UserRow {
     lastName: u.lastName,
     passwordHash: u.passwordHash,
     mustChangePassword: u.mustChangePassword ?? false,
-    status: "active",
+    status: u.status ?? "active",
     createdVia: u.createdVia,
     createdBy: u.createdBy,
     emailVerifiedAt: u.emailVerifiedAt ?? null,
@@ -41,6 +43,7 @@ export function newUserRow(u: NewUser): UserRow {
     lastLoginAt: null,
     lastLoginIp: null,
     lastLoginMethod: null,
+    externalId: u.externalId ?? null,
   };
 }
 
