@@ -33,7 +33,8 @@ export function scimErrorResponse(err: AppError, requestId?: string): Response {
     schemas: [SCIM_ERROR_SCHEMA],
     status: String(status),
     ...(scimType ? { scimType } : {}),
-    detail: err.detail ?? DETAILS[err.code] ?? ERRORS[err.code][1],
+    // Led by the code, since an identity provider shows only `detail` to its administrator.
+    detail: `${err.code}: ${err.detail ?? DETAILS[err.code] ?? ERRORS[err.code][1]}`,
     code: err.code,
     ...(requestId ? { request_id: requestId } : {}),
   };
