@@ -31,6 +31,7 @@ import { devRoutes } from "./platform/dev-outbox";
 import { platformRoutes } from "./platform/routes";
 import { resellerRoutes } from "./resellers/routes";
 import { scimTokenRoutes } from "./scim/token-routes";
+import { ssoExchangeRoutes, ssoRoutes } from "./sso/routes";
 import { userRoutes } from "./users/routes";
 import { webhookRoutes } from "./webhooks/routes";
 
@@ -69,6 +70,8 @@ export function buildApp() {
 
   app
     .route("/v1/auth", authRoutes)
+    .route("/v1/auth", ssoExchangeRoutes)
+    .route("/v1/sso", ssoRoutes)
     .route("/v1/me", meRoutes)
     .route("/v1/me/sessions", mySessionRoutes)
     .route("/v1/users", userRoutes)
