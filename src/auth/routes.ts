@@ -35,7 +35,13 @@ const loginRoute = createRoute({
   },
   responses: {
     200: jsonResponse(LoginResult, "Logged in"),
-    ...errors(...BODY_ERRORS, "invalid_credentials", "user_disabled", "too_many_attempts"),
+    ...errors(
+      ...BODY_ERRORS,
+      "invalid_credentials",
+      "user_disabled",
+      "too_many_attempts",
+      "sso_required",
+    ),
   },
 });
 
