@@ -17,7 +17,6 @@ import {
   PASSWORD,
   PLATFORM_TOKEN,
   rows,
-  type TestAccount,
   uniqueEmail,
 } from "../helpers";
 import { atIdp, connect, newDomain, ssoLogin, start } from "../sso-helpers";
@@ -439,5 +438,3 @@ describe("sso_required", () => {
     expect((await login(member.email)).user.id).toBe(member.id);
   });
 });
-
-export type { TestAccount };
