@@ -233,3 +233,12 @@ export function markLoginCodeUsed(db: Database, accountId: string, id: string, n
     .set({ usedAt: now })
     .where(and(eq(ssoLoginCodes.accountId, accountId), eq(ssoLoginCodes.id, id)));
 }
+
+/**
+ * Deletes up to `chunk` login codes that can no longer be exchanged (used or expired).
+ * Across accounts on purpose: the cron's sweep.
+ */
+export function pruneLoginCodesAcrossAccounts(now: number, chunk: number) {
+  return sql`DELETE FROM sso_login_codes WHERE id IN (SELECT id FROM sso_login_codes
+    WHERE used_at IS NOT NULL OR expires_at <= ${now} LIMIT ${chunk})`;
+}

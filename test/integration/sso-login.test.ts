@@ -17,6 +17,7 @@ import {
   PASSWORD,
   PLATFORM_TOKEN,
   rows,
+  runCron,
   uniqueEmail,
 } from "../helpers";
 import { atIdp, connect, newDomain, ssoLogin, start } from "../sso-helpers";
