@@ -236,6 +236,17 @@ describe("refusals change nothing", () => {
     expect(await usersWithEmail(`jo@${domain}`)).toBe(0);
   });
 
+  it("refuses a code the IdP issued to another client", async () => {
+    const { domain } = await setup();
+    const started = await start(`email=pia@${domain}`);
+    const tampered = new URL(started.location);
+    tampered.searchParams.set("client_id", "um-other-client");
+    const callback = await atIdp(tampered.toString(), { sub: sub(), email: `pia@${domain}` });
+    const res = await call("GET", callback, { headers: { cookie: started.cookie } });
+    expectProblem(res, 400, "sso_idp_error");
+    expect(await usersWithEmail(`pia@${domain}`)).toBe(0);
+  });
+
   it("refuses JIT in a full account with capacity_exceeded", async () => {
     const { admin, domain } = await setup();
     const limited = await call("PATCH", `/v1/platform/accounts/${admin.accountId}`, {

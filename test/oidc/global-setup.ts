@@ -12,6 +12,13 @@ export const TEST_CLIENT = {
   redirect_uris: ["http://127.0.0.1:8787/v1/sso/callback"],
 };
 
+/** Another client of the same IdP: what it is issued must not sign anyone in through TEST_CLIENT. */
+export const OTHER_CLIENT = {
+  ...TEST_CLIENT,
+  client_id: "um-other-client",
+  client_secret: "um-other-client-secret",
+};
+
 declare module "vitest" {
   interface ProvidedContext {
     idpIssuer: string;
@@ -19,7 +26,7 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  const idp = await startIdp([TEST_CLIENT]);
+  const idp = await startIdp([TEST_CLIENT, OTHER_CLIENT]);
   project.provide("idpIssuer", idp.issuer);
   return () => idp.close();
 }
