@@ -346,6 +346,15 @@ describe("redirect_to and POST /v1/auth/exchange", () => {
       400,
       "sso_code_invalid",
     );
+    // The cron sweeps codes that can no longer be exchanged.
+    const codes = () =>
+      count(
+        "SELECT count(*) AS n FROM sso_login_codes c JOIN users u ON u.id = c.user_id WHERE u.email = ?",
+        `max@${domain}`,
+      );
+    expect(await codes()).toBe(1);
+    await runCron();
+    expect(await codes()).toBe(0);
     expectProblem(
       await call("POST", "/v1/auth/exchange", { body: { code: "nope" } }),
       400,
