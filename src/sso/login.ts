@@ -202,11 +202,7 @@ async function finish(
     as,
     {
       clientId: connection.clientId,
-      clientSecret: await open(
-        config.encryptionKey,
-        connection.accountId,
-        connection.clientSecretEnc,
-      ),
+      clientSecret: await clientSecretOf(config.encryptionKey, connection),
       redirectUri: redirectUri(ctx),
     },
     callback,
@@ -249,6 +245,18 @@ async function finish(
   const back = new URL(pending.redirectTo);
   back.searchParams.set("code", code);
   return { kind: "redirect", location: back.toString() };
+}
+
+/** A secret sealed under a key that has since changed cannot be read: the connection needs it again. */
+async function clientSecretOf(key: string, connection: repo.SsoConnectionRow) {
+  try {
+    return await open(key, connection.accountId, connection.clientSecretEnc);
+  } catch {
+    throw new AppError(
+      "sso_not_configured",
+      "The connection's client secret cannot be read; an administrator must save it again.",
+    );
+  }
 }
 
 /** The one-time code of a browser login, for the tokens: once, within a minute, even under a race. */
