@@ -33,6 +33,7 @@ import { resellerRoutes } from "./resellers/routes";
 import { isScimPath, scimErrorResponse } from "./scim/errors";
 import { scimRoutes } from "./scim/routes";
 import { scimTokenRoutes } from "./scim/token-routes";
+import { ssoExchangeRoutes, ssoRoutes } from "./sso/routes";
 import { userRoutes } from "./users/routes";
 import { webhookRoutes } from "./webhooks/routes";
 
@@ -71,6 +72,8 @@ export function buildApp() {
 
   app
     .route("/v1/auth", authRoutes)
+    .route("/v1/auth", ssoExchangeRoutes)
+    .route("/v1/sso", ssoRoutes)
     .route("/v1/me", meRoutes)
     .route("/v1/me/sessions", mySessionRoutes)
     .route("/v1/users", userRoutes)

@@ -11,6 +11,7 @@ import type { Bindings } from "./context";
 export const DEVELOPMENT_SECRETS = {
   JWT_SIGNING_KEY: "dev-only-signing-key-change-me-0123456789abcdef",
   PLATFORM_ADMIN_TOKEN: "dev-platform-token",
+  ENCRYPTION_KEY: "dev-only-encryption-key-change-me-0123456789abcdef",
 } as const;
 
 const MIN_SECRET_BYTES = 32;
@@ -24,6 +25,8 @@ export interface Config {
   /** Access-token keys: the first signs, every one verifies (rotation). */
   jwtKeys: string[];
   platformToken: string;
+  /** Key material for secrets kept at rest (an SSO connection's client secret). */
+  encryptionKey: string;
   passwordPepper: string | null;
   activityRetentionDays: number;
   /** Exact origins of dashboards allowed to call /v1 from a browser. */
@@ -48,6 +51,7 @@ const Raw = z.object({
   POSTMARK_API_URL: text.optional(),
   JWT_SIGNING_KEY: text.optional(),
   PLATFORM_ADMIN_TOKEN: text.optional(),
+  ENCRYPTION_KEY: text.optional(),
   PASSWORD_PEPPER: text.optional(),
   ACTIVITY_RETENTION_DAYS: text.optional(),
   CORS_ORIGINS: text.optional(),
@@ -57,13 +61,14 @@ function parse(env: Bindings): Loaded {
   const raw = Raw.parse(env);
   const development = (raw.ENVIRONMENT || "production") === "development";
   const problems: string[] = [];
-  const secret = (name: "JWT_SIGNING_KEY" | "PLATFORM_ADMIN_TOKEN", value: string | undefined) => {
+  const secret = (name: keyof typeof DEVELOPMENT_SECRETS, value: string | undefined) => {
     const weak = (v: string) => bytes(v) < MIN_SECRET_BYTES || v === DEVELOPMENT_SECRETS[name];
     if (!development && (!value || list(value).some(weak))) problems.push(name);
     return value || DEVELOPMENT_SECRETS[name];
   };
   const jwt = secret("JWT_SIGNING_KEY", raw.JWT_SIGNING_KEY);
   const platformToken = secret("PLATFORM_ADMIN_TOKEN", raw.PLATFORM_ADMIN_TOKEN);
+  const encryptionKey = secret("ENCRYPTION_KEY", raw.ENCRYPTION_KEY);
   const appUrl = (raw.APP_URL || "http://127.0.0.1:8787").replace(/\/+$/, "");
   if (!development && !/^https:\/\/[^/]/.test(appUrl)) problems.push("APP_URL");
   if (!development && !raw.POSTMARK_SERVER_TOKEN) problems.push("POSTMARK_SERVER_TOKEN");
@@ -85,6 +90,7 @@ function parse(env: Bindings): Loaded {
       },
       jwtKeys: list(jwt),
       platformToken,
+      encryptionKey,
       passwordPepper: raw.PASSWORD_PEPPER || null,
       activityRetentionDays: retention,
       corsOrigins,

@@ -10,6 +10,7 @@ export type Bindings = Omit<Env, "ACCOUNT"> & {
   /** Secrets (`wrangler secret put`; `.dev.vars` locally). Read only by src/config.ts. */
   JWT_SIGNING_KEY?: string;
   PLATFORM_ADMIN_TOKEN?: string;
+  ENCRYPTION_KEY?: string;
   POSTMARK_SERVER_TOKEN?: string;
   PASSWORD_PEPPER?: string;
 };

@@ -42,7 +42,13 @@ export async function call<T = any>(
     body = JSON.stringify(opts.body);
     headers["content-type"] ??= "application/json";
   }
-  const res = await exports.default.fetch(`http://api.test${path}`, { method, headers, body });
+  // Redirects are answers to check (Team Login), not to follow back into the worker.
+  const res = await exports.default.fetch(`http://api.test${path}`, {
+    method,
+    headers,
+    body,
+    redirect: "manual",
+  });
   const text = await res.text();
   let parsed: unknown = text;
   try {

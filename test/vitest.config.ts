@@ -18,6 +18,7 @@ export default defineConfig(async () => {
             APP_URL: "http://127.0.0.1:8787",
             JWT_SIGNING_KEY: "test-signing-key-for-the-workerd-suite-only",
             PLATFORM_ADMIN_TOKEN: "test-platform-token",
+            ENCRYPTION_KEY: "test-encryption-key-for-the-workerd-suite-only",
             CORS_ORIGINS: "https://dashboard.example,https://admin.example",
           },
         },
@@ -27,6 +28,8 @@ export default defineConfig(async () => {
       root,
       include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
       setupFiles: [path.join(root, "test/setup/apply-migrations.ts")],
+      // A real OpenID Provider in Node for the Team Login tests (issuer via inject("idpIssuer")).
+      globalSetup: [path.join(root, "test/oidc/global-setup.ts")],
       testTimeout: 30_000,
       // Most of a test's time is spent waiting on workerd (D1, the account object, scrypt
       // in another process), so two files at once use a 2-core machine better than one.

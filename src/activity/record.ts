@@ -52,6 +52,8 @@ export const EVENT_TYPES = [
   "api_token.revoked",
   "scim_token.created",
   "scim_token.revoked",
+  "sso_connection.updated",
+  "sso_connection.deleted",
   "webhook.created",
   "webhook.updated",
   "webhook.deleted",

@@ -12,9 +12,10 @@ const Tokens = z.object({
   token_type: z.literal("Bearer"),
   expires_in: z.number().int(),
 });
-const LoginResult = Tokens.extend({ user: UserSchema, must_change_password: z.boolean() }).openapi(
-  "LoginResult",
-);
+export const LoginResult = Tokens.extend({
+  user: UserSchema,
+  must_change_password: z.boolean(),
+}).openapi("LoginResult");
 
 const loginRoute = createRoute({
   method: "post",
@@ -34,7 +35,13 @@ const loginRoute = createRoute({
   },
   responses: {
     200: jsonResponse(LoginResult, "Logged in"),
-    ...errors(...BODY_ERRORS, "invalid_credentials", "user_disabled", "too_many_attempts"),
+    ...errors(
+      ...BODY_ERRORS,
+      "invalid_credentials",
+      "user_disabled",
+      "too_many_attempts",
+      "sso_required",
+    ),
   },
 });
 

@@ -9,6 +9,12 @@ import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/password";
+import {
+  passwordLoginAllowed,
+  ssoRequired,
+  ssoRequirementFromResult,
+  ssoRequirementStatement,
+} from "../sso/policy";
 import { toUserDto, type UserDto } from "../users/dto";
 import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "./jwt";
 import { SESSION_TTL_MS, sessionLive } from "./lifetimes";
@@ -106,15 +112,25 @@ export async function login(
   const results = await commit(ctx, [
     ...attemptStatements(keys, now, THROTTLE_WINDOW_MS),
     repo.selectLoginUserAcrossAccounts(db, email),
+    ssoRequirementStatement(ctx, email),
   ]);
   refuseWhenFull(results, keys, now, THROTTLE_WINDOW_MS, THROTTLED);
   const found = repo.loginUserFromResult(results[2]!);
+  const requirement = ssoRequirementFromResult(results[3]!);
 
   // Unknown emails and SSO-only users cost the same hashing time as a wrong password.
   const stored = found?.user.passwordHash ?? (await decoyHash(config.passwordPepper));
   const valid =
     (await verifyPassword(input.password, stored, config.passwordPepper)) &&
     !!found?.user.passwordHash;
+
+  if (!passwordLoginAllowed(requirement, found, valid)) {
+    // Counted as a failed login whatever the reason, and the same answer for everyone, so
+    // the answer never tells who is an administrator or whether the password was right.
+    if (found) await commit(ctx, [], [loginFailed(found.user, valid ? "sso_required" : undefined)]);
+    else await commit(ctx, [readThrottle(keys)]);
+    throw ssoRequired(ctx, email);
+  }
 
   if (!valid || !found) {
     // An unknown email makes the same second round trip as a known one's failure event,
@@ -138,13 +154,13 @@ export async function login(
   return startSession(ctx, user, groupIds, "password", { before: forgive, passwordHash: rehash });
 }
 
-const loginFailed = (user: UserRow): EventInput => ({
+const loginFailed = (user: UserRow, reason?: string): EventInput => ({
   type: "auth.login.failed",
   accountId: user.accountId,
   actor: { type: "anonymous", id: null },
   subject: { type: "user", id: user.id },
   method: "password",
-  metadata: { reason: user.passwordHash ? "invalid_password" : "no_password" },
+  metadata: { reason: reason ?? (user.passwordHash ? "invalid_password" : "no_password") },
 });
 
 export async function refresh(

@@ -42,6 +42,7 @@ export function guard(code: ErrorCode, condition: SQL, field?: string): SQL {
 const UNIQUE_ERRORS: [RegExp, ErrorCode][] = [
   [/UNIQUE constraint failed: users\.email/, "email_taken"],
   [/UNIQUE constraint failed: groups\.account_id, groups\.name/, "group_name_taken"],
+  [/UNIQUE constraint failed: sso_domains\.domain/, "sso_domain_taken"],
 ];
 
 /** Maps a failed statement to the catalogue code it stands for, if any. */

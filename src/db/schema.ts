@@ -295,3 +295,51 @@ export type DeviceRow = typeof devices.$inferSelect;
 export type InvitationRow = typeof invitations.$inferSelect;
 export type ActivityEventRow = typeof activityEvents.$inferSelect;
 export type UserTokenRow = typeof userTokens.$inferSelect;
+
+export type SsoGroupMapping = Record<string, string[]>;
+
+export const ssoConnections = sqliteTable("sso_connections", {
+  accountId: text("account_id").primaryKey(),
+  issuer: text("issuer").notNull(),
+  clientId: text("client_id").notNull(),
+  clientSecretEnc: text("client_secret_enc").notNull(),
+  ssoRequired: integer("sso_required", { mode: "boolean" }).notNull(),
+  jitEnabled: integer("jit_enabled", { mode: "boolean" }).notNull(),
+  defaultGroupIds: json<string[]>("default_group_ids").notNull(),
+  groupClaim: text("group_claim").notNull(),
+  groupMapping: json<SsoGroupMapping>("group_mapping").notNull(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export const ssoDomains = sqliteTable(
+  "sso_domains",
+  {
+    accountId: text("account_id").notNull(),
+    domain: text("domain").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.domain] })],
+);
+
+export const ssoIdentities = sqliteTable(
+  "sso_identities",
+  {
+    accountId: text("account_id").notNull(),
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    userId: text("user_id").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.issuer, t.subject] })],
+);
+
+export const ssoLoginCodes = sqliteTable("sso_login_codes", {
+  id: text("id").primaryKey(),
+  accountId: text("account_id").notNull(),
+  userId: text("user_id").notNull(),
+  codeHash: text("code_hash").notNull(),
+  createdAt: ms("created_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  usedAt: ms("used_at"),
+});

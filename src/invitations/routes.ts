@@ -54,6 +54,7 @@ const create = createRoute({
       "email_taken",
       "invitation_pending",
       "capacity_exceeded",
+      "sso_required",
     ),
   },
 });

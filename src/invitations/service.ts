@@ -17,6 +17,7 @@ import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
 import { type Delivery, sendMail } from "../mail/send";
 import { invitationMail } from "../mail/templates";
+import { refuseInvitationUnderSso } from "../sso/policy";
 import { forgetToken, type MintedToken, mintToken, readToken } from "../tokens/single-use";
 import * as usersRepo from "../users/repo";
 import * as repo from "./repo";
@@ -90,6 +91,7 @@ export async function invitation(
 ) {
   const { db, now } = ctx;
   const email = normalizeEmail(input.email);
+  await refuseInvitationUnderSso(ctx, accountId, email);
   const id = newId("invitation");
   const expiresAt = now + ttlHours * HOUR;
   const token = await mintToken(TOKEN);

@@ -6,6 +6,7 @@ import type { Ctx } from "../context";
 import type { Statement } from "../db/batch";
 import { commit } from "../db/commit";
 import { pruneUnclaimedPairingsAcrossAccounts } from "../devices/repo";
+import { pruneLoginCodesAcrossAccounts } from "../sso/repo";
 import { pruneUserTokensAcrossAccounts } from "../user-tokens/repo";
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -34,4 +35,5 @@ export async function pruneExpired(ctx: Ctx) {
     pruneSessionsAcrossAccounts(now, now - REVOKED_SESSIONS_KEPT_MS, chunk),
   );
   await sweep(ctx, (chunk) => [pruneUserTokensAcrossAccounts(now - EXPIRED_TOKENS_KEPT_MS, chunk)]);
+  await sweep(ctx, (chunk) => [pruneLoginCodesAcrossAccounts(now, chunk)]);
 }

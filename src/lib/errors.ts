@@ -81,6 +81,21 @@ export const ERRORS = {
     "Invalid SCIM value",
     "A SCIM request is missing a required attribute or has one of the wrong type or form.",
   ],
+  sso_required: [
+    403,
+    "Team Login required",
+    "The account signs this email in through its identity provider; `start_url` begins that login. Administrators keep password login.",
+  ],
+  sso_jit_disabled: [
+    403,
+    "No such user, and just-in-time provisioning is off",
+    "The identity provider vouched for someone who is not a user of the account, and the connection does not create users.",
+  ],
+  sso_not_configured: [
+    404,
+    "Team Login not configured",
+    "No account routes this email domain to an identity provider, or the account has no connection.",
+  ],
   not_found: [404, "Not found", "No such route, or no such resource in the caller's account."],
   method_not_allowed: [405, "Method not allowed", "The route exists but not with this method."],
   email_taken: [
@@ -107,6 +122,11 @@ export const ERRORS = {
     409,
     "Built-in group",
     "Built-in groups cannot be deleted or renamed, and Administrators always holds every permission.",
+  ],
+  sso_domain_taken: [
+    409,
+    "Domain routed by another account",
+    "An email domain can be routed to one account's identity provider only; another account has it.",
   ],
   group_name_taken: [
     409,
@@ -143,6 +163,41 @@ export const ERRORS = {
     410,
     "Invitation expired",
     "The invitation has expired; an administrator can resend it.",
+  ],
+  sso_issuer_invalid: [
+    422,
+    "Identity provider not usable",
+    "The issuer's discovery document could not be fetched, or it does not describe a usable OpenID Provider.",
+  ],
+  sso_redirect_invalid: [
+    400,
+    "Redirect not allowed",
+    "`redirect_to` must be on APP_URL's origin or one of the CORS_ORIGINS.",
+  ],
+  sso_state_invalid: [
+    400,
+    "Login state invalid",
+    "The login's state is unknown, expired, already used, or not bound to this browser; start again.",
+  ],
+  sso_idp_error: [
+    400,
+    "Identity provider refused",
+    "The identity provider answered with an error, or its answer did not verify (issuer, audience, expiry, nonce, signature).",
+  ],
+  sso_email_unverified: [
+    403,
+    "Email not verified",
+    "The identity provider did not vouch that the email is verified, or gave none.",
+  ],
+  sso_domain_mismatch: [
+    403,
+    "Email outside the connection's domains",
+    "The identity provider gave an email whose domain is not one of the connection's domains.",
+  ],
+  sso_code_invalid: [
+    400,
+    "Login code invalid",
+    "The one-time login code is unknown, expired or already used.",
   ],
   weak_password: [
     422,

@@ -18,6 +18,7 @@ const ID_PREFIX = {
   device: "dev",
   invitation: "inv",
   userToken: "utk",
+  ssoLoginCode: "ssoc",
   webhook: "whk",
   delivery: "dlv",
   event: "evt",

@@ -19,6 +19,7 @@ import { AppError } from "../lib/errors";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
 import { sendMail } from "../mail/send";
 import { passwordResetMail, ssoOnlyResetMail } from "../mail/templates";
+import { refuseResetUnderSso } from "../sso/policy";
 import {
   forgetToken,
   issueToken,
@@ -108,6 +109,7 @@ export async function forgotPassword(ctx: Ctx, rawEmail: string) {
     { key: `forgot:ip:${clientKey(ctx.meta.ip)}`, limit: FORGOT_LIMITS.ip },
   ];
   await throttle(ctx, keys, HOUR, "Too many reset requests. Try again later.");
+  await refuseResetUnderSso(ctx, email);
   ctx.waitUntil(
     sendResetIfKnown(ctx, email).catch((err) =>
       console.error(JSON.stringify({ msg: "reset mail failed", err: String(err) })),

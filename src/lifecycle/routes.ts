@@ -104,11 +104,12 @@ const forgot = createRoute({
   method: "post",
   path: "/forgot",
   tags: ["Password reset"],
-  summary: "Mail a one-hour reset link; always 202, whether or not the email exists",
+  summary:
+    "Mail a one-hour reset link; always 202, whether or not the email exists (403 where Team Login is required)",
   request: { body: jsonBody(z.strictObject({ email: Email })) },
   responses: {
     202: jsonResponse(z.object({ status: z.literal("accepted") }), "Accepted"),
-    ...errors(...BODY_ERRORS, "too_many_attempts"),
+    ...errors(...BODY_ERRORS, "too_many_attempts", "sso_required"),
   },
 });
 

@@ -30,6 +30,7 @@ import {
   uniqueEmail,
   until,
 } from "../helpers";
+import { connect, newDomain, ssoLogin } from "../sso-helpers";
 
 const MINUTE = 60 * 1000;
 const DAY = 24 * 60 * MINUTE;
@@ -572,7 +573,31 @@ describe("each documented event type is written by its action", () => {
     expect(Math.abs(Date.parse(event.occurred_at) - clock.now())).toBeLessThan(5 * MINUTE);
   });
 
-  it.todo("auth.sso.succeeded — no SSO login exists yet to produce it");
+  it("auth.sso.succeeded", async () => {
+    const acct = await createAccount();
+    const domain = newDomain();
+    await connect(acct, domain);
+    const ip = `198.51.100.${++ipCounter}`;
+    const ua = 'activity-test/1.0 (auth.sso.succeeded; "quoted", comma)';
+    const { res } = await ssoLogin(
+      `email=sso-user@${domain}`,
+      { sub: `activity-${domain}`, email: `sso-user@${domain}` },
+      { ip, headers: { "user-agent": ua } },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const userId = res.body.user.id;
+    const listed = await call("GET", "/v1/activity?type=auth.sso.succeeded", { token: acct.token });
+    expect(listed.body.data).toHaveLength(1);
+    expect(listed.body.data[0]).toMatchObject({
+      type: "auth.sso.succeeded",
+      account_id: acct.accountId,
+      actor: { type: "user", id: userId },
+      subject: { type: "user", id: userId },
+      method: "sso",
+      ip,
+      user_agent: ua,
+    });
+  });
 });
 
 // ---- the list: filters, order, pagination ---------------------------------------------------

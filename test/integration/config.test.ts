@@ -15,6 +15,7 @@ import { call, createAccount, expectProblem, login, PASSWORD } from "../helpers"
 const STRONG = {
   JWT_SIGNING_KEY: "k".repeat(24) + crypto.randomUUID(),
   PLATFORM_ADMIN_TOKEN: "p".repeat(24) + crypto.randomUUID(),
+  ENCRYPTION_KEY: "e".repeat(24) + crypto.randomUUID(),
   POSTMARK_SERVER_TOKEN: "postmark-server-token",
   APP_URL: "https://users.example.com",
 };
@@ -44,6 +45,7 @@ describe("wrangler.toml", () => {
     for (const name of [
       "JWT_SIGNING_KEY",
       "PLATFORM_ADMIN_TOKEN",
+      "ENCRYPTION_KEY",
       "POSTMARK_SERVER_TOKEN",
       "PASSWORD_PEPPER",
     ]) {
@@ -93,6 +95,17 @@ describe("outside development", () => {
       ["PLATFORM_ADMIN_TOKEN"],
     ],
     ["PLATFORM_ADMIN_TOKEN missing", { PLATFORM_ADMIN_TOKEN: undefined }, ["PLATFORM_ADMIN_TOKEN"]],
+    ["ENCRYPTION_KEY missing", { ENCRYPTION_KEY: undefined }, ["ENCRYPTION_KEY"]],
+    [
+      "ENCRYPTION_KEY under 32 bytes",
+      { ENCRYPTION_KEY: "short-but-not-empty" },
+      ["ENCRYPTION_KEY"],
+    ],
+    [
+      "ENCRYPTION_KEY the development value",
+      { ENCRYPTION_KEY: DEVELOPMENT_SECRETS.ENCRYPTION_KEY },
+      ["ENCRYPTION_KEY"],
+    ],
     ["no Postmark token", { POSTMARK_SERVER_TOKEN: undefined }, ["POSTMARK_SERVER_TOKEN"]],
     ["an http APP_URL", { APP_URL: "http://users.example.com" }, ["APP_URL"]],
     [
