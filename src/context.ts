@@ -45,6 +45,8 @@ export interface Principal {
 export interface ScimClient {
   tokenId: string;
   accountId: string;
+  /** Who made the token: a SCIM token acts on users only within its creator's authority. */
+  createdBy: string | null;
   account: AccountRow;
   plan: PlanRow;
   membersGroupId: string;

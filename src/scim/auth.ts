@@ -37,6 +37,7 @@ export async function authenticateScim(ctx: Ctx, header: string | undefined): Pr
   return {
     tokenId: token.id,
     accountId: token.accountId,
+    createdBy: token.createdBy,
     account: found.account,
     plan: found.plan,
     membersGroupId: found.membersGroupId,

@@ -6,6 +6,8 @@
  */
 import type { EventInput } from "../activity/record";
 import { endCredentials } from "../auth/credentials";
+import { authorityOf } from "../authz/delegation";
+import { loadUserGrants, userWithin } from "../authz/repo";
 import type { ScimCtx, UserRow } from "../context";
 import { guard, type Statement } from "../db/batch";
 import { commit, commitTaking } from "../db/commit";
@@ -165,9 +167,22 @@ function changeTo(ctx: ScimCtx, user: UserRow, next: UserFields) {
   return { statements, events, takesSeat: statusChanges && next.active };
 }
 
+/**
+ * A SCIM token acts on users only within the authority of whoever made it (as of now; none
+ * once they are gone): otherwise a holder of sso:manage could have SCIM change an
+ * administrator's email, then reset that password.
+ */
+async function withinCreator(ctx: ScimCtx, userId: string): Promise<Statement> {
+  const { db, scim } = ctx;
+  const creator = scim.createdBy ? await loadUserGrants(db, scim.accountId, scim.createdBy) : null;
+  const grants = creator?.status === "active" ? creator.grants : [];
+  return guard("permission_not_held", userWithin(scim.accountId, authorityOf(grants), userId));
+}
+
 async function applyChange(ctx: ScimCtx, current: repo.ScimUserRow, next: UserFields) {
   const change = changeTo(ctx, current.user, next);
   if (!change) return toScimUser(ctx, current);
+  change.statements.unshift(await withinCreator(ctx, current.user.id));
   if (change.takesSeat) {
     await commitTaking(ctx, takesSeat(ctx), change.statements, change.events);
   } else {
@@ -198,6 +213,7 @@ export async function deleteScimUser(ctx: ScimCtx, id: string) {
   await commit(
     ctx,
     [
+      await withinCreator(ctx, id),
       guard("last_administrator", usersRepo.anotherAdministratorRemains(scim.accountId, id)),
       usersRepo.deleteUser(db, scim.accountId, id),
     ],

@@ -247,6 +247,50 @@ describe("SCIM and the account's rules", () => {
     expect(await state(acct.accountId)).toEqual(before);
   });
 
+  it("acts on users only within its creator's authority", async () => {
+    const acct = await createAccount();
+    const ssoAdmins = await createGroup(acct, [{ permission: "sso:manage" }]);
+    const manager = await createUser(acct, { groupIds: [ssoAdmins] });
+    const made = await call("POST", "/v1/scim-tokens", {
+      token: manager.token,
+      body: { name: "IdP" },
+    });
+    expect(made.status).toBe(201);
+    const token = made.body.token as string;
+    const member = await createUser(acct);
+
+    // Changing an administrator's email would let the token's maker reset their password.
+    const before = await state(acct.accountId);
+    for (const attempt of [
+      patch(token, `/Users/${acct.adminId}`, [
+        { op: "replace", path: "userName", value: uniqueEmail("takeover") },
+      ]),
+      patch(token, `/Users/${acct.adminId}`, [{ op: "replace", value: { active: false } }]),
+      scim("DELETE", `/Users/${acct.adminId}`, token),
+    ]) {
+      const res = await attempt;
+      expectScimError(res, 403);
+      expect(res.body.detail).toContain("permission_not_held");
+    }
+    expect(await state(acct.accountId)).toEqual(before);
+
+    // Users who hold no more than the maker stay within reach.
+    const renamed = await patch(token, `/Users/${member.id}`, [
+      { op: "replace", path: "name.givenName", value: "Renamed" },
+    ]);
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.name.givenName).toBe("Renamed");
+
+    // A token an administrator made reaches administrators.
+    const { token: adminMade } = await createScimToken(acct);
+    const other = await createUser(acct, { groupIds: [acct.administratorsId] });
+    const off = await patch(adminMade, `/Users/${other.id}`, [
+      { op: "replace", value: { active: false } },
+    ]);
+    expect(off.status).toBe(200);
+    expect(off.body.active).toBe(false);
+  });
+
   it("keeps emails unique across accounts, and an email change cancels a pending one", async () => {
     const acct = await createAccount();
     const other = await createAccount();
