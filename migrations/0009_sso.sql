@@ -12,6 +12,9 @@ CREATE TABLE sso_connections (
   default_group_ids TEXT NOT NULL DEFAULT '[]',
   group_claim TEXT NOT NULL DEFAULT 'groups',
   group_mapping TEXT NOT NULL DEFAULT '{}',
+  -- Whoever saved it last: a first login links an existing user by email only when that
+  -- user holds no more than this person, so sso:manage cannot take over an administrator.
+  saved_by TEXT,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 );

@@ -308,6 +308,7 @@ export const ssoConnections = sqliteTable("sso_connections", {
   defaultGroupIds: json<string[]>("default_group_ids").notNull(),
   groupClaim: text("group_claim").notNull(),
   groupMapping: json<SsoGroupMapping>("group_mapping").notNull(),
+  savedBy: text("saved_by"),
   createdAt: ms("created_at").notNull(),
   updatedAt: ms("updated_at").notNull(),
 });

@@ -90,6 +90,7 @@ export async function putConnection(ctx: AuthedCtx, input: ConnectionInput) {
     defaultGroupIds: defaults,
     groupClaim: input.group_claim ?? "groups",
     groupMapping: mapping,
+    savedBy: principal.userId,
     createdAt: existing?.connection.createdAt ?? now,
     updatedAt: now,
   };

@@ -6,7 +6,9 @@
  */
 import type { EventInput } from "../activity/record";
 import type { Ctx, UserRow } from "../context";
-import type { Statement } from "../db/batch";
+import { authorityOf } from "../authz/delegation";
+import { loadUserGrants, userWithin } from "../authz/repo";
+import { guard, type Statement } from "../db/batch";
 import { commitTaking } from "../db/commit";
 import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
@@ -62,6 +64,19 @@ function verifiedEmail(target: repo.LoginTarget, claims: IdTokenClaims) {
   return email;
 }
 
+/**
+ * An identity provider vouches for any email of its domains, so linking an existing user by
+ * email is bounded by the authority of whoever saved the connection (none once they are
+ * gone): an sso:manage holder cannot configure an IdP that signs them in as an administrator.
+ * An administrator saving the connection lifts the bound for everyone.
+ */
+async function withinSaver(ctx: Ctx, target: repo.LoginTarget, userId: string) {
+  const { accountId, savedBy } = target.connection;
+  const saver = savedBy ? await loadUserGrants(ctx.db, accountId, savedBy) : null;
+  const grants = saver?.status === "active" ? saver.grants : [];
+  return guard("permission_not_held", userWithin(accountId, authorityOf(grants), userId));
+}
+
 const ssoActor = (userId: string) =>
   ({ actor: { type: "user", id: userId }, method: "sso" }) as const;
 
@@ -84,8 +99,11 @@ export async function signInFromClaims(
     throw new AppError("email_taken", "This email belongs to a user of another account.");
   }
   if (byEmail) {
-    const link = repo.linkIdentity(accountId, { ...identity, userId: byEmail.user.id }, now);
-    return existingUser(ctx, byEmail.user, { managed, wanted }, [link]);
+    const link = [
+      await withinSaver(ctx, target, byEmail.user.id),
+      repo.linkIdentity(accountId, { ...identity, userId: byEmail.user.id }, now),
+    ];
+    return existingUser(ctx, byEmail.user, { managed, wanted }, link);
   }
   if (!target.connection.jitEnabled) {
     throw new AppError(

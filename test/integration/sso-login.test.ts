@@ -177,6 +177,32 @@ describe("refusals change nothing", () => {
     ).toBe(0);
   });
 
+  it("links a user by email only within the authority of whoever saved the connection", async () => {
+    const admin = await createAccount();
+    const domain = newDomain();
+    const ssoManagers = await createGroup(admin, [{ permission: "sso:manage" }]);
+    const manager = await createUser(admin, { groupIds: [ssoManagers] });
+    const boss = await createUser(admin, {
+      email: `boss@${domain}`,
+      groupIds: [admin.administratorsId],
+    });
+    // An sso:manage holder points the account at an IdP that vouches for the administrator.
+    await connect({ ...admin, token: manager.token }, domain);
+    const identity = { sub: sub(), email: `boss@${domain}` };
+    const refused = await ssoLogin(`email=boss@${domain}`, identity);
+    expectProblem(refused.res, 403, "permission_not_held");
+    expect(await count("SELECT count(*) AS n FROM sso_identities WHERE user_id = ?", boss.id)).toBe(
+      0,
+    );
+    expect(await count("SELECT count(*) AS n FROM sessions WHERE user_id = ?", boss.id)).toBe(1);
+
+    // Once an administrator saves the same connection, the administrator's login links.
+    await connect(admin, domain);
+    const linked = await ssoLogin(`email=boss@${domain}`, identity);
+    expect(linked.res.status, JSON.stringify(linked.res.body)).toBe(200);
+    expect(linked.res.body.user.id).toBe(boss.id);
+  });
+
   it("refuses a forged, a replayed or an unbound state, and an IdP error", async () => {
     const { domain } = await setup();
     const forged = await call("GET", "/v1/sso/callback?state=forged&code=abc");
