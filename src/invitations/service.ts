@@ -17,7 +17,7 @@ import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
 import { type Delivery, sendMail } from "../mail/send";
 import { invitationMail } from "../mail/templates";
-import { refuseInvitationUnderSso } from "../sso/policy";
+import { invitationAllowedUnderSso, withSsoStartUrl } from "../sso/policy";
 import { forgetToken, type MintedToken, mintToken, readToken } from "../tokens/single-use";
 import * as usersRepo from "../users/repo";
 import * as repo from "./repo";
@@ -91,7 +91,6 @@ export async function invitation(
 ) {
   const { db, now } = ctx;
   const email = normalizeEmail(input.email);
-  await refuseInvitationUnderSso(ctx, accountId, email);
   const id = newId("invitation");
   const expiresAt = now + ttlHours * HOUR;
   const token = await mintToken(TOKEN);
@@ -110,6 +109,7 @@ export async function invitation(
     userId: null,
   };
   const statements: Statement[] = [
+    invitationAllowedUnderSso(accountId, email),
     guard("validation_failed", groupsRepo.allGroupsExist(accountId, input.groupIds), "group_ids"),
     ...(inviter.authority
       ? [guard("permission_not_held", groupsWithin(accountId, inviter.authority, input.groupIds))]
@@ -170,7 +170,9 @@ export async function createInvitation(
     inviter,
     invitationTtl(ctx),
   );
-  await commitTaking(ctx, takesSeat(ctx), built.statements, built.events);
+  await commitTaking(ctx, takesSeat(ctx), built.statements, built.events).catch(
+    withSsoStartUrl(ctx, built.row.email),
+  );
   const delivery = await sendInvitation(
     ctx,
     built.row,

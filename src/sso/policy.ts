@@ -4,6 +4,7 @@
  * login as a break-glass, and nothing in the answers tells who is one.
  */
 import type { Ctx } from "../context";
+import { guard } from "../db/batch";
 import { AppError } from "../lib/errors";
 import * as repo from "./repo";
 
@@ -50,9 +51,11 @@ export async function refuseResetUnderSso(ctx: Ctx, email: string) {
   }
 }
 
-/** Inviting an email of a domain the account itself signs in through its IdP. */
-export async function refuseInvitationUnderSso(ctx: Ctx, accountId: string, email: string) {
-  if (await repo.accountRequiresSso(ctx.db, accountId, domainOf(email))) {
-    throw ssoRequired(ctx, email);
-  }
-}
+/** For an invitation's batch: refused when the account signs the email's domain in through its IdP. */
+export const invitationAllowedUnderSso = (accountId: string, email: string) =>
+  guard("sso_required", repo.accountNotRequiringSso(accountId, domainOf(email)));
+
+/** The batch's bare `sso_required` refusal, given the start URL the answer carries. */
+export const withSsoStartUrl = (ctx: Ctx, email: string) => (err: unknown) => {
+  throw err instanceof AppError && err.code === "sso_required" ? ssoRequired(ctx, email) : err;
+};

@@ -3,7 +3,7 @@
  * one-time login codes. Every function takes the account id first, except the lookups named
  * `…AcrossAccounts`, which say why they may look across.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { type BatchResult, guard } from "../db/batch";
 import type { Database } from "../db/client";
 import {
@@ -127,23 +127,14 @@ export async function findSsoRequirementAcrossAccounts(db: Database, domain: str
   return row ?? null;
 }
 
-/** Whether the account itself requires Team Login for the domain (for invitations). */
-export async function accountRequiresSso(db: Database, accountId: string, domain: string) {
-  const [row] = await db
-    .select({ accountId: ssoDomains.accountId })
-    .from(ssoDomains)
-    .innerJoin(ssoConnections, eq(ssoConnections.accountId, ssoDomains.accountId))
-    .innerJoin(accounts, eq(accounts.id, ssoDomains.accountId))
-    .innerJoin(plans, eq(plans.id, accounts.planId))
-    .where(
-      and(
-        eq(ssoDomains.accountId, accountId),
-        eq(ssoDomains.domain, domain),
-        eq(ssoConnections.ssoRequired, true),
-        hasTeamLogin,
-      ),
-    );
-  return !!row;
+/** For an invitation's batch: the account itself does not require Team Login for the domain. */
+export function accountNotRequiringSso(accountId: string, domain: string): SQL {
+  return sql`NOT EXISTS (SELECT 1 FROM sso_domains d
+    JOIN sso_connections c ON c.account_id = d.account_id
+    JOIN accounts a ON a.id = d.account_id
+    JOIN plans p ON p.id = a.plan_id
+    WHERE d.account_id = ${accountId} AND d.domain = ${domain} AND c.sso_required = 1
+      AND EXISTS (SELECT 1 FROM json_each(p.features) WHERE value = 'team_login'))`;
 }
 
 /** The user an IdP identity is linked to. */

@@ -465,6 +465,7 @@ describe("sso_required", () => {
       body: { email: `new@${domain}` },
     });
     expectProblem(invited, 403, "sso_required");
+    expect(invited.body.start_url).toContain("/v1/sso/start?email=");
     expect(
       await count("SELECT count(*) AS n FROM invitations WHERE email = ?", `new@${domain}`),
     ).toBe(0);
