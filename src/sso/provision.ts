@@ -5,9 +5,9 @@
  * groups given by hand stay, and Members always.
  */
 import type { EventInput } from "../activity/record";
-import type { Ctx, UserRow } from "../context";
 import { authorityOf } from "../authz/delegation";
 import { loadUserGrants, userWithin } from "../authz/repo";
+import type { Ctx, UserRow } from "../context";
 import { guard, type Statement } from "../db/batch";
 import { commitTaking } from "../db/commit";
 import { normalizeEmail } from "../lib/email";
