@@ -190,7 +190,8 @@ function SignedIn({ me, account }: { me: Me; account: Account }) {
       </a>
       <Sidebar me={me} account={account} current={pathname} />
       <main id="main" tabIndex={-1}>
-        {body}
+        {/* A new screen mounts afresh: no state or DOM of the previous one carries over. */}
+        <div key={pathname}>{body}</div>
       </main>
     </div>
   );
