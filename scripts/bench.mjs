@@ -11,9 +11,12 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import path from "node:path";
 import autocannon from "autocannon";
 import { unstable_startWorker } from "wrangler";
+import { ensureConsoleDir } from "./console-build.mjs";
 import { readDevVars } from "./dev-vars.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
+// The benchmark measures the API; wrangler only needs the console's folder to exist.
+ensureConsoleDir();
 const persist = path.join(root, ".bench", "state");
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// `npm start`: apply migrations to the local D1, serve the API with `wrangler dev`, and
-// seed a demo account (enterprise plan) whose administrator's credentials are printed.
+// `npm start`: build the console, apply migrations to the local D1, serve the API and the
+// console with `wrangler dev`, and seed a demo account (enterprise plan) whose
+// administrator's credentials are printed.
 // Safe to run again: migrations apply once, and the seed is created only the first time.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { buildConsole } from "./console-build.mjs";
 import { devVarsExample, readDevVars } from "./dev-vars.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -18,6 +20,8 @@ if (!existsSync(devVars)) copyFileSync(devVarsExample, devVars);
 const platformToken = readDevVars(devVars).PLATFORM_ADMIN_TOKEN;
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+
+buildConsole();
 
 const applied = spawnSync(
   wrangler,
@@ -89,7 +93,8 @@ async function seed() {
   if (res.status !== 201 && body.code !== "email_taken")
     throw new Error(`seeding failed: ${res.status} ${JSON.stringify(body)}`);
   const line = "=".repeat(72);
-  console.log(`\n${line}\n User Management API on ${base}   (docs: ${base}/docs)`);
+  console.log(`\n${line}\n Console: ${base}/   (sign in with the admin below)`);
+  console.log(` API: ${base}/v1   (docs: ${base}/docs)`);
   console.log(
     ` Demo account ${res.status === 201 ? "created" : "already seeded"}: "Demo Signage Co" (enterprise)`,
   );

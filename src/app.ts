@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import { accountRoutes } from "./accounts/routes";
 import { activityRoutes } from "./activity/routes";
 import { apiTokenRoutes } from "./api-tokens/routes";
+import { cookieRoutes } from "./auth/cookie-routes";
 import { authRoutes } from "./auth/routes";
 import { mySessionRoutes, userSessionRoutes } from "./auth/session-routes";
 import { authzRoutes } from "./authz/check";
@@ -73,6 +74,7 @@ export function buildApp() {
   app
     .route("/v1/auth", authRoutes)
     .route("/v1/auth", ssoExchangeRoutes)
+    .route("/v1/auth/cookie", cookieRoutes)
     .route("/v1/sso", ssoRoutes)
     .route("/v1/me", meRoutes)
     .route("/v1/me/sessions", mySessionRoutes)

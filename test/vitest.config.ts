@@ -1,10 +1,13 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { ensureConsoleDir } from "../scripts/console-build.mjs";
 
 const root = path.join(import.meta.dirname, "..");
 
 export default defineConfig(async () => {
+  // The workers-pool tests exercise the API, never the console: no build needed.
+  ensureConsoleDir();
   const migrations = await readD1Migrations(path.join(root, "migrations"));
   return {
     plugins: [

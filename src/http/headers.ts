@@ -20,8 +20,11 @@ export const securityHeaders = createMiddleware<AppEnv>(async function securityH
   }
 });
 
-/** Support and partner routes are called by servers, never by a browser dashboard. */
-const NO_CORS = /^\/v1\/(platform|reseller|dev)(\/|$)/;
+/**
+ * Support and partner routes are called by servers, never by a browser dashboard; the
+ * console's cookie session belongs to the console served here, never to another origin.
+ */
+const NO_CORS = /^\/v1\/(platform|reseller|dev|auth\/cookie)(\/|$)/;
 
 /**
  * Bearer tokens travel in a header, never in cookies, so credentials stay off. Origins not on

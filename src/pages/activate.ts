@@ -1,7 +1,9 @@
 /** `GET /activate?token=`: the invited person sets names and password in a browser. */
+
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { AppEnv } from "../context";
+import { consoleSignIn } from "../http/links";
 import { acceptInvitation, lookupInvitation } from "../invitations/service";
 import { iso } from "../lib/clock";
 import { AppError } from "../lib/errors";
@@ -116,7 +118,7 @@ export const activatePage = new Hono<AppEnv>()
     }
     try {
       const session = await acceptInvitation(ctx, input);
-      const dashboard = ctx.config.appUrl;
+      const dashboard = consoleSignIn(ctx);
       return page(
         c,
         200,

@@ -1,7 +1,9 @@
 /** `GET /reset-password?token=`: choose a new password from a mailed link. */
+
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { AppEnv } from "../context";
+import { consoleSignIn } from "../http/links";
 import { AppError } from "../lib/errors";
 import { PASSWORD_MIN } from "../lib/password";
 import { describeReset, resetPassword } from "../lifecycle/password-reset";
@@ -66,6 +68,6 @@ export const resetPasswordPage = new Hono<AppEnv>()
       "Password changed",
       html`<h1>Password changed</h1>
 <p role="status">Your password is set, and every other session has been signed out. Sign in with your new password.</p>
-<a class="button" href="${c.get("ctx").config.appUrl}">Go to sign in</a>`,
+<a class="button" href="${consoleSignIn(c.get("ctx"))}">Go to sign in</a>`,
     );
   });

@@ -3,9 +3,11 @@
  * POST confirms. A GET never changes anything, so mail scanners that open links do not
  * confirm on the user's behalf.
  */
+
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { AppEnv } from "../context";
+import { consoleSignIn } from "../http/links";
 import { AppError } from "../lib/errors";
 import { confirmEmailChange, describeVerification } from "../lifecycle/email-change";
 import { alert, page, readForm, unreadableForm } from "./layout";
@@ -56,7 +58,7 @@ export const verifyEmailPage = new Hono<AppEnv>()
         200,
         "Email address confirmed",
         html`<h1>Email address confirmed</h1>
-<p role="status">From now on, sign in with <strong>${user.email}</strong>.</p><a class="button" href="${c.get("ctx").config.appUrl}">Go to the dashboard</a>`,
+<p role="status">From now on, sign in with <strong>${user.email}</strong>.</p><a class="button" href="${consoleSignIn(c.get("ctx"))}">Go to the dashboard</a>`,
       );
     } catch (err) {
       if (err instanceof AppError && LINK_ERRORS.has(err.code)) return problem(c, err);

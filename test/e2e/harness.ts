@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { unstable_startWorker } from "wrangler";
+import { ensureConsoleDir } from "../../scripts/console-build.mjs";
 import { readDevVars } from "../../scripts/dev-vars.mjs";
 
 export const root = path.resolve(import.meta.dirname, "../..");
@@ -71,6 +72,8 @@ export interface StartOptions {
 process.env.WRANGLER_CI_DISABLE_CONFIG_WATCHING ??= "true";
 
 export async function startWorker(options: StartOptions = {}): Promise<StartedWorker> {
+  // Only the console's browser tests need a build (their global setup makes one).
+  ensureConsoleDir();
   const persist = await mkdtemp(path.join(tmpdir(), "um-e2e-"));
   let worker: Awaited<ReturnType<typeof unstable_startWorker>> | undefined;
   try {

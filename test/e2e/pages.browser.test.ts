@@ -263,7 +263,7 @@ describe.skipIf(!!unavailable)(
       expect(await page.getByRole("status").innerText()).toContain(email);
       expect(
         await page.getByRole("link", { name: "Go to the dashboard" }).getAttribute("href"),
-      ).toBe(worker.url);
+      ).toBe(`${worker.url}/sign-in`);
 
       const signedIn = await login(email, STRONG);
       expect(signedIn.status, JSON.stringify(signedIn.body)).toBe(200);

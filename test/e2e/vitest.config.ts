@@ -13,6 +13,7 @@ export default defineConfig({
     root,
     environment: "node",
     include: ["test/e2e/**/*.test.ts"],
+    globalSetup: [path.join(root, "test/e2e/console-setup.ts")],
     fileParallelism: false,
     // Starting a worker bundles it and boots workerd; requests hash passwords with scrypt.
     testTimeout: 60_000,
