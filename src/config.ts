@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { Bindings } from "./context";
+import { type PasswordHashing, STANDARD_COST } from "./lib/password";
 
 /** The values `.dev.vars.example` gives local development; refused anywhere else. */
 export const DEVELOPMENT_SECRETS = {
@@ -27,7 +28,7 @@ export interface Config {
   platformToken: string;
   /** Key material for secrets kept at rest (an SSO connection's client secret). */
   encryptionKey: string;
-  passwordPepper: string | null;
+  passwords: PasswordHashing;
   activityRetentionDays: number;
   /** Exact origins of dashboards allowed to call /v1 from a browser. */
   corsOrigins: string[];
@@ -53,6 +54,7 @@ const Raw = z.object({
   PLATFORM_ADMIN_TOKEN: text.optional(),
   ENCRYPTION_KEY: text.optional(),
   PASSWORD_PEPPER: text.optional(),
+  PASSWORD_HASH_COST: text.optional(),
   ACTIVITY_RETENTION_DAYS: text.optional(),
   CORS_ORIGINS: text.optional(),
 });
@@ -77,6 +79,10 @@ function parse(env: Bindings): Loaded {
   // Retention is not a safety setting: a value that is not a whole number of days keeps the default.
   const days = Number(raw.ACTIVITY_RETENTION_DAYS);
   const retention = Number.isInteger(days) && days > 0 ? days : 400;
+  // A cheaper scrypt keeps a test suite that hashes thousands of passwords quick; never in production.
+  const cost = raw.PASSWORD_HASH_COST ? Number(raw.PASSWORD_HASH_COST) : STANDARD_COST;
+  const powerOfTwo = Number.isInteger(cost) && cost >= 2 && (cost & (cost - 1)) === 0;
+  if (!powerOfTwo || (!development && cost < STANDARD_COST)) problems.push("PASSWORD_HASH_COST");
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -91,7 +97,7 @@ function parse(env: Bindings): Loaded {
       jwtKeys: list(jwt),
       platformToken,
       encryptionKey,
-      passwordPepper: raw.PASSWORD_PEPPER || null,
+      passwords: { pepper: raw.PASSWORD_PEPPER || null, cost },
       activityRetentionDays: retention,
       corsOrigins,
     },

@@ -23,6 +23,8 @@ export default defineConfig(async () => {
             PLATFORM_ADMIN_TOKEN: "test-platform-token",
             ENCRYPTION_KEY: "test-encryption-key-for-the-workerd-suite-only",
             CORS_ORIGINS: "https://dashboard.example,https://admin.example",
+            // scrypt at 1/16 of the production cost: the suite hashes thousands of passwords.
+            PASSWORD_HASH_COST: "1024",
           },
         },
       }),

@@ -144,7 +144,7 @@ export async function createAccount(
     email,
     firstName: "Account",
     lastName: "Administrator",
-    passwordHash: await hashPassword(input.admin_password, config.passwordPepper),
+    passwordHash: await hashPassword(input.admin_password, config.passwords),
     createdVia: "bootstrap",
     createdBy: null,
     now,

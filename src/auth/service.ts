@@ -119,10 +119,9 @@ export async function login(
   const requirement = ssoRequirementFromResult(results[3]!);
 
   // Unknown emails and SSO-only users cost the same hashing time as a wrong password.
-  const stored = found?.user.passwordHash ?? (await decoyHash(config.passwordPepper));
+  const stored = found?.user.passwordHash ?? (await decoyHash(config.passwords));
   const valid =
-    (await verifyPassword(input.password, stored, config.passwordPepper)) &&
-    !!found?.user.passwordHash;
+    (await verifyPassword(input.password, stored, config.passwords)) && !!found?.user.passwordHash;
 
   if (!passwordLoginAllowed(requirement, found, valid)) {
     // Counted as a failed login whatever the reason, and the same answer for everyone, so
@@ -148,8 +147,8 @@ export async function login(
   }
   // A success also starts the pair over.
   const forgive = [clearThrottle(db, keys[0]!.key), uncountAttempt([keys[1]!.key, keys[2]!.key])];
-  const rehash = needsRehash(stored)
-    ? await hashPassword(input.password, config.passwordPepper)
+  const rehash = needsRehash(stored, config.passwords)
+    ? await hashPassword(input.password, config.passwords)
     : undefined;
   return startSession(ctx, user, groupIds, "password", { before: forgive, passwordHash: rehash });
 }

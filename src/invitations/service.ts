@@ -350,7 +350,7 @@ export async function acceptInvitation(ctx: Ctx, input: AcceptInput) {
     email: invitation.email,
     firstName: input.first_name,
     lastName: input.last_name,
-    passwordHash: await hashPassword(input.password, config.passwordPepper),
+    passwordHash: await hashPassword(input.password, config.passwords),
     createdVia: "invitation",
     createdBy: invitation.invitedBy,
     emailVerifiedAt: now,

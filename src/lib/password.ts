@@ -7,7 +7,15 @@ import { createHmac, scrypt as scryptCb, timingSafeEqual } from "node:crypto";
 import COMMON_PASSWORDS from "./common-passwords.json";
 import { AppError } from "./errors";
 
-const PARAMS = { N: 16384, r: 8, p: 5 } as const;
+/** scrypt's N in production; with r = 8 and p = 5 about 100 ms of CPU per hash. */
+export const STANDARD_COST = 16384;
+const PARAMS = { r: 8, p: 5 } as const;
+
+/** The pepper, and scrypt's N (lower only in development, where tests hash thousands of passwords). */
+export interface PasswordHashing {
+  pepper: string | null;
+  cost: number;
+}
 const KEY_LENGTH = 32;
 export const PASSWORD_MIN = 15;
 export const PASSWORD_MAX = 256;
@@ -33,21 +41,18 @@ function pepper(password: string, secret?: string | null): string {
   return secret ? createHmac("sha256", secret).update(password).digest("base64") : password;
 }
 
-export async function hashPassword(
-  password: string,
-  pepperSecret?: string | null,
-): Promise<string> {
+export async function hashPassword(password: string, hashing: PasswordHashing): Promise<string> {
   const salt = Buffer.from(crypto.getRandomValues(new Uint8Array(16)));
   const key = await derive(
-    pepper(normalizePassword(password), pepperSecret),
+    pepper(normalizePassword(password), hashing.pepper),
     salt,
-    PARAMS.N,
+    hashing.cost,
     PARAMS.r,
     PARAMS.p,
   );
   return [
     "scrypt",
-    PARAMS.N,
+    hashing.cost,
     PARAMS.r,
     PARAMS.p,
     salt.toString("base64"),
@@ -58,13 +63,13 @@ export async function hashPassword(
 export async function verifyPassword(
   password: string,
   stored: string,
-  pepperSecret?: string | null,
+  hashing: PasswordHashing,
 ): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split("$");
   if (scheme !== "scrypt" || !salt || !hash) return false;
   const expected = Buffer.from(hash, "base64");
   const key = await derive(
-    pepper(normalizePassword(password), pepperSecret),
+    pepper(normalizePassword(password), hashing.pepper),
     Buffer.from(salt, "base64"),
     Number(n),
     Number(r),
@@ -74,9 +79,9 @@ export async function verifyPassword(
 }
 
 /** True when a stored hash was made with weaker parameters than today's. */
-export function needsRehash(stored: string): boolean {
+export function needsRehash(stored: string, hashing: PasswordHashing): boolean {
   const [, n, r, p] = stored.split("$");
-  return Number(n) < PARAMS.N || Number(r) < PARAMS.r || Number(p) < PARAMS.p;
+  return Number(n) < hashing.cost || Number(r) < PARAMS.r || Number(p) < PARAMS.p;
 }
 
 /**
@@ -84,8 +89,8 @@ export function needsRehash(stored: string): boolean {
  * unknown email costs the same time as for a known one.
  */
 let decoy: Promise<string> | undefined;
-export function decoyHash(pepperSecret?: string | null): Promise<string> {
-  decoy ??= hashPassword(crypto.randomUUID(), pepperSecret);
+export function decoyHash(hashing: PasswordHashing): Promise<string> {
+  decoy ??= hashPassword(crypto.randomUUID(), hashing);
   return decoy;
 }
 

@@ -78,7 +78,7 @@ export async function adminReset(
       // Outstanding reset links die with the old password.
       supersedeTokens(ctx, accountId, id, "password_reset"),
       usersRepo.updateUser(db, accountId, id, {
-        passwordHash: await hashPassword(password, config.passwordPepper),
+        passwordHash: await hashPassword(password, config.passwords),
         mustChangePassword: true,
         updatedAt: now,
       }),
@@ -160,7 +160,7 @@ export async function resetPassword(ctx: Ctx, token: string, newPassword: string
     [
       ...useToken(ctx, row),
       usersRepo.updateUser(db, accountId, id, {
-        passwordHash: await hashPassword(newPassword, config.passwordPepper),
+        passwordHash: await hashPassword(newPassword, config.passwords),
         mustChangePassword: false,
         updatedAt: now,
       }),

@@ -54,7 +54,7 @@ async function checkCurrentPassword(ctx: AuthedCtx, password: string) {
     "Too many attempts at the current password. Try again later.",
   );
   const stored = ctx.principal.user.passwordHash;
-  if (!stored || !(await verifyPassword(password, stored, ctx.config.passwordPepper))) {
+  if (!stored || !(await verifyPassword(password, stored, ctx.config.passwords))) {
     throw new AppError("invalid_current_password", "The current password is incorrect.", {
       errors: [
         {
@@ -150,7 +150,7 @@ export async function changePassword(
   const dropped = dropPendingEmail(ctx, principal.user, "password_changed", by(principal));
   const statements = [
     usersRepo.updateUser(db, principal.accountId, principal.userId, {
-      passwordHash: await hashPassword(input.new_password, config.passwordPepper),
+      passwordHash: await hashPassword(input.new_password, config.passwords),
       mustChangePassword: false,
       updatedAt: now,
     }),

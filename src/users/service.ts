@@ -80,7 +80,7 @@ export async function userCreation(
     email,
     firstName: input.first_name,
     lastName: input.last_name,
-    passwordHash: await hashPassword(input.password, config.passwordPepper),
+    passwordHash: await hashPassword(input.password, config.passwords),
     mustChangePassword: input.must_change_password,
     createdVia,
     createdBy: principal.userId,

@@ -81,7 +81,8 @@ export async function startWorker(options: StartOptions = {}): Promise<StartedWo
     // The port is chosen up front so APP_URL can name the worker itself.
     const port = await freePort();
     const self = `http://127.0.0.1:${port}`;
-    const vars = { ...DEV_VARS, APP_URL: self, ...options.vars };
+    // Cheap password hashing (development only): the suite hashes many passwords.
+    const vars = { ...DEV_VARS, APP_URL: self, PASSWORD_HASH_COST: "1024", ...options.vars };
     worker = await unstable_startWorker({
       config: path.join(root, "wrangler.toml"),
       bindings: Object.fromEntries(

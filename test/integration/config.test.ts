@@ -18,6 +18,8 @@ const STRONG = {
   ENCRYPTION_KEY: "e".repeat(24) + crypto.randomUUID(),
   POSTMARK_SERVER_TOKEN: "postmark-server-token",
   APP_URL: "https://users.example.com",
+  // The suite's cheap password hashing is for development only.
+  PASSWORD_HASH_COST: undefined,
 };
 
 /** The worker's fetch with other variables, as a deployment with those settings would run. */
@@ -107,6 +109,12 @@ describe("outside development", () => {
       ["ENCRYPTION_KEY"],
     ],
     ["no Postmark token", { POSTMARK_SERVER_TOKEN: undefined }, ["POSTMARK_SERVER_TOKEN"]],
+    ["a cheaper password hash", { PASSWORD_HASH_COST: "1024" }, ["PASSWORD_HASH_COST"]],
+    [
+      "a password hash cost that is no power of two",
+      { PASSWORD_HASH_COST: "20000" },
+      ["PASSWORD_HASH_COST"],
+    ],
     ["an http APP_URL", { APP_URL: "http://users.example.com" }, ["APP_URL"]],
     [
       "everything at once",

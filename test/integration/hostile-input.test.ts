@@ -117,7 +117,7 @@ function hostileBody(op: Operation): fc.Arbitrary<{ raw: BodyInit; type?: string
     .map((v) => json(JSON.stringify(v)));
   const wrongTypes = fc
     .tuple(
-      fc.constantFrom(...op.bodyFields),
+      fc.constantFrom(...(op.bodyFields.length > 0 ? op.bodyFields : ["x"])),
       fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.integer()), fc.constant({})),
     )
     // The wrong type plus an unknown key, so even a field that takes anything is refused.
@@ -343,7 +343,7 @@ describe("hostile input on every JSON route", () => {
       );
     }
     expect(failures).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it("changed no row, and polluted no prototype", async () => {
     expect(await snapshot()).toEqual(before);

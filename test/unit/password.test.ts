@@ -4,6 +4,7 @@ import {
   checkPasswordPolicy,
   hashPassword,
   needsRehash,
+  STANDARD_COST,
   verifyPassword,
 } from "../../src/lib/password";
 
@@ -40,19 +41,32 @@ describe("password policy (NIST SP 800-63B rev. 4)", () => {
 });
 
 describe("scrypt hashes", () => {
+  const standard = { pepper: null, cost: STANDARD_COST };
+
   it("verify the right password only, in the self-describing format", async () => {
-    const hash = await hashPassword("correct horse battery staple");
+    const hash = await hashPassword("correct horse battery staple", standard);
     expect(hash).toMatch(/^scrypt\$16384\$8\$5\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
-    expect(await verifyPassword("correct horse battery staple", hash)).toBe(true);
-    expect(await verifyPassword("correct horse battery stapler", hash)).toBe(false);
-    expect(needsRehash(hash)).toBe(false);
-    expect(needsRehash("scrypt$1024$8$1$c2FsdA==$aGFzaA==")).toBe(true);
+    expect(await verifyPassword("correct horse battery staple", hash, standard)).toBe(true);
+    expect(await verifyPassword("correct horse battery stapler", hash, standard)).toBe(false);
+    expect(needsRehash(hash, standard)).toBe(false);
+    expect(needsRehash("scrypt$1024$8$1$c2FsdA==$aGFzaA==", standard)).toBe(true);
   });
 
   it("bind the hash to the pepper when one is configured", async () => {
-    const hash = await hashPassword("correct horse battery staple", "pepper-1");
-    expect(await verifyPassword("correct horse battery staple", hash, "pepper-1")).toBe(true);
-    expect(await verifyPassword("correct horse battery staple", hash, "pepper-2")).toBe(false);
-    expect(await verifyPassword("correct horse battery staple", hash)).toBe(false);
+    const peppered = { pepper: "pepper-1", cost: STANDARD_COST };
+    const hash = await hashPassword("correct horse battery staple", peppered);
+    expect(await verifyPassword("correct horse battery staple", hash, peppered)).toBe(true);
+    const other = { ...peppered, pepper: "pepper-2" };
+    expect(await verifyPassword("correct horse battery staple", hash, other)).toBe(false);
+    expect(await verifyPassword("correct horse battery staple", hash, standard)).toBe(false);
+  });
+
+  it("verify a hash made at another cost, and ask for a rehash only when it is below today's", async () => {
+    const cheap = { pepper: null, cost: 1024 };
+    const hash = await hashPassword("correct horse battery staple", cheap);
+    expect(hash.startsWith("scrypt$1024$8$5$")).toBe(true);
+    expect(await verifyPassword("correct horse battery staple", hash, standard)).toBe(true);
+    expect(needsRehash(hash, cheap)).toBe(false);
+    expect(needsRehash(hash, standard)).toBe(true);
   });
 });
