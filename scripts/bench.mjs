@@ -7,7 +7,7 @@
 // local Postmark-compatible capture server (so invitations are mailed as in production). Then: activity events written
 // per second under concurrent logins, and the export of 100,000 events (time, and the peak
 // memory of the workerd processes while it streams).
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   client,
