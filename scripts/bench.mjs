@@ -3,128 +3,39 @@
 // (inspector off: the DevTools inspector adds ~3 ms of Node CPU per D1 query and would
 // swamp what we measure). Reports requests/s, p50, p99, non-2xx, the ratio to a bare
 // route on the same worker, and D1 round trips per request (the figure that carries to
-// production), for one account and for 20 accounts at once. Then: activity events written
+// production), for one account and for 20 accounts at once, with the worker's mail going to a
+// local Postmark-compatible capture server (so invitations are mailed as in production). Then: activity events written
 // per second under concurrent logins, and the export of 100,000 events (time, and the peak
 // memory of the workerd processes while it streams).
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import autocannon from "autocannon";
-import { unstable_startWorker } from "wrangler";
-import { ensureConsoleDir } from "./console-build.mjs";
-import { readDevVars } from "./dev-vars.mjs";
+import {
+  client,
+  freshState,
+  get,
+  load,
+  PASSWORD,
+  post,
+  root,
+  startMailCapture,
+  startWorker,
+  wrangler,
+} from "./bench-kit.mjs";
 
-const root = path.resolve(import.meta.dirname, "..");
-// The benchmark measures the API; wrangler only needs the console's folder to exist.
-ensureConsoleDir();
-const persist = path.join(root, ".bench", "state");
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const DEV_VARS = readDevVars();
-const PLATFORM = DEV_VARS.PLATFORM_ADMIN_TOKEN;
-const PASSWORD = "bench password that is long enough";
-process.env.WRANGLER_SEND_METRICS = "false";
+const persist = freshState("state");
+// Every invitation is mailed over HTTP through the real postmark client, as in production.
+const mail = await startMailCapture();
 
-rmSync(persist, { recursive: true, force: true });
-mkdirSync(persist, { recursive: true });
-const wrangler = (...args) => {
-  const res = spawnSync(path.join(root, "node_modules/.bin/wrangler"), args, {
-    cwd: root,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (res.status !== 0) throw new Error(`wrangler ${args.join(" ")}: ${res.stderr}`);
-  return res.stdout;
-};
-wrangler("d1", "migrations", "apply", "DB", "--local", "--persist-to", persist);
-
-async function startWorker() {
-  const started = await unstable_startWorker({
-    config: path.join(root, "wrangler.toml"),
-    bindings: Object.fromEntries(
-      Object.entries(DEV_VARS).map(([name, value]) => [name, { type: "plain_text", value }]),
-    ),
-    // The programmatic API does not derive this from compatibility_flags as `wrangler dev` does.
-    build: {
-      nodejsCompatMode: (config) =>
-        config.compatibility_flags.includes("nodejs_compat") ? "v2" : null,
-    },
-    dev: {
-      inspector: false,
-      persist,
-      watch: false,
-      server: { hostname: "127.0.0.1", port: 0 },
-      logLevel: "warn",
-    },
-  });
-  await started.ready;
-  return started;
-}
-
-let worker = await startWorker();
-let base = (await worker.url).toString().replace(/\/$/, "");
-
-async function api(method, route, { token, body } = {}) {
-  const res = await fetch(base + route, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    body: text ? JSON.parse(text) : null,
-    roundTrips: Number(res.headers.get("x-d1-round-trips")),
-  };
-}
+let { worker, base } = await startWorker({ persist, mail });
+let { api, newAccount, addUsers } = client(base);
 
 let seq = 0;
-async function newAccount(i) {
-  const email = `bench-admin-${i}-${Date.now()}@example.com`;
-  const created = await api("POST", "/v1/platform/accounts", {
-    token: PLATFORM,
-    body: { name: `Bench ${i}`, plan: "enterprise", admin_email: email, admin_password: PASSWORD },
-  });
-  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
-  const login = await api("POST", "/v1/auth/login", { body: { email, password: PASSWORD } });
-  return { email, token: login.body.access_token, accountId: created.body.account.id };
-}
-
 /** One autocannon run; `make(i)` builds the i-th request, so runs can rotate accounts or bodies. */
-function run(title, make) {
-  return new Promise((resolve, reject) => {
-    let i = 0;
-    const first = make(0);
-    const instance = autocannon(
-      {
-        url: base,
-        connections,
-        duration: seconds,
-        requests: [{ ...first, setupRequest: (req) => ({ ...req, ...make(i++) }) }],
-      },
-      (err, result) => (err ? reject(err) : resolve({ title, result })),
-    );
-    autocannon.track(instance, {
-      renderProgressBar: false,
-      renderResultsTable: false,
-      renderLatencyTable: false,
-    });
-  });
-}
-
-const get = (route, token) => ({
-  method: "GET",
-  path: route,
-  headers: token ? { authorization: `Bearer ${token}` } : {},
-});
-const post = (route, token, body) => ({
-  method: "POST",
-  path: route,
-  headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-  body: JSON.stringify(body),
+const run = async (title, make) => ({
+  title,
+  result: await load(base, make, { seconds, connections }),
 });
 
 const one = await newAccount(0);
@@ -132,23 +43,19 @@ const one = await newAccount(0);
 // hash is what a Worker's memory is sized for, not dozens at once in one process.
 const many = [];
 for (let i = 1; i <= 20; i++) many.push(await newAccount(i));
-for (let i = 0; i < 60; i++) {
-  await api("POST", "/v1/users", {
-    token: one.token,
-    body: {
-      email: `u${i}@bench.example`,
-      first_name: "U",
-      last_name: String(i),
-      password: PASSWORD,
-    },
-  });
-}
+// 51 members: a full page of 50 and a next cursor.
+await addUsers(one, 50);
 
 const scenarios = [
   {
     name: "bare route (GET /health/live)",
     make: () => get("/health/live"),
     probe: () => api("GET", "/health/live"),
+  },
+  {
+    name: "floor: GET /health (one D1 query)",
+    make: () => get("/health"),
+    probe: () => api("GET", "/health"),
   },
   {
     name: "GET /v1/me, 1 account",
@@ -161,9 +68,9 @@ const scenarios = [
     probe: () => api("GET", "/v1/me", { token: many[0].token }),
   },
   {
-    name: "GET /v1/users (page of 50), 1 account",
-    make: () => get("/v1/users", one.token),
-    probe: () => api("GET", "/v1/users", { token: one.token }),
+    name: "GET /v1/users?limit=50 (51 members), 1 account",
+    make: () => get("/v1/users?limit=50", one.token),
+    probe: () => api("GET", "/v1/users?limit=50", { token: one.token }),
   },
   {
     name: "POST /v1/invitations, 1 account",
@@ -215,6 +122,11 @@ for (const s of scenarios) {
   });
 }
 console.table(rows);
+console.log(
+  "mail captured: %d accepted, %d rejected",
+  mail.received.accepted,
+  mail.received.rejected,
+);
 
 // Events written per second under concurrent logins: each successful login writes one
 // auth.login.succeeded row in its own batch. The rows are read back through the API before
@@ -301,8 +213,8 @@ FROM seq;
 const seedStart = performance.now();
 wrangler("d1", "execute", "DB", "--local", "--persist-to", persist, "--file", seedFile);
 const seedSeconds = (performance.now() - seedStart) / 1000;
-worker = await startWorker();
-base = (await worker.url).toString().replace(/\/$/, "");
+({ worker, base } = await startWorker({ persist, mail }));
+({ api, newAccount, addUsers } = client(base));
 
 /** The workerd processes started by this script (its descendants), by pid. */
 function workerdPids() {
@@ -451,6 +363,7 @@ writeFileSync(
       seconds,
       connections,
       rows,
+      mail: mail.received,
       logins: { ...logins, seconds: loginRun.duration, connections },
       export: {
         seeded_events: EXPORT_EVENTS,
@@ -466,4 +379,5 @@ writeFileSync(
   ),
 );
 await worker.dispose();
+await mail.close();
 if (exportError) process.exitCode = 1;

@@ -4,6 +4,7 @@ import type { AccountCapacity } from "./capacity/account-object";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
 import type { accounts, plans, users } from "./db/schema";
+import type { Preloaded } from "./http/preload";
 
 export type Bindings = Omit<Env, "ACCOUNT"> & {
   ACCOUNT: DurableObjectNamespace<AccountCapacity>;
@@ -83,5 +84,11 @@ export interface AuthedCtx extends Ctx {
 
 export type AppEnv = {
   Bindings: Bindings;
-  Variables: { requestId: string; principal: Principal; ctx: Ctx; scim: ScimClient };
+  Variables: {
+    requestId: string;
+    principal: Principal;
+    ctx: Ctx;
+    scim: ScimClient;
+    preloaded?: Preloaded;
+  };
 };

@@ -1,4 +1,5 @@
 /** Turns an Authorization header into a live principal, or throws 401. */
+import type { BatchItem } from "drizzle-orm/batch";
 import { recordTokenUse } from "../api-tokens/service";
 import { requireFeature } from "../billing/features";
 import type { Ctx, Principal } from "../context";
@@ -11,25 +12,50 @@ import { loadSessionPrincipal, loadTokenPrincipalAcrossAccounts } from "./princi
 const unauthorized = (detail = "A valid bearer token is required.") =>
   new AppError("unauthorized", detail);
 
+/**
+ * A read to send in the principal's D1 batch, built for the account the credential names
+ * (null when it cannot be built, e.g. from input the route's validator will refuse).
+ */
+export type Alongside = (accountId: string) => BatchItem<"sqlite"> | null;
+
+export interface Authenticated {
+  principal: Principal;
+  /** The alongside read's raw rows, read for `accountId`; unauthorized until the caller checks. */
+  alongside?: { accountId: string; rows: unknown };
+}
+
+/**
+ * The principal of the credential. With `alongside`, an access token's principal and that
+ * read share one D1 batch (the token names the account); an API token's account is known only
+ * from its row, so its read is left to run after, a second round trip.
+ */
 export async function authenticateRequest(
   ctx: Ctx,
   header: string | undefined,
-): Promise<Principal> {
+  alongside?: Alongside,
+): Promise<Authenticated> {
   const token = bearerToken(header);
   if (!token) throw unauthorized();
   const apiToken = splitToken(token, "apiToken");
-  return apiToken ? fromApiToken(ctx, apiToken) : fromAccessToken(ctx, token);
+  if (apiToken) return { principal: await fromApiToken(ctx, apiToken) };
+  return fromAccessToken(ctx, token, alongside);
 }
 
-async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
+async function fromAccessToken(
+  ctx: Ctx,
+  token: string,
+  alongside: Alongside | undefined,
+): Promise<Authenticated> {
   const claims = await verifyAccessToken(ctx.config.jwtKeys, token, ctx.now);
   if (!claims) throw unauthorized("The access token is invalid or expired.");
-  const found = await loadSessionPrincipal(ctx.db, claims.acct, claims.sid, claims.sub);
+  const extra = alongside?.(claims.acct) ?? undefined;
+  const loaded = await loadSessionPrincipal(ctx.db, claims.acct, claims.sid, claims.sub, extra);
+  const { found } = loaded;
   if (!found || !sessionLive(found.session, ctx.now)) {
     throw unauthorized("The session has ended.");
   }
   if (found.user.status !== "active") throw unauthorized("The session has ended.");
-  return {
+  const principal: Principal = {
     kind: "session",
     accountId: found.user.accountId,
     userId: found.user.id,
@@ -44,6 +70,10 @@ async function fromAccessToken(ctx: Ctx, token: string): Promise<Principal> {
     membersGroupId: found.membersGroupId,
     grants: found.grants,
   };
+  // The principal was found in the account the token names, so the read is that account's.
+  return extra && principal.accountId === claims.acct
+    ? { principal, alongside: { accountId: claims.acct, rows: loaded.alongside } }
+    : { principal };
 }
 
 async function fromApiToken(ctx: Ctx, parsed: { id: string; secret: string }): Promise<Principal> {

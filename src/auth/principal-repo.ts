@@ -4,8 +4,10 @@
  * live on every request, so a membership or grant change applies to the very next one.
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { EffectiveGrant } from "../authz/authorize";
 import type { Database } from "../db/client";
+import { batchReads } from "../db/read";
 import { accounts, apiTokens, type GrantScope, plans, sessions, users } from "../db/schema";
 
 /** The user's memberships (group id and name) with each group's grants, as a JSON array. */
@@ -38,14 +40,8 @@ function parseGrants(json: string) {
   return { groupIds: groups.map((g) => g.id), groups, grants };
 }
 
-/** The session's principal; the access token names the account, so the lookup is scoped to it. */
-export async function loadSessionPrincipal(
-  db: Database,
-  accountId: string,
-  sessionId: string,
-  userId: string,
-) {
-  const rows = await db
+function sessionPrincipalQuery(db: Database, accountId: string, sessionId: string, userId: string) {
+  return db
     .select({
       session: sessions,
       user: users,
@@ -65,8 +61,28 @@ export async function loadSessionPrincipal(
         eq(sessions.userId, userId),
       ),
     );
-  const row = rows[0];
-  return row ? { ...row, ...parseGrants(row.grants) } : null;
+}
+
+type SessionPrincipalRow = Awaited<ReturnType<typeof sessionPrincipalQuery>>[number];
+const withGrants = (row: SessionPrincipalRow | undefined) =>
+  row ? { ...row, ...parseGrants(row.grants) } : null;
+
+/**
+ * The session's principal; the access token names the account, so the lookup is scoped to
+ * it. With `alongside` (a read of the same account), that query runs in the same D1 batch and
+ * its raw rows come back too: the caller decides from the principal whether to use them.
+ */
+export async function loadSessionPrincipal(
+  db: Database,
+  accountId: string,
+  sessionId: string,
+  userId: string,
+  alongside?: BatchItem<"sqlite">,
+) {
+  const query = sessionPrincipalQuery(db, accountId, sessionId, userId);
+  if (!alongside) return { found: withGrants((await query)[0]), alongside: undefined };
+  const [rows, other] = await batchReads(db, [{ query, joined: true }, { query: alongside }]);
+  return { found: withGrants((rows as SessionPrincipalRow[])[0]), alongside: other };
 }
 
 /**

@@ -33,17 +33,24 @@ function parse(row: { group: GroupRow; memberCount: number; grants: string }): G
   };
 }
 
-export async function listGroups(db: Database, accountId: string, limit: number, after?: string) {
-  const rows = await withDetails(db)
+/** A page of the account's groups (`limit + 1` rows, by id, after the cursor's id): the query alone. */
+export function listGroupsQuery(db: Database, accountId: string, limit: number, after?: string) {
+  return withDetails(db)
     .where(and(eq(groups.accountId, accountId), after ? gt(groups.id, after) : undefined))
     .orderBy(asc(groups.id))
     .limit(limit + 1);
-  return rows.map(parse);
+}
+
+type DetailRow = { group: GroupRow; memberCount: number; grants: string };
+export const groupsFromRows = (rows: DetailRow[]) => rows.map(parse);
+export const groupFromRows = (rows: DetailRow[]) => (rows[0] ? parse(rows[0]) : null);
+
+export function findGroupQuery(db: Database, accountId: string, id: string) {
+  return withDetails(db).where(and(eq(groups.accountId, accountId), eq(groups.id, id)));
 }
 
 export async function findGroup(db: Database, accountId: string, id: string) {
-  const rows = await withDetails(db).where(and(eq(groups.accountId, accountId), eq(groups.id, id)));
-  return rows[0] ? parse(rows[0]) : null;
+  return groupFromRows(await findGroupQuery(db, accountId, id));
 }
 
 export async function findBuiltinGroupIds(db: Database, accountId: string) {

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { authed, requires } from "../http/middleware";
+import { authed, requires, requiresReading } from "../http/middleware";
 import {
   AUTHED_ERRORS,
   BODY_ERRORS,
@@ -11,11 +11,16 @@ import {
   PageQuery,
   page,
 } from "../http/openapi";
+import { preloadedRead } from "../http/preload";
 import { createRouter } from "../http/router";
 import { CreateGroupBody, GroupSchema, UpdateGroupBody } from "./schemas";
 import * as groups from "./service";
 
 const tags = ["Groups"];
+
+const listPage = preloadedRead("query", PageQuery, (db, accountId, q) =>
+  groups.groupsPage(db, accountId, q.limit, q.cursor),
+);
 
 const list = createRoute({
   method: "get",
@@ -23,7 +28,7 @@ const list = createRoute({
   tags,
   security: bearer,
   summary: "List groups with member counts",
-  middleware: requires("groups:read"),
+  middleware: requiresReading(listPage, "groups:read"),
   request: { query: PageQuery },
   responses: {
     200: jsonResponse(page(GroupSchema), "Groups"),
@@ -45,14 +50,19 @@ const create = createRoute({
   },
 });
 
+const GroupId = IdParam();
+const oneGroup = preloadedRead("param", GroupId, (db, accountId, p) =>
+  groups.groupById(db, accountId, p.id),
+);
+
 const get = createRoute({
   method: "get",
   path: "/{id}",
   tags,
   security: bearer,
   summary: "Get a group",
-  middleware: requires("groups:read"),
-  request: { params: IdParam() },
+  middleware: requiresReading(oneGroup, "groups:read"),
+  request: { params: GroupId },
   responses: {
     200: jsonResponse(GroupSchema, "The group"),
     ...errors(...AUTHED_ERRORS, "not_found"),
@@ -96,15 +106,12 @@ const remove = createRoute({
 });
 
 export const groupRoutes = createRouter()
-  .openapi(list, async (c) => {
-    const q = c.req.valid("query");
-    return c.json(await groups.listGroups(authed(c), q.limit, q.cursor), 200);
-  })
+  .openapi(list, async (c) => c.json(await listPage.result(c, c.req.valid("query")), 200))
   .openapi(create, async (c) =>
     c.json(groups.toGroupDto(await groups.createGroup(authed(c), c.req.valid("json"))), 201),
   )
   .openapi(get, async (c) =>
-    c.json(groups.toGroupDto(await groups.getGroup(authed(c), c.req.valid("param").id)), 200),
+    c.json(groups.toGroupDto(await oneGroup.result(c, c.req.valid("param"))), 200),
   )
   .openapi(update, async (c) =>
     c.json(

@@ -4,7 +4,9 @@ import { assertGrantsWithin, authorityOf } from "../authz/delegation";
 import { groupsWithin } from "../authz/repo";
 import type { AuthedCtx } from "../context";
 import { guard } from "../db/batch";
+import type { Database } from "../db/client";
 import { commit } from "../db/commit";
+import { read, runRead } from "../db/read";
 import { iso } from "../lib/clock";
 import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
@@ -25,15 +27,24 @@ export function toGroupDto({ group, memberCount, grants }: repo.GroupWithDetails
   };
 }
 
-export async function listGroups(ctx: AuthedCtx, limit: number, cursor?: string) {
-  const rows = await repo.listGroups(ctx.db, ctx.principal.accountId, limit, decodeCursor(cursor));
-  return toPage(rows, limit, toGroupDto, (r) => r.group.id);
+/** A page of the account's groups, as a read that can go in the principal's D1 batch. */
+export function groupsPage(db: Database, accountId: string, limit: number, cursor?: string) {
+  return read(repo.listGroupsQuery(db, accountId, limit, decodeCursor(cursor)), (rows) =>
+    toPage(repo.groupsFromRows(rows), limit, toGroupDto, (r) => r.group.id),
+  );
+}
+
+/** One group of the account with its grants and member count, as a read; 404 when absent. */
+export function groupById(db: Database, accountId: string, id: string) {
+  return read(repo.findGroupQuery(db, accountId, id), (rows) => {
+    const found = repo.groupFromRows(rows);
+    if (!found) throw new AppError("not_found", "No such group.");
+    return found;
+  });
 }
 
 export async function getGroup(ctx: AuthedCtx, id: string) {
-  const found = await repo.findGroup(ctx.db, ctx.principal.accountId, id);
-  if (!found) throw new AppError("not_found", "No such group.");
-  return found;
+  return runRead(groupById(ctx.db, ctx.principal.accountId, id));
 }
 
 /** Scoped grants may only name device organizations of this account. */

@@ -11,6 +11,7 @@ import { countRoundTrips } from "../db/round-trips";
 import { clock } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { alongsideOf, type PreloadedRead } from "./preload";
 
 export const requestContext = createMiddleware<AppEnv>(async function requestContext(c, next) {
   const requestId = newId("request");
@@ -48,18 +49,39 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
 /** While a password change is required, only these answer. */
 const GATE_ALLOWED = new Set(["/v1/me", "/v1/me/password", "/v1/auth/logout"]);
 
-/** Bearer access token or API token; anything else is 401. */
-export const authenticate = createMiddleware<AppEnv>(async function authenticate(c, next) {
-  const principal = await authenticateRequest(c.get("ctx"), c.req.header("authorization"));
-  if (principal.user.mustChangePassword && !GATE_ALLOWED.has(c.req.path)) {
-    throw new AppError(
-      "password_change_required",
-      "Change your password with POST /v1/me/password first.",
+/**
+ * Bearer access token or API token; anything else is 401. With a route's read, that read goes
+ * in the principal's D1 batch (see ./preload.ts).
+ */
+function authenticating(read?: PreloadedRead<unknown, unknown>) {
+  return createMiddleware<AppEnv>(async function authenticate(c, next) {
+    const pending = alongsideOf(c, read);
+    const { principal, alongside } = await authenticateRequest(
+      c.get("ctx"),
+      c.req.header("authorization"),
+      pending.alongside,
     );
-  }
-  c.set("principal", principal);
-  await next();
-});
+    if (principal.user.mustChangePassword && !GATE_ALLOWED.has(c.req.path)) {
+      throw new AppError(
+        "password_change_required",
+        "Change your password with POST /v1/me/password first.",
+      );
+    }
+    c.set("principal", principal);
+    const built = pending.built();
+    if (read && alongside && built) {
+      c.set("preloaded", {
+        owner: read,
+        accountId: alongside.accountId,
+        read: built,
+        rows: alongside.rows,
+      });
+    }
+    await next();
+  });
+}
+
+export const authenticate = authenticating();
 
 function permissionCheck(permissions: Permission[]) {
   return createMiddleware<AppEnv>(async function requirePermission(c, next) {
@@ -73,6 +95,14 @@ function permissionCheck(permissions: Permission[]) {
 /** Route guard: authenticates, then requires every listed permission. */
 export function requires(...permissions: Permission[]) {
   return [authenticate, permissionCheck(permissions)];
+}
+
+/**
+ * Route guard of a read: as `requires`, and the route's read runs in the same D1 round trip
+ * as the principal; the handler takes its answer with `read.result(c, input)`.
+ */
+export function requiresReading<I, T>(read: PreloadedRead<I, T>, ...permissions: Permission[]) {
+  return [authenticating(read as PreloadedRead<unknown, unknown>), permissionCheck(permissions)];
 }
 
 /**

@@ -81,7 +81,8 @@ export interface UserFilter {
   status?: "active" | "disabled";
 }
 
-export async function listUsers(
+/** A page of the account's users (`limit + 1` rows, by id, after the cursor's id): the query alone. */
+export function listUsersQuery(
   db: Database,
   accountId: string,
   filter: UserFilter,
@@ -112,12 +113,13 @@ export async function listUsers(
       ),
     );
   }
-  const rows = await withGroups(db)
+  return withGroups(db)
     .where(and(...conditions))
     .orderBy(asc(users.id))
     .limit(limit + 1);
-  return rows.map(parse);
 }
+
+export const usersFromRows = (rows: { user: UserRow; groupIds: string }[]) => rows.map(parse);
 
 /**
  * The user with the email, and its account's name. Across accounts on purpose: an email is
@@ -132,9 +134,15 @@ export async function findByEmailAcrossAccounts(db: Database, email: string) {
   return row ?? null;
 }
 
+export function findUserQuery(db: Database, accountId: string, id: string) {
+  return withGroups(db).where(and(eq(users.accountId, accountId), eq(users.id, id)));
+}
+
+export const userFromRows = (rows: { user: UserRow; groupIds: string }[]) =>
+  rows[0] ? parse(rows[0]) : null;
+
 export async function findUser(db: Database, accountId: string, id: string) {
-  const rows = await withGroups(db).where(and(eq(users.accountId, accountId), eq(users.id, id)));
-  return rows[0] ? parse(rows[0]) : null;
+  return userFromRows(await findUserQuery(db, accountId, id));
 }
 
 export function insertUser(db: Database, row: typeof users.$inferInsert) {

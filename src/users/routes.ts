@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { authed, requires } from "../http/middleware";
+import { authed, requires, requiresReading } from "../http/middleware";
 import {
   AUTHED_ERRORS,
   BODY_ERRORS,
@@ -11,6 +11,7 @@ import {
   jsonResponse,
   page,
 } from "../http/openapi";
+import { preloadedRead } from "../http/preload";
 import { createRouter } from "../http/router";
 import { AppError } from "../lib/errors";
 import { toUserDto, UserSchema } from "./dto";
@@ -20,13 +21,23 @@ import * as users from "./service";
 
 const tags = ["Users"];
 
+const listPage = preloadedRead("query", ListUsersQuery, (db, accountId, q) =>
+  users.usersPage(
+    db,
+    accountId,
+    { q: q.q, groupId: q.group_id, status: q.status },
+    q.limit,
+    q.cursor,
+  ),
+);
+
 const list = createRoute({
   method: "get",
   path: "/",
   tags,
   security: bearer,
   summary: "List users; filter by text, group or status",
-  middleware: requires("users:read"),
+  middleware: requiresReading(listPage, "users:read"),
   request: { query: ListUsersQuery },
   responses: {
     200: jsonResponse(page(UserSchema), "Users"),
@@ -54,14 +65,19 @@ const create = createRoute({
   },
 });
 
+const UserId = IdParam();
+const oneUser = preloadedRead("param", UserId, (db, accountId, p) =>
+  users.userById(db, accountId, p.id),
+);
+
 const get = createRoute({
   method: "get",
   path: "/{id}",
   tags,
   security: bearer,
   summary: "Get a user",
-  middleware: requires("users:read"),
-  request: { params: IdParam() },
+  middleware: requiresReading(oneUser, "users:read"),
+  request: { params: UserId },
   responses: {
     200: jsonResponse(UserSchema, "The user"),
     ...errors(...AUTHED_ERRORS, "not_found"),
@@ -198,19 +214,13 @@ export const userRoutes = createRouter()
     const rows = json.rows;
     return c.json(await importUsers(authed(c), rows), 200);
   })
-  .openapi(list, async (c) => {
-    const { q, group_id, status, limit, cursor } = c.req.valid("query");
-    return c.json(
-      await users.listUsers(authed(c), { q, groupId: group_id, status }, limit, cursor),
-      200,
-    );
-  })
+  .openapi(list, async (c) => c.json(await listPage.result(c, c.req.valid("query")), 200))
   .openapi(create, async (c) => {
     const { user, groupIds } = await users.createUser(authed(c), c.req.valid("json"));
     return c.json(toUserDto(user, groupIds), 201);
   })
   .openapi(get, async (c) => {
-    const { user, groupIds } = await users.getUser(authed(c), c.req.valid("param").id);
+    const { user, groupIds } = await oneUser.result(c, c.req.valid("param"));
     return c.json(toUserDto(user, groupIds), 200);
   })
   .openapi(update, async (c) => {

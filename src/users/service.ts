@@ -5,7 +5,9 @@ import { authorityOf } from "../authz/delegation";
 import { groupsWithin, userWithin } from "../authz/repo";
 import type { AuthedCtx } from "../context";
 import { guard, type Statement } from "../db/batch";
+import type { Database } from "../db/client";
 import { commit, commitTaking } from "../db/commit";
+import { read, runRead } from "../db/read";
 import * as groupsRepo from "../groups/repo";
 import { decodeCursor, toPage } from "../lib/cursor";
 import { normalizeEmail } from "../lib/email";
@@ -16,26 +18,41 @@ import { dropPendingEmail, emailChangeStatements } from "../lifecycle/email-chan
 import { toUserDto } from "./dto";
 import * as repo from "./repo";
 
-export async function listUsers(
-  ctx: AuthedCtx,
+/**
+ * A page of the account's users, as a read: built from the account id alone, so it can go
+ * in the principal's D1 batch (src/http/preload.ts).
+ */
+export function usersPage(
+  db: Database,
+  accountId: string,
   filter: repo.UserFilter,
   limit: number,
   cursor?: string,
 ) {
-  const { accountId } = ctx.principal;
-  const rows = await repo.listUsers(ctx.db, accountId, filter, limit, decodeCursor(cursor));
-  return toPage(
-    rows,
-    limit,
-    (r) => toUserDto(r.user, r.groupIds),
-    (r) => r.user.id,
+  return read(repo.listUsersQuery(db, accountId, filter, limit, decodeCursor(cursor)), (rows) =>
+    toPage(
+      repo.usersFromRows(rows),
+      limit,
+      (r) => toUserDto(r.user, r.groupIds),
+      (r) => r.user.id,
+    ),
+  );
+}
+
+const existingUser = <T>(found: T | null) => {
+  if (!found) throw new AppError("not_found", "No such user.");
+  return found;
+};
+
+/** One user of the account with its group ids, as a read; 404 when the account has no such user. */
+export function userById(db: Database, accountId: string, id: string) {
+  return read(repo.findUserQuery(db, accountId, id), (rows) =>
+    existingUser(repo.userFromRows(rows)),
   );
 }
 
 export async function getUser(ctx: AuthedCtx, id: string) {
-  const found = await repo.findUser(ctx.db, ctx.principal.accountId, id);
-  if (!found) throw new AppError("not_found", "No such user.");
-  return found;
+  return runRead(userById(ctx.db, ctx.principal.accountId, id));
 }
 
 const userEvent = (

@@ -1,0 +1,215 @@
+// What `npm run bench` and `npm run profile` share: a fresh local D1, the worker started with
+// wrangler's unstable_startWorker, a Postmark-compatible capture server for its mail, seeding
+// over HTTP, and autocannon runs.
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import path from "node:path";
+import autocannon from "autocannon";
+import { unstable_startWorker } from "wrangler";
+import { ensureConsoleDir } from "./console-build.mjs";
+import { readDevVars } from "./dev-vars.mjs";
+
+export const root = path.resolve(import.meta.dirname, "..");
+export const DEV_VARS = readDevVars();
+export const PLATFORM = DEV_VARS.PLATFORM_ADMIN_TOKEN;
+export const PASSWORD = "bench password that is long enough";
+const MAIL_TOKEN = "bench-postmark-token";
+process.env.WRANGLER_SEND_METRICS = "false";
+
+export function wrangler(...args) {
+  const res = spawnSync(path.join(root, "node_modules/.bin/wrangler"), args, {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.status !== 0) throw new Error(`wrangler ${args.join(" ")}: ${res.stderr}`);
+  return res.stdout;
+}
+
+/** A fresh local D1 under .bench/<name>, migrated. */
+export function freshState(name) {
+  // The benchmark measures the API; wrangler only needs the console's folder to exist.
+  ensureConsoleDir();
+  const persist = path.join(root, ".bench", name);
+  rmSync(persist, { recursive: true, force: true });
+  mkdirSync(persist, { recursive: true });
+  wrangler("d1", "migrations", "apply", "DB", "--local", "--persist-to", persist);
+  return persist;
+}
+
+/**
+ * A Postmark-compatible capture server (`POST /email` with the server token answers as
+ * Postmark does), so the worker's real postmark client mails every invitation over HTTP as it
+ * would in production, without leaving the machine. It only counts what it receives.
+ */
+export async function startMailCapture() {
+  const received = { accepted: 0, rejected: 0 };
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      let body = null;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {
+        // Answered below as Postmark answers a body that is not JSON.
+      }
+      const reply = (status, payload) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(payload));
+      };
+      if (req.method !== "POST" || req.url !== "/email") {
+        received.rejected++;
+        return reply(404, { ErrorCode: 404, Message: "Not found." });
+      }
+      if (req.headers["x-postmark-server-token"] !== MAIL_TOKEN) {
+        received.rejected++;
+        return reply(401, { ErrorCode: 10, Message: "Bad or missing Server API token." });
+      }
+      if (!body?.From || !body?.To) {
+        received.rejected++;
+        return reply(422, { ErrorCode: 300, Message: "Invalid email request." });
+      }
+      received.accepted++;
+      reply(200, {
+        To: body.To,
+        SubmittedAt: new Date().toISOString(),
+        MessageID: randomUUID(),
+        ErrorCode: 0,
+        Message: "OK",
+      });
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    token: MAIL_TOKEN,
+    received,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/**
+ * The worker on local workerd. `inspector` is off for measuring (the DevTools inspector adds
+ * Node CPU to every D1 query and would swamp what we measure) and on only for profiling.
+ */
+export async function startWorker({ persist, mail, inspector = false }) {
+  const vars = { ...DEV_VARS };
+  if (mail) {
+    vars.POSTMARK_SERVER_TOKEN = mail.token;
+    vars.POSTMARK_API_URL = mail.url;
+  }
+  const worker = await unstable_startWorker({
+    config: path.join(root, "wrangler.toml"),
+    bindings: Object.fromEntries(
+      Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }]),
+    ),
+    // The programmatic API does not derive this from compatibility_flags as `wrangler dev` does.
+    build: {
+      nodejsCompatMode: (config) =>
+        config.compatibility_flags.includes("nodejs_compat") ? "v2" : null,
+    },
+    dev: {
+      inspector: inspector ? { hostname: "127.0.0.1", port: 0 } : false,
+      persist,
+      watch: false,
+      server: { hostname: "127.0.0.1", port: 0 },
+      logLevel: "warn",
+    },
+  });
+  await worker.ready;
+  const base = (await worker.url).toString().replace(/\/$/, "");
+  return { worker, base };
+}
+
+/** A JSON client of the worker at `base`. */
+export function client(base) {
+  async function api(method, route, { token, body } = {}) {
+    const res = await fetch(base + route, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      body: text ? JSON.parse(text) : null,
+      roundTrips: Number(res.headers.get("x-d1-round-trips")),
+    };
+  }
+
+  async function newAccount(i) {
+    const email = `bench-admin-${i}-${Date.now()}@example.com`;
+    const created = await api("POST", "/v1/platform/accounts", {
+      token: PLATFORM,
+      body: {
+        name: `Bench ${i}`,
+        plan: "enterprise",
+        admin_email: email,
+        admin_password: PASSWORD,
+      },
+    });
+    if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+    const login = await api("POST", "/v1/auth/login", { body: { email, password: PASSWORD } });
+    return { email, token: login.body.access_token, accountId: created.body.account.id };
+  }
+
+  /** `count` more users in the account, one request at a time (each hashes a password). */
+  async function addUsers(account, count, prefix = "u") {
+    for (let i = 0; i < count; i++) {
+      const made = await api("POST", "/v1/users", {
+        token: account.token,
+        body: {
+          email: `${prefix}${i}@bench.example`,
+          first_name: "U",
+          last_name: String(i),
+          password: PASSWORD,
+        },
+      });
+      if (made.status !== 201) throw new Error(JSON.stringify(made.body));
+    }
+  }
+
+  return { api, newAccount, addUsers };
+}
+
+/** One autocannon run; `make(i)` builds the i-th request, so runs can rotate accounts or bodies. */
+export function load(base, make, { seconds, connections }) {
+  return new Promise((resolve, reject) => {
+    let i = 0;
+    const first = make(0);
+    const instance = autocannon(
+      {
+        url: base,
+        connections,
+        duration: seconds,
+        requests: [{ ...first, setupRequest: (req) => ({ ...req, ...make(i++) }) }],
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    autocannon.track(instance, {
+      renderProgressBar: false,
+      renderResultsTable: false,
+      renderLatencyTable: false,
+    });
+  });
+}
+
+export const get = (route, token) => ({
+  method: "GET",
+  path: route,
+  headers: token ? { authorization: `Bearer ${token}` } : {},
+});
+
+export const post = (route, token, body) => ({
+  method: "POST",
+  path: route,
+  headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
