@@ -217,10 +217,17 @@ export async function outbox(to: string): Promise<Mail[]> {
   return res.body.data;
 }
 
-/** The one mail that arrived for `to` since `before` was read. */
+/**
+ * The one mail that arrived for `to` since `before` was read, waiting for it: mail sent
+ * from a queue (invitations) arrives after the answer.
+ */
 export async function newMail(to: string, before: Mail[]): Promise<Mail> {
   const known = new Set(before.map((m) => m.id));
-  const fresh = (await outbox(to)).filter((m) => !known.has(m.id));
+  const fresh = await until(
+    async () => (await outbox(to)).filter((m) => !known.has(m.id)),
+    (mails) => mails.length > 0,
+    `mail to ${to}`,
+  );
   expect(fresh).toHaveLength(1);
   return fresh[0]!;
 }

@@ -6,7 +6,8 @@ import { guard } from "../db/batch";
 import { commit } from "../db/commit";
 import type { AccountSettings } from "../db/schema";
 import * as groupsRepo from "../groups/repo";
-import { invitation, sendInvitation, toInvitationDto } from "../invitations/service";
+import { queueInvitationMail } from "../invitations/mail";
+import { invitation, toInvitationDto } from "../invitations/service";
 import { iso } from "../lib/clock";
 import { normalizeEmail } from "../lib/email";
 import { newId } from "../lib/ids";
@@ -133,8 +134,8 @@ export async function createAccount(
     const ttl = DEFAULT_SETTINGS.invitation_ttl_hours;
     const invite = await invitation(ctx, accountId, { email, groupIds }, inviter, ttl);
     await commit(ctx, [...head, ...invite.statements], [...events, ...invite.events]);
-    const delivery = await sendInvitation(ctx, invite.row, invite.token, input.name, null);
-    const sent = { ...toInvitationDto(invite.row, now), email_delivery: delivery };
+    queueInvitationMail(ctx, [invite.row]);
+    const sent = toInvitationDto(invite.row, now);
     return { account: await created(), admin: sent, invitation: sent };
   }
 

@@ -36,6 +36,7 @@ export const EVENT_TYPES = [
   "invitation.revoked",
   "invitation.accepted",
   "invitation.expired",
+  "invitation.delivery_failed",
   "group.created",
   "group.updated",
   "group.deleted",

@@ -1,12 +1,20 @@
 /**
  * One Durable Object per account: every write that takes a seat or a device slot, and
- * every change of the limits, runs here, one at a time. The object owns the rule: it
- * appends "what is used fits within the limit" to each batch it runs, so a caller cannot
- * forget it, and the rule is checked in the same transaction as the write, so it holds even
- * if two instances of the object briefly coexist.
+ * every change of the limits, runs here. The object owns the rule: it appends "what is
+ * used fits within the limit" to each batch it runs, so a caller cannot forget it, and the
+ * rule is checked in the same transaction as the write, so it holds even if two instances
+ * of the object briefly coexist, and whatever the object believes.
  *
- * A Durable Object's input gate does not hold other calls while this one awaits D1, so the
- * object queues them itself.
+ * Seat and device writes do not wait for each other's D1 round trip. The object holds a
+ * reservation count per limit: it knows the limit and the count used (from the last batch
+ * or read that reported them), lets a write through at once while used plus writes in
+ * flight stays under the limit, and otherwise holds it until those settle. It refuses only
+ * on a count read from D1 after the write arrived (seats freed elsewhere, by a revoke, a
+ * disable or an expiry, make any older count too high), and one such read answers every
+ * write held for it. So the answer is exactly what running the writes one at a time would
+ * give, and a full account refuses a burst with one read instead of a batch each.
+ *
+ * Bulk imports and limit changes still run one at a time against each other.
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
@@ -61,32 +69,94 @@ export interface Outcome {
 
 const LIMIT_EVENT_EVERY_MS = 60_000;
 
+/** What D1 reported about one limit, and when (by the object's tick) the query was sent. */
+interface Seen {
+  used: number;
+  /** null: no limit. */
+  limit: number | null;
+  refusal: CapacityRefusal;
+  sentAt: number;
+}
+
+/** The object's view of one limit: the last count reported, and the writes in flight. */
+class Reservations {
+  seen?: Seen;
+  inFlight = 0;
+  /** A read of the count under way, shared by every write that arrived before it was sent. */
+  reading?: { sentAt: number; done: Promise<void> };
+  private waiters: (() => void)[] = [];
+
+  observe(seen: Seen) {
+    if (!this.seen || seen.sentAt > this.seen.sentAt) this.seen = seen;
+  }
+
+  /** Whether one more write fits, counting those in flight as if they all succeed. */
+  fits() {
+    if (!this.seen) return this.inFlight === 0;
+    return this.seen.limit === null || this.seen.used + this.inFlight < this.seen.limit;
+  }
+
+  /** Full by a count read after `arrived`: a refusal a one-at-a-time order would give too. */
+  fullSince(arrived: number) {
+    const { seen } = this;
+    return !!seen && seen.sentAt > arrived && seen.limit !== null && seen.used >= seen.limit;
+  }
+
+  /** Resolves when a write in flight settles. */
+  settled() {
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  release() {
+    this.inFlight -= 1;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+const seenOf = (row: Record<string, unknown> | undefined, sentAt: number): Seen => ({
+  used: Number(row?.used ?? 0),
+  limit: row?.limit === null || row?.limit === undefined ? null : Number(row.limit),
+  refusal: {
+    plan: String(row?.plan ?? "unknown"),
+    limit: Number(row?.limit ?? 0),
+    reseller: (row?.reseller as string | null | undefined) ?? null,
+  },
+  sentAt,
+});
+
 export class AccountCapacity extends DurableObject<Bindings> {
   private tail: Promise<unknown> = Promise.resolve();
+  private tick = 0;
+  /** The latest caller clock seen: what a shared read counts unexpired invitations by. */
+  private latestNow = 0;
   private readonly limitEventAt = new Map<LimitKind, number>();
+  private readonly reservations: Record<LimitKind, Reservations> = {
+    users: new Reservations(),
+    devices: new Reservations(),
+  };
 
   /** A write that makes a user active or an invitation pending; refused past the user limit. */
   takeSeat(input: Write): Promise<Outcome> {
-    const write = Write.parse(input);
-    return this.serially(() => this.run(write, "users"));
+    return this.take(Write.parse(input), "users");
   }
 
   /** A write that adds a device; refused past the device limit. */
   takeDevice(input: Write): Promise<Outcome> {
-    const write = Write.parse(input);
-    return this.serially(() => this.run(write, "devices"));
+    return this.take(Write.parse(input), "devices");
   }
 
   /**
-   * Rows of a bulk import, each its own all-or-nothing batch under the user limit, in one
-   * turn of the queue so no other write interleaves.
+   * Rows of a bulk import, each its own all-or-nothing batch under the user limit, one
+   * after another, and never alongside another import or a limit change.
    */
   importRows(input: Rows): Promise<Outcome[]> {
     const { rows, ...rest } = Rows.parse(input);
     return this.serially(async () => {
       const outcomes: Outcome[] = [];
       for (const statements of rows)
-        outcomes.push(await this.run({ ...rest, statements }, "users"));
+        outcomes.push(await this.take({ ...rest, statements }, "users"));
       return outcomes;
     });
   }
@@ -95,7 +165,14 @@ export class AccountCapacity extends DurableObject<Bindings> {
   changeLimits(input: Limits): Promise<Outcome> {
     const { accountId, now, change, statements } = Limits.parse(input);
     const batch = [...statements, ...limitChange(accountId, change, now).map(compile)];
-    return this.serially(() => this.execute(batch));
+    return this.serially(async () => {
+      try {
+        return await this.execute(batch);
+      } finally {
+        // The limits may have moved: what the object knew is no ground for either answer.
+        for (const r of Object.values(this.reservations)) r.seen = undefined;
+      }
+    });
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -104,14 +181,91 @@ export class AccountCapacity extends DurableObject<Bindings> {
     return run;
   }
 
-  private async run(write: Write, kind: LimitKind): Promise<Outcome> {
-    const rule = compile(withinLimit(write.accountId, kind, write.now));
-    const outcome = await this.execute([...write.statements, rule]);
-    if (outcome.error?.code !== "capacity_exceeded") {
-      return outcome.results ? { ...outcome, results: outcome.results.slice(0, -1) } : outcome;
+  /** Admits the write when it may fit, refuses it when a fresh count says full, else waits. */
+  private async take(write: Write, kind: LimitKind): Promise<Outcome> {
+    const r = this.reservations[kind];
+    const arrived = ++this.tick;
+    this.latestNow = Math.max(this.latestNow, write.now);
+    let roundTrips = 0;
+    for (;;) {
+      if (r.fullSince(arrived)) return this.refuse(write, kind, r.seen!.refusal, roundTrips);
+      if (r.fits()) return this.run(write, kind, r, roundTrips);
+      if (r.inFlight > 0) {
+        await r.settled();
+      } else if (r.reading) {
+        const { sentAt, done } = r.reading;
+        await done;
+        if (sentAt > arrived) roundTrips += 1;
+      } else {
+        r.reading = this.read(write.accountId, kind, r);
+      }
     }
-    const { refusal, recorded } = await this.refusal(write, kind);
-    return { ...outcome, refusal, limitEventRecorded: recorded, roundTrips: 2 };
+  }
+
+  /** Reads the count, for every write held until then. */
+  private read(accountId: string, kind: LimitKind, r: Reservations) {
+    const sentAt = ++this.tick;
+    const statement = compile(describeLimit(accountId, kind, this.latestNow));
+    const done = runCompiled(this.env.DB, [statement])
+      .then(([described]) => r.observe(seenOf(described?.rows[0], sentAt)))
+      .finally(() => {
+        r.reading = undefined;
+      });
+    return { sentAt, done };
+  }
+
+  private async run(
+    write: Write,
+    kind: LimitKind,
+    r: Reservations,
+    before: number,
+  ): Promise<Outcome> {
+    r.inFlight += 1;
+    const sentAt = ++this.tick;
+    let outcome: Outcome;
+    try {
+      outcome = await this.execute([
+        ...write.statements,
+        compile(withinLimit(write.accountId, kind, write.now)),
+        compile(describeLimit(write.accountId, kind, write.now)),
+      ]);
+      if (outcome.results) r.observe(seenOf(outcome.results.at(-1)?.rows[0], sentAt));
+    } finally {
+      r.release();
+    }
+    const roundTrips = before + outcome.roundTrips;
+    if (outcome.results) return { results: outcome.results.slice(0, -2), roundTrips };
+    if (outcome.error?.code !== "capacity_exceeded") return { ...outcome, roundTrips };
+    // The object's count was low (seats taken behind its back): the rule in the batch held.
+    const [described] = await runCompiled(this.env.DB, [
+      compile(describeLimit(write.accountId, kind, write.now)),
+    ]);
+    const seen = seenOf(described?.rows[0], ++this.tick);
+    r.observe(seen);
+    return this.refuse(write, kind, seen.refusal, roundTrips + 1);
+  }
+
+  /** A refusal, recording the caller's `capacity.limit_reached` event at most once a minute. */
+  private async refuse(
+    write: Write,
+    kind: LimitKind,
+    refusal: CapacityRefusal,
+    roundTrips: number,
+  ): Promise<Outcome> {
+    const due =
+      !!write.limitReachedEvent &&
+      write.now - (this.limitEventAt.get(kind) ?? 0) >= LIMIT_EVENT_EVERY_MS;
+    if (due) {
+      this.limitEventAt.set(kind, write.now);
+      await runCompiled(this.env.DB, [write.limitReachedEvent!]);
+    }
+    const { detail, extra } = new AppError("capacity_exceeded");
+    return {
+      error: { code: "capacity_exceeded", detail, extra: JSON.stringify(extra) },
+      refusal,
+      limitEventRecorded: due,
+      roundTrips: roundTrips + (due ? 1 : 0),
+    };
   }
 
   private async execute(statements: Compiled[]): Promise<Outcome> {
@@ -122,22 +276,5 @@ export class AccountCapacity extends DurableObject<Bindings> {
       const error = { code: err.code, detail: err.detail, extra: JSON.stringify(err.extra) };
       return { error, roundTrips: 1 };
     }
-  }
-
-  /** Who to ask and what the limit is, plus the throttled `capacity.limit_reached` event, in one batch. */
-  private async refusal(write: Write, kind: LimitKind) {
-    const due =
-      write.limitReachedEvent &&
-      write.now - (this.limitEventAt.get(kind) ?? 0) >= LIMIT_EVENT_EVERY_MS;
-    const statements = [compile(describeLimit(write.accountId, kind))];
-    if (due) statements.push(write.limitReachedEvent!);
-    const [described] = await runCompiled(this.env.DB, statements);
-    if (due) this.limitEventAt.set(kind, write.now);
-    const refusal = (described?.rows[0] as unknown as CapacityRefusal | undefined) ?? {
-      plan: "unknown",
-      limit: 0,
-      reseller: null,
-    };
-    return { refusal, recorded: !!due };
   }
 }

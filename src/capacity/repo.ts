@@ -30,11 +30,15 @@ export function withinLimit(accountId: string, kind: LimitKind, now: number): SQ
   return guard("capacity_exceeded", sql`${used} <= ${limitOf(accountId, kind)}`);
 }
 
-/** The plan, the limit and the reseller, to say whom to ask when a write is refused. */
-export function describeLimit(accountId: string, kind: LimitKind): SQL {
+/**
+ * What is used against the limit now, with the plan, the limit and the reseller (to say
+ * whom to ask when a write is refused).
+ */
+export function describeLimit(accountId: string, kind: LimitKind, now: number): SQL {
   const column = sql.raw(kind === "users" ? "user_limit" : "device_limit");
+  const used = kind === "users" ? seatsUsed(accountId, now) : devicesUsed(accountId);
   return sql`SELECT a.plan_id AS plan, coalesce(a.${column}, p.${column}) AS "limit",
-      r.name AS reseller
+      r.name AS reseller, ${used} AS used
     FROM accounts a JOIN plans p ON p.id = a.plan_id LEFT JOIN resellers r ON r.id = a.reseller_id
     WHERE a.id = ${accountId}`;
 }

@@ -157,6 +157,7 @@ export const devices = sqliteTable("devices", {
 });
 
 export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
+export type EmailDelivery = "queued" | "sent" | "failed";
 
 export const invitations = sqliteTable("invitations", {
   id: text("id").primaryKey(),
@@ -171,6 +172,11 @@ export const invitations = sqliteTable("invitations", {
   acceptedAt: ms("accepted_at"),
   revokedAt: ms("revoked_at"),
   userId: text("user_id"),
+  emailDelivery: text("email_delivery").$type<EmailDelivery>().notNull().default("sent"),
+  /** The mail owed now: a queue message for another one is stale. */
+  mailId: text("mail_id"),
+  /** When that mail was last queued or attempted (the cron re-queues it when long quiet). */
+  mailTouchedAt: ms("mail_touched_at"),
 });
 
 export const activityEvents = sqliteTable("activity_events", {

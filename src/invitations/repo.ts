@@ -1,5 +1,6 @@
 /** Data access for invitations. D1 is the truth; KV holds a short-lived index by token hash. */
 import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { type Row, rowOf } from "../db/batch";
 import type { Database } from "../db/client";
 import { accounts, type InvitationStatus, invitations } from "../db/schema";
 
@@ -74,10 +75,14 @@ export const acceptable = (accountId: string, id: string, tokenHash: string, now
   sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
     AND token_hash = ${tokenHash} AND status = 'pending' AND expires_at > ${now})`;
 
-/** True while the invitation still has this token and can be resent (pending or expired). */
-export const resendable = (accountId: string, id: string, tokenHash: string) =>
+/**
+ * True while the invitation still owes the mail it owed when read (so no resend came in
+ * between) and can be resent (pending or expired). The mail, not the token digest, since
+ * the mail consumer changes the digest at any time.
+ */
+export const resendable = (accountId: string, id: string, mailId: string | null) =>
   sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
-    AND token_hash = ${tokenHash} AND status IN ('pending', 'expired'))`;
+    AND mail_id IS ${mailId} AND status IN ('pending', 'expired'))`;
 
 /** True while the invitation is pending and unexpired (so it can be revoked). */
 export const stillPending = (accountId: string, id: string, now: number) =>
@@ -131,4 +136,100 @@ export function insertInvitedMemberships(
   return sql`INSERT INTO group_memberships (account_id, group_id, user_id, created_at)
     SELECT ${accountId}, id, ${userId}, ${now} FROM groups
     WHERE account_id = ${accountId} AND (id IN (${invited}) OR builtin = 'members')`;
+}
+
+/**
+ * Takes the mail `mailId` for an attempt: the row gets the digest of the link about to be
+ * mailed, and answers itself. Nothing when that mail is no longer owed (a resend replaced
+ * it, it was sent, the invitation was accepted, revoked or expired).
+ */
+export function claimMail(
+  db: Database,
+  accountId: string,
+  id: string,
+  mailId: string,
+  tokenHash: string,
+  now: number,
+) {
+  return db
+    .update(invitations)
+    .set({ tokenHash, mailTouchedAt: now })
+    .where(
+      and(
+        eq(invitations.accountId, accountId),
+        eq(invitations.id, id),
+        eq(invitations.mailId, mailId),
+        eq(invitations.emailDelivery, "queued"),
+        eq(invitations.status, "pending"),
+        gt(invitations.expiresAt, now),
+      ),
+    )
+    .returning();
+}
+
+/** An invitation from a batch's raw row. */
+export const invitationOf = (raw: Row): InvitationRow => rowOf(invitations, raw);
+
+/** The account's name and the inviter's, for the mail. */
+export function mailNames(accountId: string, id: string) {
+  return sql`SELECT a.name AS account_name, trim(u.first_name || ' ' || u.last_name) AS inviter_name
+    FROM invitations i JOIN accounts a ON a.id = i.account_id
+    LEFT JOIN users u ON u.account_id = i.account_id AND u.id = i.invited_by
+    WHERE i.account_id = ${accountId} AND i.id = ${id}`;
+}
+
+/** True while the mail `mailId` is owed and its outcome not yet recorded. */
+export const mailQueued = (accountId: string, id: string, mailId: string) =>
+  sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
+    AND mail_id = ${mailId} AND email_delivery = 'queued')`;
+
+/** Records the outcome of the mail `mailId`, if it is still the one owed. */
+export function settleMail(
+  db: Database,
+  accountId: string,
+  id: string,
+  mailId: string,
+  outcome: "sent" | "failed",
+) {
+  return db
+    .update(invitations)
+    .set({ emailDelivery: outcome })
+    .where(
+      and(
+        eq(invitations.accountId, accountId),
+        eq(invitations.id, id),
+        eq(invitations.mailId, mailId),
+        eq(invitations.emailDelivery, "queued"),
+      ),
+    );
+}
+
+/**
+ * Mail still owed and quiet since `before` (its queue message was lost): across accounts
+ * on purpose, for the cron.
+ */
+export function listStalledMailAcrossAccounts(
+  db: Database,
+  now: number,
+  before: number,
+  limit: number,
+) {
+  return db
+    .select({ id: invitations.id, accountId: invitations.accountId, mailId: invitations.mailId })
+    .from(invitations)
+    .where(
+      and(
+        eq(invitations.emailDelivery, "queued"),
+        sql`${invitations.mailTouchedAt} < ${before}`,
+        eq(invitations.status, "pending"),
+        gt(invitations.expiresAt, now),
+      ),
+    )
+    .limit(limit);
+}
+
+/** Marks re-queued mail as touched, so the next cron run leaves it to the queue: across accounts, for the cron. */
+export function touchMailAcrossAccounts(ids: string[], now: number) {
+  return sql`UPDATE invitations SET mail_touched_at = ${now}
+    WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)})) AND email_delivery = 'queued'`;
 }

@@ -30,11 +30,10 @@ export const Invitation = z
     accepted_at: z.string().nullable(),
     revoked_at: z.string().nullable(),
     user_id: z.string().nullable(),
+    /** The invitation mail: still to be sent (retried), sent, or failed for good. */
+    email_delivery: z.enum(["queued", "sent", "failed"]),
   })
   .openapi("Invitation");
-export const SentInvitation = Invitation.extend({
-  email_delivery: z.enum(["sent", "outbox", "not_configured", "failed"]),
-}).openapi("SentInvitation");
 const Token = z.string().min(1).max(200);
 
 const create = createRoute({
@@ -46,7 +45,7 @@ const create = createRoute({
   middleware: requires("users:invite"),
   request: { body: jsonBody(z.strictObject({ email: Email, group_ids: GroupIds.optional() })) },
   responses: {
-    201: jsonResponse(SentInvitation, "Invited"),
+    201: jsonResponse(Invitation, "Invited; the mail is queued"),
     ...errors(
       ...AUTHED_ERRORS,
       ...BODY_ERRORS,
@@ -73,6 +72,20 @@ const list = createRoute({
   },
 });
 
+const get = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags,
+  security: bearer,
+  summary: "One invitation, with how its mail fared",
+  middleware: requires("users:invite"),
+  request: { params: IdParam() },
+  responses: {
+    200: jsonResponse(Invitation, "The invitation"),
+    ...errors(...AUTHED_ERRORS, "not_found"),
+  },
+});
+
 const resend = createRoute({
   method: "post",
   path: "/{id}/resend",
@@ -82,7 +95,7 @@ const resend = createRoute({
   middleware: requires("users:invite"),
   request: { params: IdParam() },
   responses: {
-    200: jsonResponse(SentInvitation, "Resent"),
+    200: jsonResponse(Invitation, "Resent; the new mail is queued"),
     ...errors(
       ...AUTHED_ERRORS,
       "not_found",
@@ -175,6 +188,9 @@ export const invitationRoutes = createRouter()
     const q = c.req.valid("query");
     return c.json(await invitations.listInvitations(authed(c), q.status, q.limit, q.cursor), 200);
   })
+  .openapi(get, async (c) =>
+    c.json(await invitations.getInvitation(authed(c), c.req.valid("param").id), 200),
+  )
   .openapi(resend, async (c) =>
     c.json(await invitations.resendInvitation(authed(c), c.req.valid("param").id), 200),
   )

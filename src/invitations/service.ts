@@ -8,22 +8,19 @@ import type { AuthedCtx, Ctx } from "../context";
 import { guard, type Statement } from "../db/batch";
 import { commit, commitTaking } from "../db/commit";
 import * as groupsRepo from "../groups/repo";
-import { appLink } from "../http/links";
 import { iso } from "../lib/clock";
 import { decodeCursor, toPage } from "../lib/cursor";
 import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
-import { type Delivery, sendMail } from "../mail/send";
-import { invitationMail } from "../mail/templates";
 import { invitationAllowedUnderSso, withSsoStartUrl } from "../sso/policy";
-import { forgetToken, type MintedToken, mintToken, readToken } from "../tokens/single-use";
+import { forgetToken, readToken } from "../tokens/single-use";
 import * as usersRepo from "../users/repo";
+import { owedMail, queueInvitationMail, INVITATION_TOKEN as TOKEN } from "./mail";
 import * as repo from "./repo";
 
 const HOUR = 60 * 60 * 1000;
-const TOKEN = { prefix: "inv", idField: "invitation_id", invalid: "invitation_invalid" } as const;
 const INVALID_LINK =
   "This invitation link is not valid. It may have been used, revoked or replaced by a newer one.";
 
@@ -39,6 +36,7 @@ export function toInvitationDto(row: repo.InvitationRow, now: number) {
     accepted_at: iso(row.acceptedAt),
     revoked_at: iso(row.revokedAt),
     user_id: row.userId,
+    email_delivery: row.emailDelivery,
   };
 }
 
@@ -93,20 +91,19 @@ export async function invitation(
   const email = normalizeEmail(input.email);
   const id = newId("invitation");
   const expiresAt = now + ttlHours * HOUR;
-  const token = await mintToken(TOKEN);
   const row: repo.InvitationRow = {
     id,
     accountId,
     email,
     groupIds: input.groupIds,
     status: "pending",
-    tokenHash: token.hash,
     expiresAt,
     invitedBy: inviter.userId,
     createdAt: now,
     acceptedAt: null,
     revokedAt: null,
     userId: null,
+    ...owedMail(now),
   };
   const statements: Statement[] = [
     invitationAllowedUnderSso(accountId, email),
@@ -127,26 +124,7 @@ export async function invitation(
       metadata: { email, group_ids: input.groupIds, expires_at: iso(expiresAt) },
     },
   ];
-  return { row, token, statements, events };
-}
-
-/** After commit: index the link's token and mail it. */
-export async function sendInvitation(
-  ctx: Ctx,
-  row: repo.InvitationRow,
-  token: MintedToken,
-  accountName: string,
-  inviterName: string | null,
-): Promise<Delivery> {
-  await token.index(ctx, { invitation_id: row.id, account_id: row.accountId }, row.expiresAt);
-  const link = appLink(ctx, "/activate", { token: token.token });
-  const mail = await invitationMail({
-    accountName,
-    inviter: inviterName,
-    link,
-    expiresAt: row.expiresAt,
-  });
-  return sendMail(ctx, { to: row.email, ...mail, tag: "invitation" });
+  return { row, statements, events };
 }
 
 export const invitationTtl = (ctx: AuthedCtx) =>
@@ -173,14 +151,13 @@ export async function createInvitation(
   await commitTaking(ctx, takesSeat(ctx), built.statements, built.events).catch(
     withSsoStartUrl(ctx, built.row.email),
   );
-  const delivery = await sendInvitation(
-    ctx,
-    built.row,
-    built.token,
-    principal.account.name,
-    inviter.name,
-  );
-  return { ...toInvitationDto(built.row, ctx.now), email_delivery: delivery };
+  // The answer needs only the committed row: the mail follows from the queue.
+  queueInvitationMail(ctx, [built.row]);
+  return toInvitationDto(built.row, ctx.now);
+}
+
+export async function getInvitation(ctx: AuthedCtx, id: string) {
+  return toInvitationDto(await findOwn(ctx, id), ctx.now);
 }
 
 async function findOwn(ctx: AuthedCtx, id: string) {
@@ -206,23 +183,19 @@ export async function resendInvitation(ctx: AuthedCtx, id: string) {
   }
   const inviter = inviterOf(ctx);
   const expiresAt = now + invitationTtl(ctx) * HOUR;
-  const token = await mintToken(TOKEN);
+  const mail = owedMail(now);
   const wasExpired = current.status === "expired" || current.expiresAt <= now;
   await commitTaking(
     ctx,
     takesSeat(ctx),
     [
-      guard("invitation_not_pending", repo.resendable(accountId, id, current.tokenHash)),
+      guard("invitation_not_pending", repo.resendable(accountId, id, current.mailId)),
       guard("permission_not_held", groupsWithin(accountId, inviter.authority!, current.groupIds)),
       usersRepo.guardEmailFreeAcrossAccounts(current.email),
       ...(wasExpired
         ? [guard("invitation_pending", repo.noPendingInvitation(accountId, current.email, now, id))]
         : []),
-      repo.updateInvitation(db, accountId, id, {
-        tokenHash: token.hash,
-        expiresAt,
-        status: "pending",
-      }),
+      repo.updateInvitation(db, accountId, id, { ...mail, expiresAt, status: "pending" }),
     ],
     [
       {
@@ -235,9 +208,9 @@ export async function resendInvitation(ctx: AuthedCtx, id: string) {
     ],
   );
   forgetToken(ctx, TOKEN, current.tokenHash);
-  const updated = { ...current, tokenHash: token.hash, expiresAt, status: "pending" as const };
-  const delivery = await sendInvitation(ctx, updated, token, principal.account.name, inviter.name);
-  return { ...toInvitationDto(updated, now), email_delivery: delivery };
+  const updated = { ...current, ...mail, expiresAt, status: "pending" as const };
+  queueInvitationMail(ctx, [updated]);
+  return toInvitationDto(updated, now);
 }
 
 /** Revokes a pending invitation: the seat is freed and the link stops working. One past its expiry is expired, marked or not. */

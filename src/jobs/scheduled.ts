@@ -2,6 +2,7 @@
 import { listUnstreamedAcrossAccounts, pruneEventsAcrossAccounts } from "../activity/repo";
 import type { Bindings, Ctx } from "../context";
 import { commit } from "../db/commit";
+import { requeueStalledMail } from "../invitations/mail";
 import { expireDueInvitations } from "../invitations/service";
 import { jobContext } from "../stream/consumer";
 import { MAX_ATTEMPTS, type StreamMessage } from "../webhooks/delivery";
@@ -74,6 +75,7 @@ export async function runScheduled(env: Bindings, waitUntil: (p: Promise<unknown
   }
   await resendUnstreamed(ctx);
   await resendStalledDeliveries(ctx);
+  await requeueStalledMail(ctx);
   await pruneActivity(ctx, ctx.config.activityRetentionDays);
   await pruneExpired(ctx);
 }

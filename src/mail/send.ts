@@ -29,10 +29,26 @@ function postmarkClient(config: Config) {
   });
 }
 
+/** What one try gave, and whether trying again could help. */
+export interface Attempt {
+  delivery: Delivery;
+  /** A failure that may pass (network, Postmark 5xx or 429); a 4xx refusal will not. */
+  retryable: boolean;
+  /** The HTTP status Postmark answered a failure with (0: no answer). */
+  status?: number;
+}
+
 export async function sendMail(
   ctx: Pick<Ctx, "env" | "config" | "now">,
   mail: Mail,
 ): Promise<Delivery> {
+  return (await attemptMail(ctx, mail)).delivery;
+}
+
+export async function attemptMail(
+  ctx: Pick<Ctx, "env" | "config" | "now">,
+  mail: Mail,
+): Promise<Attempt> {
   const { env, config, now } = ctx;
   if (config.postmark.serverToken) {
     try {
@@ -45,12 +61,20 @@ export async function sendMail(
         Tag: mail.tag,
         MessageStream: "outbound",
       });
-      return "sent";
+      return { delivery: "sent", retryable: false };
     } catch (err) {
+      const status = Number((err as { statusCode?: unknown }).statusCode) || 0;
       console.error(
-        JSON.stringify({ msg: "mail not sent", to: mail.to, tag: mail.tag, err: String(err) }),
+        JSON.stringify({
+          msg: "mail not sent",
+          to: mail.to,
+          tag: mail.tag,
+          status,
+          err: String(err),
+        }),
       );
-      return "failed";
+      const refused = status >= 400 && status < 500 && status !== 408 && status !== 429;
+      return { delivery: "failed", retryable: !refused, status };
     }
   }
   if (!config.development) {
@@ -60,7 +84,7 @@ export async function sendMail(
         tag: mail.tag,
       }),
     );
-    return "not_configured";
+    return { delivery: "not_configured", retryable: false };
   }
   const id = crypto.randomUUID();
   // Newest first when listed: KV lists keys in ascending order.
@@ -78,7 +102,7 @@ export async function sendMail(
   // One line, with the link to follow by hand: the whole mail is in the outbox.
   const link = /https?:\/\/\S+/.exec(mail.text)?.[0];
   console.log(`[dev mail] to ${mail.to}: ${mail.subject}${link ? ` — ${link}` : ""}`);
-  return "outbox";
+  return { delivery: "outbox", retryable: false };
 }
 
 export async function readOutbox(env: Bindings, to?: string, limit = 50) {

@@ -6,7 +6,7 @@ import { LimitsSchema } from "../billing/routes";
 import { changeCapacity } from "../billing/service";
 import { BODY_ERRORS, bearer, errors, IdParam, jsonBody, jsonResponse } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { SentInvitation } from "../invitations/routes";
+import { Invitation } from "../invitations/routes";
 import { CapacityChangeBody } from "../resellers/routes";
 import { createReseller } from "../resellers/service";
 import { UserSchema } from "../users/dto";
@@ -38,8 +38,8 @@ const createAccountRoute = createRoute({
     201: jsonResponse(
       z.object({
         account: AccountSchema,
-        admin: z.union([UserSchema, SentInvitation]),
-        invitation: SentInvitation.nullable(),
+        admin: z.union([UserSchema, Invitation]),
+        invitation: Invitation.nullable(),
       }),
       "Created; `admin` is the user, or the invitation sent to them",
     ),

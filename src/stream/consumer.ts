@@ -6,6 +6,7 @@
 import { configOf } from "../config";
 import type { Bindings, Ctx } from "../context";
 import { database } from "../db/client";
+import { deliverInvitationMail, MailMessage, mailRetryDelaySeconds } from "../invitations/mail";
 import { clock } from "../lib/clock";
 import { attemptDelivery, fanOut, StreamMessage } from "../webhooks/delivery";
 
@@ -74,5 +75,46 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>) {
       }),
     );
     message.ack();
+  }
+}
+
+/**
+ * The MAIL queue's consumer: one try per message. A failure that may pass is retried by
+ * the queue with growing delays; the last try, or a refusal, is recorded as failed.
+ */
+export async function consumeMail(
+  batch: MessageBatch<unknown>,
+  env: Bindings,
+  waitUntil: (p: Promise<unknown>) => void,
+) {
+  for (const message of batch.messages) {
+    const parsed = MailMessage.safeParse(message.body);
+    if (!parsed.success) {
+      console.error(
+        JSON.stringify({
+          msg: "malformed mail message dropped",
+          id: message.id,
+          body: message.body,
+        }),
+      );
+      message.ack();
+      continue;
+    }
+    const ctx = jobContext(env, waitUntil, "mail");
+    try {
+      const outcome = await deliverInvitationMail(ctx, parsed.data, message.attempts);
+      if (outcome === "retry") {
+        message.retry({ delaySeconds: mailRetryDelaySeconds(message.attempts) });
+      } else message.ack();
+    } catch (err) {
+      console.error(
+        JSON.stringify({
+          msg: "mail message failed; the queue will retry",
+          id: message.id,
+          err: String(err),
+        }),
+      );
+      message.retry({ delaySeconds: mailRetryDelaySeconds(message.attempts) });
+    }
   }
 }

@@ -12,7 +12,9 @@ import { capacityError } from "../capacity/refusal";
 import type { AuthedCtx } from "../context";
 import { type Change, commitEachTakingSeat } from "../db/commit";
 import { validationError } from "../http/router";
-import { invitation, invitationTtl, inviterOf, sendInvitation } from "../invitations/service";
+import { queueInvitationMail } from "../invitations/mail";
+import type { InvitationRow } from "../invitations/repo";
+import { invitation, invitationTtl, inviterOf } from "../invitations/service";
 import { AppError } from "../lib/errors";
 import { Email, Password, PersonName } from "./schemas";
 import { userCreation, withMembers } from "./service";
@@ -118,6 +120,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
   const results: RowResult[] = new Array(rawRows.length);
   const planned: (Change & { index: number; done: () => Promise<RowResult> })[] = [];
   const inviter = inviterOf(ctx);
+  const invited: InvitationRow[] = [];
   // Rows beyond the free seats are refused before their password is hashed.
   const seats = await seatsAvailable(ctx, principal.accountId);
   let seatsLeft = seats.available;
@@ -170,7 +173,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
           ...built,
           index,
           done: async () => {
-            await sendInvitation(ctx, built.row, built.token, principal.account.name, inviter.name);
+            invited.push(built.row);
             return { row, status: "invited", id: built.row.id, email: built.row.email };
           },
         });
@@ -190,6 +193,7 @@ export async function importUsers(ctx: AuthedCtx, rawRows: Record<string, unknow
       ? { row: plan.index + 1, status: "failed", code: error.code, detail: error.detail }
       : await plan.done();
   }
+  queueInvitationMail(ctx, invited);
   const count = (s: RowResult["status"]) => results.filter((r) => r.status === s).length;
   return {
     summary: {

@@ -3,7 +3,7 @@
  * a Postmark-compatible capture server, and the link in the mail works against the worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, EMAIL_FROM, newAccount, type StartedWorker, startWorker } from "./harness";
+import { api, EMAIL_FROM, newAccount, type StartedWorker, startWorker, until } from "./harness";
 import { type PostmarkCapture, startPostmarkCapture } from "./postmark-capture";
 
 const SERVER_TOKEN = "e2e-postmark-server-token";
@@ -42,6 +42,13 @@ afterAll(async () => {
   await capture?.close();
 });
 
+/** The invitation as its account sees it, once its mail has an outcome. */
+const delivered = (id: string, outcome: "sent" | "failed") =>
+  until(
+    () => api(worker.url, "GET", `/v1/invitations/${id}`, { token: admin.token }),
+    (r) => r.body.email_delivery === outcome,
+  );
+
 let seq = 0;
 const invitee = () => `invitee-${++seq}-${Date.now()}@e2e.example`;
 
@@ -62,9 +69,11 @@ describe("invitation mail through Postmark", () => {
       body: { email },
     });
     expect(invited.status, JSON.stringify(invited.body)).toBe(201);
-    expect(invited.body).toMatchObject({ email, status: "pending", email_delivery: "sent" });
+    // The answer does not wait for the mail: the queue sends it.
+    expect(invited.body).toMatchObject({ email, status: "pending", email_delivery: "queued" });
 
     const mail = await capture.waitForMessage((m) => m.To === email);
+    await delivered(invited.body.id, "sent");
     expect(capture.messagesTo(email)).toHaveLength(1);
     expect(capture.messages.length - before).toBe(1);
     expect(capture.rejected).toEqual([]);
@@ -157,7 +166,7 @@ describe("invitation mail through Postmark", () => {
     expect((await fetch(link.url)).status).toBe(404);
   });
 
-  it("reports a revoked Postmark token as email_delivery failed; the invitation can be resent", async () => {
+  it("reports a revoked Postmark token as email_delivery failed, without retrying; the invitation can be resent", async () => {
     const email = invitee();
     capture.token = "rotated-on-the-postmark-side";
     let invited: Awaited<ReturnType<typeof api<any>>>;
@@ -166,11 +175,21 @@ describe("invitation mail through Postmark", () => {
         token: admin.token,
         body: { email },
       });
+      expect(invited.status, JSON.stringify(invited.body)).toBe(201);
+      expect(invited.body).toMatchObject({ email, status: "pending", email_delivery: "queued" });
+      await delivered(invited.body.id, "failed");
     } finally {
       capture.token = SERVER_TOKEN;
     }
-    expect(invited.status, JSON.stringify(invited.body)).toBe(201);
-    expect(invited.body).toMatchObject({ email, status: "pending", email_delivery: "failed" });
+    const events = await api(worker.url, "GET", "/v1/activity?type=invitation.delivery_failed", {
+      token: admin.token,
+    });
+    expect(events.body.data).toContainEqual(
+      expect.objectContaining({
+        type: "invitation.delivery_failed",
+        subject: expect.objectContaining({ id: invited.body.id }),
+      }),
+    );
     expect(capture.messagesTo(email)).toHaveLength(0);
     expect(capture.rejected).toHaveLength(1);
     expect(capture.rejected[0]).toMatchObject({ path: "/email", status: 401, errorCode: 10 });
@@ -187,8 +206,9 @@ describe("invitation mail through Postmark", () => {
       token: admin.token,
     });
     expect(resent.status, JSON.stringify(resent.body)).toBe(200);
-    expect(resent.body).toMatchObject({ id: invited.body.id, email, email_delivery: "sent" });
+    expect(resent.body).toMatchObject({ id: invited.body.id, email, email_delivery: "queued" });
     const mail = await capture.waitForMessage((m) => m.To === email);
+    await delivered(invited.body.id, "sent");
     expect(capture.messagesTo(email)).toHaveLength(1);
     const link = activationLink(mail.TextBody!);
     expect(
@@ -202,7 +222,7 @@ describe("invitation mail through Postmark", () => {
     ).toBe(200);
   });
 
-  it("reports a Postmark refusal (422 inactive recipient) as email_delivery failed", async () => {
+  it("reports a Postmark refusal (422 inactive recipient) as email_delivery failed, without retrying", async () => {
     const email = invitee();
     capture.failNext({
       status: 422,
@@ -214,7 +234,8 @@ describe("invitation mail through Postmark", () => {
       body: { email },
     });
     expect(invited.status, JSON.stringify(invited.body)).toBe(201);
-    expect(invited.body).toMatchObject({ email, status: "pending", email_delivery: "failed" });
+    expect(invited.body).toMatchObject({ email, status: "pending", email_delivery: "queued" });
+    await delivered(invited.body.id, "failed");
     expect(capture.messagesTo(email)).toHaveLength(0);
     expect(capture.rejected).toEqual([expect.objectContaining({ status: 422, errorCode: 406 })]);
     capture.rejected.length = 0;
@@ -230,7 +251,8 @@ describe("invitation mail through Postmark", () => {
       token: admin.token,
     });
     expect(resent.status).toBe(200);
-    expect(resent.body.email_delivery).toBe("sent");
+    expect(resent.body.email_delivery).toBe("queued");
     await capture.waitForMessage((m) => m.To === email);
+    await delivered(invited.body.id, "sent");
   });
 });

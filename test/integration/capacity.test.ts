@@ -235,6 +235,77 @@ describe("seats under concurrency: exactly the free seats are handed out", () =>
   );
 });
 
+describe("seat reservations in the account object", () => {
+  it("many accounts at once: each hands out exactly its free seats, none waits on another", async () => {
+    const accounts = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const acct = await createAccount("business");
+        await setCapacity(acct.accountId, { user_limit: 1 + FREE });
+        return acct;
+      }),
+    );
+    const outcomes = await race(accounts.length * 12, (i) => {
+      const acct = accounts[i % accounts.length]!;
+      return invite(acct).then((res) => ({ accountId: acct.accountId, res }));
+    });
+    for (const acct of accounts) {
+      const own = outcomes.filter((o) => o.accountId === acct.accountId);
+      expect(own.filter((o) => o.res.status === 201)).toHaveLength(FREE);
+      for (const o of own.filter((o) => o.res.status !== 201)) {
+        expectProblem(o.res, 409, "capacity_exceeded");
+      }
+      expect(await seatsUsed(acct.accountId)).toBe(1 + FREE);
+    }
+  });
+
+  it("a full account refuses a burst from one fresh count: no batch of its own per refusal", async () => {
+    const acct = await createAccount("business");
+    await setCapacity(acct.accountId, { user_limit: 2 });
+    await created(invite(acct));
+    const refused = await race(10, () => invite(acct));
+    for (const res of refused) expectProblem(res, 409, "capacity_exceeded");
+    // Authentication, then the shared read (one of them also records capacity.limit_reached).
+    const trips = refused.map((r) => Number(r.headers.get("x-d1-round-trips")));
+    expect(trips.every((n) => n === 2 || n === 3)).toBe(true);
+    expect(trips.filter((n) => n === 3).length).toBeLessThanOrEqual(1);
+  });
+
+  it("sees seats freed behind its back before refusing", async () => {
+    const acct = await createAccount("business");
+    await setCapacity(acct.accountId, { user_limit: 2 });
+    const id = await created(invite(acct));
+    expectProblem(await invite(acct), 409, "capacity_exceeded");
+    // Freed by a write the object never saw, as a sweep or another path could.
+    await rows(
+      "UPDATE invitations SET status = 'revoked', revoked_at = ? WHERE id = ?",
+      Date.now(),
+      id,
+    );
+    const again = await invite(acct);
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect(await seatsUsed(acct.accountId)).toBe(2);
+    expectProblem(await invite(acct), 409, "capacity_exceeded");
+  });
+
+  it("a seat taken behind its back is still refused by the rule in the batch", async () => {
+    const acct = await createAccount("business");
+    await setCapacity(acct.accountId, { user_limit: 3 });
+    await created(invite(acct)); // the object now counts 2 of 3
+    await rows(
+      `INSERT INTO invitations (id, account_id, email, group_ids, status, token_hash, expires_at, created_at)
+       VALUES (?, ?, ?, '[]', 'pending', ?, ?, ?)`,
+      `inv_behind_${crypto.randomUUID()}`,
+      acct.accountId,
+      uniqueEmail("behind"),
+      `unsent:${crypto.randomUUID()}`,
+      Date.now() + 7 * 24 * 60 * MINUTE,
+      Date.now(),
+    );
+    expectProblem(await invite(acct), 409, "capacity_exceeded");
+    expect(await seatsUsed(acct.accountId)).toBe(3);
+  });
+});
+
 describe("limit changes race with seat-consuming writes", () => {
   it("lowering the limit mid-race is serialized with them: the final limit is reached exactly, never passed", async () => {
     for (let round = 0; round < 2; round++) {

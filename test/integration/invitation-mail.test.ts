@@ -1,0 +1,270 @@
+/**
+ * Invitation mail from the MAIL queue: the answer says `queued` without waiting for it,
+ * the consumer sends it (the development outbox here) and records `sent`; retries, the
+ * final failure with its `invitation.delivery_failed` event and webhook, stale messages,
+ * and the cron queuing again mail whose message was lost. The consumer is driven by
+ * calling the worker's queue handler where a test needs one exact attempt; miniflare also
+ * runs it in the background for what the worker queues itself.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Bindings } from "../../src/context";
+import worker from "../../src/index";
+import { MAIL_ATTEMPTS } from "../../src/invitations/mail";
+import { clock } from "../../src/lib/clock";
+import {
+  call,
+  createAccount,
+  createUser,
+  expectProblem,
+  newMail,
+  outbox,
+  rows,
+  runCron,
+  type TestAccount,
+  uniqueEmail,
+  until,
+} from "../helpers";
+
+afterEach(() => {
+  clock.offsetMs = 0;
+});
+
+const MINUTE = 60_000;
+/** Postmark configured, but nothing listens there: every send fails with no answer. */
+const unreachablePostmark = () =>
+  ({
+    ...env,
+    POSTMARK_SERVER_TOKEN: "test-postmark-token",
+    POSTMARK_API_URL: "http://127.0.0.1:9",
+  }) as unknown as Bindings;
+
+const invitationRow = async (id: string) =>
+  (await rows("SELECT * FROM invitations WHERE id = ?", id))[0]!;
+const getInvitation = (acct: TestAccount, id: string) =>
+  call("GET", `/v1/invitations/${id}`, { token: acct.token });
+const lookup = (token: string) =>
+  call("GET", `/v1/invitations/lookup?token=${encodeURIComponent(token)}`);
+const tokenIn = (text: string) => decodeURIComponent(/[?&]token=([^\s"'<>&]+)/.exec(text)![1]!);
+
+/** One message through the worker's MAIL handler, as the queue's `attempts`-th delivery. */
+async function consume(
+  body: unknown,
+  attempts = 1,
+  bindings: Bindings = env as unknown as Bindings,
+) {
+  const batch = createMessageBatch("user-mail", [
+    { id: crypto.randomUUID(), timestamp: new Date(), attempts, body },
+  ]);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, bindings, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** Invites and waits for the background consumer to send the mail. */
+async function invited(acct: TestAccount) {
+  const email = uniqueEmail("mailed");
+  const res = await call("POST", "/v1/invitations", { token: acct.token, body: { email } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  const mail = await newMail(email, []);
+  await until(
+    () => invitationRow(res.body.id),
+    (r) => r.email_delivery === "sent",
+    "the mail recorded as sent",
+  );
+  return { id: res.body.id as string, email, mail };
+}
+
+/** Makes the invitation owe a new mail that no queued message stands for. */
+async function owe(id: string, touchedAt = clock.now()) {
+  const mailId = `test-${crypto.randomUUID()}`;
+  await rows(
+    "UPDATE invitations SET email_delivery = 'queued', mail_id = ?, mail_touched_at = ? WHERE id = ?",
+    mailId,
+    touchedAt,
+    id,
+  );
+  return mailId;
+}
+
+const message = (acct: TestAccount, id: string, mailId: string) => ({
+  kind: "invitation",
+  account_id: acct.accountId,
+  invitation_id: id,
+  mail_id: mailId,
+});
+
+describe("invitation mail from the queue", () => {
+  it("answers queued without waiting for the mail, which then arrives, works and shows as sent", async () => {
+    const acct = await createAccount();
+    const email = uniqueEmail("queued");
+    const res = await call("POST", "/v1/invitations", { token: acct.token, body: { email } });
+    expect(res.status).toBe(201);
+    expect(res.body.email_delivery).toBe("queued");
+    // Authentication and the one batch: no KV, mail or other D1 work on the path.
+    expect(res.headers.get("x-d1-round-trips")).toBe("2");
+
+    const mail = await newMail(email, []);
+    expect(mail.tag).toBe("invitation");
+    const shown = await until(
+      () => getInvitation(acct, res.body.id),
+      (r) => r.body.email_delivery === "sent",
+      "email_delivery sent",
+    );
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ id: res.body.id, email, status: "pending" });
+    const listed = await call("GET", "/v1/invitations", { token: acct.token });
+    expect(listed.body.data).toEqual([
+      expect.objectContaining({ id: res.body.id, email_delivery: "sent" }),
+    ]);
+    expect((await lookup(tokenIn(mail.text))).status).toBe(200);
+  });
+
+  it("retries a send that may pass, then records failed, an invitation.delivery_failed event and its webhook", async () => {
+    const acct = await createAccount();
+    const hook = await call("POST", "/v1/webhooks", {
+      token: acct.token,
+      body: { url: "http://127.0.0.1:9/hook", events: ["invitation.delivery_failed"] },
+    });
+    expect(hook.status).toBe(201);
+    const inv = await invited(acct);
+    const mailId = await owe(inv.id);
+
+    const first = await consume(message(acct, inv.id, mailId), 1, unreachablePostmark());
+    expect(first.explicitAcks).toEqual([]);
+    expect(first.retryMessages).toHaveLength(1);
+    expect((await invitationRow(inv.id)).email_delivery).toBe("queued");
+
+    const last = await consume(message(acct, inv.id, mailId), MAIL_ATTEMPTS, unreachablePostmark());
+    expect(last.explicitAcks).toHaveLength(1);
+    expect(last.retryMessages).toEqual([]);
+    expect((await invitationRow(inv.id)).email_delivery).toBe("failed");
+    expect((await getInvitation(acct, inv.id)).body.email_delivery).toBe("failed");
+    const events = await rows(
+      "SELECT * FROM activity_events WHERE subject_id = ? AND type = 'invitation.delivery_failed'",
+      inv.id,
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ account_id: acct.accountId, actor_type: "system" });
+    expect(JSON.parse(events[0]!.metadata)).toMatchObject({
+      email: inv.email,
+      attempts: MAIL_ATTEMPTS,
+      reason: "retries_exhausted",
+    });
+    // It streams to the account's webhooks like every event.
+    await until(
+      () =>
+        rows(
+          "SELECT * FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?",
+          hook.body.id,
+          events[0]!.id,
+        ),
+      (d) => d.length === 1,
+      "the delivery_failed webhook delivery",
+    );
+
+    // A duplicate of the message finds the outcome recorded: nothing more happens.
+    const again = await consume(
+      message(acct, inv.id, mailId),
+      MAIL_ATTEMPTS,
+      unreachablePostmark(),
+    );
+    expect(again.explicitAcks).toHaveLength(1);
+    expect(
+      await rows(
+        "SELECT id FROM activity_events WHERE subject_id = ? AND type = 'invitation.delivery_failed'",
+        inv.id,
+      ),
+    ).toHaveLength(1);
+
+    // Resending queues a new mail, which goes.
+    const before = await outbox(inv.email);
+    const resent = await call("POST", `/v1/invitations/${inv.id}/resend`, { token: acct.token });
+    expect(resent.status).toBe(200);
+    expect(resent.body.email_delivery).toBe("queued");
+    const mail = await newMail(inv.email, before);
+    expect((await lookup(tokenIn(mail.text))).status).toBe(200);
+    await until(
+      () => getInvitation(acct, inv.id),
+      (r) => r.body.email_delivery === "sent",
+      "the resent mail recorded as sent",
+    );
+  });
+
+  it("drops a message for a mail no longer owed, and leaves the link alone", async () => {
+    const acct = await createAccount();
+    const inv = await invited(acct);
+    const row = await invitationRow(inv.id);
+    const result = await consume(message(acct, inv.id, "an-older-mail"));
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await invitationRow(inv.id)).toEqual(row);
+    expect(await outbox(inv.email)).toHaveLength(1);
+    expect((await lookup(tokenIn(inv.mail.text))).status).toBe(200);
+
+    // Nor for another account's invitation, whatever the message claims.
+    const other = await createAccount();
+    const mailId = await owe(inv.id);
+    expect((await consume(message(other, inv.id, mailId))).explicitAcks).toHaveLength(1);
+    expect((await invitationRow(inv.id)).email_delivery).toBe("queued");
+    expect(await outbox(inv.email)).toHaveLength(1);
+  });
+
+  it("the cron queues again mail whose message was lost, and the mail then goes", async () => {
+    const acct = await createAccount();
+    const lost = await invited(acct);
+    const recent = await invited(acct);
+    await owe(lost.id, clock.now() - 15 * MINUTE);
+    await owe(recent.id, clock.now() - MINUTE);
+
+    const sent: any[] = [];
+    const MAIL = {
+      send: (body: unknown) => {
+        sent.push(body);
+        return env.MAIL.send(body);
+      },
+      sendBatch: (messages: MessageSendRequest[]) => {
+        sent.push(...messages.map((m) => m.body));
+        return env.MAIL.sendBatch(messages);
+      },
+    };
+    await runCron({ ...env, MAIL } as unknown as Bindings);
+    expect(sent.map((m) => m.invitation_id)).toContain(lost.id);
+    expect(sent.map((m) => m.invitation_id)).not.toContain(recent.id);
+
+    const mail = await newMail(lost.email, [lost.mail]);
+    expect(tokenIn(mail.text)).not.toBe(tokenIn(lost.mail.text));
+    expect((await lookup(tokenIn(mail.text))).status).toBe(200);
+    expect((await lookup(tokenIn(lost.mail.text))).status).toBe(404);
+    await until(
+      () => invitationRow(lost.id),
+      (r) => r.email_delivery === "sent",
+      "the re-queued mail recorded as sent",
+    );
+  });
+});
+
+describe("GET /v1/invitations/:id", () => {
+  it("answers the account's own invitation; 404 for another account's or an unknown id; 403 without users:invite", async () => {
+    const acct = await createAccount();
+    const other = await createAccount();
+    const inv = await invited(acct);
+    const own = await getInvitation(acct, inv.id);
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({
+      id: inv.id,
+      email: inv.email,
+      status: "pending",
+      email_delivery: "sent",
+    });
+    expectProblem(await getInvitation(other, inv.id), 404, "not_found");
+    expectProblem(await getInvitation(acct, "inv_unknown"), 404, "not_found");
+    expectProblem(await getInvitation(acct, "%00%27%20OR%201%3D1"), 404, "not_found");
+    const member = await createUser(acct);
+    expectProblem(
+      await call("GET", `/v1/invitations/${inv.id}`, { token: member.token }),
+      403,
+      "forbidden",
+    );
+  });
+});
