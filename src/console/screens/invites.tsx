@@ -115,12 +115,8 @@ function InviteForm(p: {
         );
     if (!done) return;
     if (manual) p.onDone(`${email} can sign in now.`);
-    else
-      p.onDone(
-        (done as Invitation).email_delivery === "failed"
-          ? `Invitation for ${email} created, but the mail could not be sent: use Resend.`
-          : `Invitation sent to ${email}.`,
-      );
+    // The mail leaves after the answer; the list shows whether it was delivered.
+    else p.onDone(`Invitation sent to ${email}.`);
   };
   const problem = formProblem(action.error, [
     "email",
@@ -254,6 +250,7 @@ function PendingList(p: {
                 <th scope="col">Email</th>
                 <th scope="col">Groups</th>
                 <th scope="col">Status</th>
+                <th scope="col">Email</th>
                 <th scope="col">Expires</th>
                 <th scope="col">
                   <span class="sr-only">Actions</span>
@@ -267,6 +264,13 @@ function PendingList(p: {
                   <td>{inv.group_ids.map((id) => names.get(id) ?? id).join(", ")}</td>
                   <td>
                     <StatusBadge status={inv.status} />
+                  </td>
+                  <td>
+                    {inv.email_delivery === "failed" ? (
+                      <span class="badge badge-failed">failed: use Resend</span>
+                    ) : (
+                      <StatusBadge status={inv.email_delivery ?? "sent"} />
+                    )}
                   </td>
                   <td>{when(inv.expires_at)}</td>
                   <td class="actions">
