@@ -1,9 +1,9 @@
 // What `npm run bench` and `npm run profile` share: a fresh local D1, the worker started with
 // wrangler's unstable_startWorker, a Postmark-compatible capture server for its mail, seeding
 // over HTTP, and autocannon runs.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -96,6 +96,27 @@ export async function startMailCapture() {
  * The worker on local workerd. `inspector` is off for measuring (the DevTools inspector adds
  * Node CPU to every D1 query and would swamp what we measure) and on only for profiling.
  */
+/**
+ * wrangler.toml without its `[assets]`: locally, workerd runs the static-assets router as
+ * a worker of its own in front of ours, which costs about a third of a bare route's
+ * throughput; on Cloudflare that routing is the platform's. The API is measured alone, as
+ * the peer's harness measures its worker.
+ */
+function apiOnlyConfig() {
+  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8")
+    .replace(/^\[assets\][\s\S]*?\n\]\n/m, "")
+    .replace(/^main = "(.*)"$/m, (_, main) => `main = "${path.join(root, main)}"`)
+    .replace(
+      /^migrations_dir = "(.*)"$/m,
+      (_, dir) => `migrations_dir = "${path.join(root, dir)}"`,
+    );
+  if (/^\[assets\]/m.test(toml)) throw new Error("could not drop [assets] from wrangler.toml");
+  const file = path.join(root, ".bench", "wrangler.api.toml");
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, toml);
+  return file;
+}
+
 export async function startWorker({ persist, mail, inspector = false }) {
   const vars = { ...DEV_VARS };
   if (mail) {
@@ -103,7 +124,7 @@ export async function startWorker({ persist, mail, inspector = false }) {
     vars.POSTMARK_API_URL = mail.url;
   }
   const worker = await unstable_startWorker({
-    config: path.join(root, "wrangler.toml"),
+    config: apiOnlyConfig(),
     bindings: Object.fromEntries(
       Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }]),
     ),
@@ -122,6 +143,40 @@ export async function startWorker({ persist, mail, inspector = false }) {
   });
   await worker.ready;
   const base = (await worker.url).toString().replace(/\/$/, "");
+  return { worker, base };
+}
+
+/**
+ * `startWorker` in a child process (scripts/bench-worker.mjs): what the benchmark measures
+ * with, so the load generator and the mail capture do not compete with wrangler's own Node
+ * event loop. Answers the same shape: `worker.dispose()` and `base`.
+ */
+export async function startWorkerProcess({ persist, mail }) {
+  const options = { persist, mail: mail && { token: mail.token, url: mail.url } };
+  const child = spawn(
+    process.execPath,
+    [path.join(root, "scripts/bench-worker.mjs"), JSON.stringify(options)],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const base = await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const ready = /^ready (\S+)$/m.exec(out);
+      if (ready) resolve(ready[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`bench worker exited with ${code}`)));
+  });
+  const worker = {
+    dispose: () =>
+      new Promise((resolve) => {
+        child.once("exit", resolve);
+        child.kill("SIGTERM");
+      }),
+  };
   return { worker, base };
 }
 
