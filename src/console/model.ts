@@ -47,26 +47,8 @@ export interface ActivityEvent {
   metadata: Record<string, unknown> | null;
 }
 
-/** Every permission of the catalogue, in the order the documentation lists them. */
-export const PERMISSIONS = [
-  "users:read",
-  "users:invite",
-  "users:write",
-  "users:reset_password",
-  "groups:read",
-  "groups:write",
-  "devices:read",
-  "devices:write",
-  "content:read",
-  "content:write",
-  "billing:read",
-  "billing:write",
-  "activity:read",
-  "webhooks:manage",
-  "sso:manage",
-  "api_tokens:manage",
-  "account:manage",
-];
+/** Every permission of the catalogue: the service's own list, so the two cannot drift. */
+export { PERMISSIONS } from "../authz/catalog";
 
 /** The account's groups (at most a few hundred; the first 100 cover the console's pickers). */
 export function useGroups(enabled = true) {
