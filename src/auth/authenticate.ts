@@ -1,8 +1,8 @@
 /** Turns an Authorization header into a live principal, or throws 401. */
-import type { BatchItem } from "drizzle-orm/batch";
 import { recordTokenUse } from "../api-tokens/service";
 import { requireFeature } from "../billing/features";
 import type { Ctx, Principal } from "../context";
+import type { Statement } from "../db/read";
 import { AppError } from "../lib/errors";
 import { bearerToken, secretMatches, splitToken } from "./bearer";
 import { verifyAccessToken } from "./jwt";
@@ -16,7 +16,7 @@ const unauthorized = (detail = "A valid bearer token is required.") =>
  * A read to send in the principal's D1 batch, built for the account the credential names
  * (null when it cannot be built, e.g. from input the route's validator will refuse).
  */
-export type Alongside = (accountId: string) => BatchItem<"sqlite"> | null;
+export type Alongside = (accountId: string) => Statement | null;
 
 export interface Authenticated {
   principal: Principal;

@@ -3,23 +3,41 @@
  * one D1 round trip: a single query whose grants come as a JSON column. Grants are read
  * live on every request, so a membership or grant change applies to the very next one.
  */
-import { and, eq, type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import type { EffectiveGrant } from "../authz/authorize";
 import type { Database } from "../db/client";
-import { batchReads } from "../db/read";
+import { columnsOf, valuesOf } from "../db/compiled";
+import { batchReads, type Statement } from "../db/read";
 import { accounts, apiTokens, type GrantScope, plans, sessions, users } from "../db/schema";
 
-/** The user's memberships (group id and name) with each group's grants, as a JSON array. */
-const grantsJson = (
-  userId: SQL | typeof users.id,
-) => sql<string>`(SELECT json_group_array(json_object(
-    'group_id', m.group_id, 'group_name', g.name, 'permission', gr.permission, 'scope', json(gr.scope)))
-  FROM group_memberships m JOIN groups g ON g.id = m.group_id LEFT JOIN grants gr ON gr.group_id = m.group_id
-  WHERE m.user_id = ${userId})`;
+const session = columnsOf(sessions, "s");
+const token = columnsOf(apiTokens, "t");
+const user = columnsOf(users, "u");
+const account = columnsOf(accounts, "a");
+const plan = columnsOf(plans, "p");
 
-/** The account's Members group, the default for new users: one subquery, no extra round trip. */
-const membersGroupId = sql<string>`(SELECT g.id FROM groups g WHERE g.account_id = ${users.accountId} AND g.builtin = 'members')`;
+/**
+ * The user's memberships (group id and name) with each group's grants as a JSON array, and
+ * the account's Members group (the default for new users): subqueries, no extra round trip.
+ */
+const PRINCIPAL_COLUMNS = `${user.list}, ${account.list}, ${plan.list},
+  (SELECT json_group_array(json_object(
+    'group_id', m.group_id, 'group_name', g.name, 'permission', gr.permission, 'scope', json(gr.scope)))
+    FROM group_memberships m JOIN groups g ON g.id = m.group_id LEFT JOIN grants gr ON gr.group_id = m.group_id
+    WHERE m.user_id = u.id) AS grants_json,
+  (SELECT g.id FROM groups g WHERE g.account_id = u.account_id AND g.builtin = 'members') AS members_group_id`;
+
+/** The owner of the session or token aliased `by`, their account and its plan. */
+const principalJoins = (by: string) => `JOIN users u ON u.id = ${by}.user_id
+  JOIN accounts a ON a.id = u.account_id
+  JOIN plans p ON p.id = a.plan_id`;
+
+const SESSION_PRINCIPAL = `SELECT ${session.list}, ${PRINCIPAL_COLUMNS}
+  FROM sessions s ${principalJoins("s")}
+  WHERE s.account_id = ?1 AND s.id = ?2 AND s.user_id = ?3`;
+
+const TOKEN_PRINCIPAL = `SELECT ${token.list}, ${PRINCIPAL_COLUMNS}
+  FROM api_tokens t ${principalJoins("t")}
+  WHERE t.id = ?1`;
 
 interface GrantJsonRow {
   group_id: string;
@@ -40,49 +58,51 @@ function parseGrants(json: string) {
   return { groupIds: groups.map((g) => g.id), groups, grants };
 }
 
-function sessionPrincipalQuery(db: Database, accountId: string, sessionId: string, userId: string) {
-  return db
-    .select({
-      session: sessions,
-      user: users,
-      account: accounts,
-      plan: plans,
-      grants: grantsJson(users.id),
-      membersGroupId,
-    })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .innerJoin(accounts, eq(accounts.id, users.accountId))
-    .innerJoin(plans, eq(plans.id, accounts.planId))
-    .where(
-      and(
-        eq(sessions.accountId, accountId),
-        eq(sessions.id, sessionId),
-        eq(sessions.userId, userId),
-      ),
-    );
+/** The principal's columns after the session's or token's, decoded. */
+function principalOf(values: unknown[], at: number) {
+  const u = user.decode(values, at);
+  at += user.width;
+  const a = account.decode(values, at);
+  at += account.width;
+  const p = plan.decode(values, at);
+  at += plan.width;
+  return {
+    user: u,
+    account: a,
+    plan: p,
+    ...parseGrants(values[at] as string),
+    membersGroupId: values[at + 1] as string,
+  };
 }
 
-type SessionPrincipalRow = Awaited<ReturnType<typeof sessionPrincipalQuery>>[number];
-const withGrants = (row: SessionPrincipalRow | undefined) =>
-  row ? { ...row, ...parseGrants(row.grants) } : null;
+function sessionPrincipal(db: Database, accountId: string, sessionId: string, userId: string) {
+  return {
+    statement: db.$client.prepare(SESSION_PRINCIPAL).bind(accountId, sessionId, userId),
+    map: (result: D1Result<Record<string, unknown>>) => {
+      const row = result.results[0];
+      if (!row) return null;
+      const values = valuesOf(row);
+      return { session: session.decode(values, 0), ...principalOf(values, session.width) };
+    },
+  } satisfies Statement;
+}
 
 /**
  * The session's principal; the access token names the account, so the lookup is scoped to
  * it. With `alongside` (a read of the same account), that query runs in the same D1 batch and
- * its raw rows come back too: the caller decides from the principal whether to use them.
+ * its mapped rows come back too: the caller decides from the principal whether to use them.
  */
 export async function loadSessionPrincipal(
   db: Database,
   accountId: string,
   sessionId: string,
   userId: string,
-  alongside?: BatchItem<"sqlite">,
+  alongside?: Statement,
 ) {
-  const query = sessionPrincipalQuery(db, accountId, sessionId, userId);
-  if (!alongside) return { found: withGrants((await query)[0]), alongside: undefined };
-  const [rows, other] = await batchReads(db, [{ query, joined: true }, { query: alongside }]);
-  return { found: withGrants((rows as SessionPrincipalRow[])[0]), alongside: other };
+  const query = sessionPrincipal(db, accountId, sessionId, userId);
+  if (!alongside) return { found: query.map(await query.statement.all()), alongside: undefined };
+  const [found, other] = await batchReads(db, [query, alongside]);
+  return { found: found as ReturnType<typeof query.map>, alongside: other };
 }
 
 /**
@@ -90,20 +110,11 @@ export async function loadSessionPrincipal(
  * presents, and its secret is checked against the row found here.
  */
 export async function loadTokenPrincipalAcrossAccounts(db: Database, tokenId: string) {
-  const rows = await db
-    .select({
-      token: apiTokens,
-      user: users,
-      account: accounts,
-      plan: plans,
-      grants: grantsJson(users.id),
-      membersGroupId,
-    })
-    .from(apiTokens)
-    .innerJoin(users, eq(users.id, apiTokens.userId))
-    .innerJoin(accounts, eq(accounts.id, users.accountId))
-    .innerJoin(plans, eq(plans.id, accounts.planId))
-    .where(eq(apiTokens.id, tokenId));
-  const row = rows[0];
-  return row ? { ...row, ...parseGrants(row.grants) } : null;
+  const row = await db.$client
+    .prepare(TOKEN_PRINCIPAL)
+    .bind(tokenId)
+    .raw()
+    .then((r) => r[0]);
+  if (!row) return null;
+  return { token: token.decode(row, 0), ...principalOf(row, token.width) };
 }

@@ -1,30 +1,24 @@
 /**
- * A read declared before it runs: the query and how its rows become the answer. Declaring it
- * lets the authentication step send it in the same D1 batch as the principal query, so an
- * authenticated read costs one round trip; run alone, it is just the query.
+ * A read declared before it runs: the statement and how its rows become the answer. Declaring
+ * it lets the authentication step send it in the same D1 batch as the principal query, so an
+ * authenticated read costs one round trip; run alone, it is just the statement.
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "./client";
 
+/** A bound D1 statement and how its result becomes an answer. */
+export interface Statement<T = unknown> {
+  statement: D1PreparedStatement;
+  map(result: D1Result<Record<string, unknown>>): T;
+}
+
 export interface Read<T> {
-  query: BatchItem<"sqlite">;
+  query: Statement;
   /**
-   * The answer from the query's rows (or an AppError such as not_found). Called only once
-   * the caller is authorized, so it never answers for a caller that may not read.
+   * The answer from the statement's mapped rows (or an AppError such as not_found). Called
+   * only once the caller is authorized, so it never answers for a caller that may not read.
    */
   decode(rows: unknown): T;
-}
-
-export function read<Q extends BatchItem<"sqlite">, T>(
-  query: Q,
-  decode: (rows: Q["_"]["result"]) => T,
-): Read<T> {
-  return { query, decode: decode as (rows: unknown) => T };
-}
-
-/** The read on its own round trip. */
-export async function runRead<T>(r: Read<T>): Promise<T> {
-  return r.decode(await r.query);
 }
 
 interface PreparedQuery {
@@ -33,26 +27,37 @@ interface PreparedQuery {
 }
 
 /**
- * Runs queries as one D1 batch (one round trip), each answer mapped as drizzle maps it. D1
- * answers a batch with rows keyed by column name, so a join whose tables share column names
- * (`id`, `account_id`…) would lose columns: a query marked `joined` is sent as
- * `SELECT * FROM (…)`, for which SQLite names every column uniquely (`id`, `id:1`…) in order,
- * and drizzle maps the row by position. Only for single-row lookups: the wrapper does not
- * promise the inner order. Other queries must name their columns distinctly (one table and
- * named subqueries, as every list here does).
+ * A drizzle query as a statement, its rows mapped as drizzle maps them. D1 answers a batch
+ * with rows keyed by column name, so the query must name its columns distinctly (one table
+ * and named subqueries, as every list here does).
  */
-export async function batchReads(
+export function statementOf<Q extends BatchItem<"sqlite">>(
   db: Database,
-  items: { query: BatchItem<"sqlite">; joined?: boolean }[],
-): Promise<unknown[]> {
-  const prepared = items.map((i) =>
-    (i.query as unknown as { _prepare(): PreparedQuery })._prepare(),
-  );
-  const d1 = db.$client;
-  const statements = prepared.map((p, i) => {
-    const { sql, params } = p.getQuery();
-    return d1.prepare(items[i]!.joined ? `SELECT * FROM (${sql})` : sql).bind(...params);
-  });
-  const results = await d1.batch(statements);
-  return results.map((r, i) => prepared[i]!.mapResult(r, true));
+  query: Q,
+): Statement<Q["_"]["result"]> {
+  const prepared = (query as unknown as { _prepare(): PreparedQuery })._prepare();
+  const { sql, params } = prepared.getQuery();
+  return {
+    statement: db.$client.prepare(sql).bind(...params),
+    map: (result) => prepared.mapResult(result, true) as Q["_"]["result"],
+  };
+}
+
+export function read<Q extends BatchItem<"sqlite">, T>(
+  db: Database,
+  query: Q,
+  decode: (rows: Q["_"]["result"]) => T,
+): Read<T> {
+  return { query: statementOf(db, query), decode: decode as (rows: unknown) => T };
+}
+
+/** The read on its own round trip. */
+export async function runRead<T>(r: Read<T>): Promise<T> {
+  return r.decode(r.query.map(await r.query.statement.all()));
+}
+
+/** Statements as one D1 batch (one round trip), each result mapped by its own statement. */
+export async function batchReads(db: Database, items: Statement[]): Promise<unknown[]> {
+  const results = await db.$client.batch<Record<string, unknown>>(items.map((i) => i.statement));
+  return results.map((r, i) => items[i]!.map(r));
 }

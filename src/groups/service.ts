@@ -29,14 +29,14 @@ export function toGroupDto({ group, memberCount, grants }: repo.GroupWithDetails
 
 /** A page of the account's groups, as a read that can go in the principal's D1 batch. */
 export function groupsPage(db: Database, accountId: string, limit: number, cursor?: string) {
-  return read(repo.listGroupsQuery(db, accountId, limit, decodeCursor(cursor)), (rows) =>
+  return read(db, repo.listGroupsQuery(db, accountId, limit, decodeCursor(cursor)), (rows) =>
     toPage(repo.groupsFromRows(rows), limit, toGroupDto, (r) => r.group.id),
   );
 }
 
 /** One group of the account with its grants and member count, as a read; 404 when absent. */
 export function groupById(db: Database, accountId: string, id: string) {
-  return read(repo.findGroupQuery(db, accountId, id), (rows) => {
+  return read(db, repo.findGroupQuery(db, accountId, id), (rows) => {
     const found = repo.groupFromRows(rows);
     if (!found) throw new AppError("not_found", "No such group.");
     return found;

@@ -7,7 +7,7 @@ import { type Feature, requireFeature } from "../billing/features";
 import { loadConfig } from "../config";
 import type { AppEnv, AuthedCtx } from "../context";
 import { database } from "../db/client";
-import { countRoundTrips } from "../db/round-trips";
+import { countingInto } from "../db/round-trips";
 import { clock } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -29,7 +29,7 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
   const roundTrips = { count: 0 };
   const development = config.development;
   c.set("ctx", {
-    db: database(development ? countRoundTrips(c.env.DB, roundTrips) : c.env.DB),
+    db: database(c.env.DB, development),
     env: c.env,
     config,
     now: clock.now(),
@@ -41,9 +41,13 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
     roundTrips,
     waitUntil: (p) => c.executionCtx.waitUntil(p),
   });
-  await next();
+  if (development) {
+    await countingInto(roundTrips, next);
+    c.header("x-d1-round-trips", String(roundTrips.count));
+  } else {
+    await next();
+  }
   c.header("x-request-id", requestId);
-  if (development) c.header("x-d1-round-trips", String(roundTrips.count));
 });
 
 /** While a password change is required, only these answer. */

@@ -29,7 +29,7 @@ export function usersPage(
   limit: number,
   cursor?: string,
 ) {
-  return read(repo.listUsersQuery(db, accountId, filter, limit, decodeCursor(cursor)), (rows) =>
+  return read(db, repo.listUsersQuery(db, accountId, filter, limit, decodeCursor(cursor)), (rows) =>
     toPage(
       repo.usersFromRows(rows),
       limit,
@@ -46,7 +46,7 @@ const existingUser = <T>(found: T | null) => {
 
 /** One user of the account with its group ids, as a read; 404 when the account has no such user. */
 export function userById(db: Database, accountId: string, id: string) {
-  return read(repo.findUserQuery(db, accountId, id), (rows) =>
+  return read(db, repo.findUserQuery(db, accountId, id), (rows) =>
     existingUser(repo.userFromRows(rows)),
   );
 }
