@@ -43,12 +43,8 @@ export function statementOf<Q extends BatchItem<"sqlite">>(
   };
 }
 
-export function read<Q extends BatchItem<"sqlite">, T>(
-  db: Database,
-  query: Q,
-  decode: (rows: Q["_"]["result"]) => T,
-): Read<T> {
-  return { query: statementOf(db, query), decode: decode as (rows: unknown) => T };
+export function read<R, T>(query: Statement<R>, decode: (rows: R) => T): Read<T> {
+  return { query, decode: decode as (rows: unknown) => T };
 }
 
 /** The read on its own round trip. */

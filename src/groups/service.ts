@@ -6,7 +6,7 @@ import type { AuthedCtx } from "../context";
 import { guard } from "../db/batch";
 import type { Database } from "../db/client";
 import { commit } from "../db/commit";
-import { read, runRead } from "../db/read";
+import { read, runRead, statementOf } from "../db/read";
 import { iso } from "../lib/clock";
 import { decodeCursor, toPage } from "../lib/cursor";
 import { AppError } from "../lib/errors";
@@ -29,14 +29,15 @@ export function toGroupDto({ group, memberCount, grants }: repo.GroupWithDetails
 
 /** A page of the account's groups, as a read that can go in the principal's D1 batch. */
 export function groupsPage(db: Database, accountId: string, limit: number, cursor?: string) {
-  return read(db, repo.listGroupsQuery(db, accountId, limit, decodeCursor(cursor)), (rows) =>
-    toPage(repo.groupsFromRows(rows), limit, toGroupDto, (r) => r.group.id),
+  return read(
+    statementOf(db, repo.listGroupsQuery(db, accountId, limit, decodeCursor(cursor))),
+    (rows) => toPage(repo.groupsFromRows(rows), limit, toGroupDto, (r) => r.group.id),
   );
 }
 
 /** One group of the account with its grants and member count, as a read; 404 when absent. */
 export function groupById(db: Database, accountId: string, id: string) {
-  return read(db, repo.findGroupQuery(db, accountId, id), (rows) => {
+  return read(statementOf(db, repo.findGroupQuery(db, accountId, id)), (rows) => {
     const found = repo.groupFromRows(rows);
     if (!found) throw new AppError("not_found", "No such group.");
     return found;

@@ -1,9 +1,10 @@
 /** Data access for users. Every function takes the account id first. */
-import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
-import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { and, eq, sql } from "drizzle-orm";
 import { guard } from "../db/batch";
 import type { Database } from "../db/client";
-import { type CreatedVia, groupMemberships, users } from "../db/schema";
+import { columnsOf, valuesOf } from "../db/compiled";
+import type { Statement } from "../db/read";
+import { type CreatedVia, users } from "../db/schema";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -59,17 +60,33 @@ export function guardEmailFreeAcrossAccounts(email: string, exceptUserId?: strin
   );
 }
 
-const groupIdsOf = sql<string>`(SELECT json_group_array(group_id) FROM (SELECT m.group_id
-  FROM group_memberships m WHERE m.account_id = ${users.accountId} AND m.user_id = ${users.id}
-  ORDER BY m.group_id))`;
+/**
+ * A user row with its group ids, written once: the users list is a hot read, and drizzle
+ * built this SELECT and mapped its fifty rows column by column on every request.
+ */
+const user = columnsOf(users, "u");
+const WITH_GROUPS = `SELECT ${user.list},
+  (SELECT json_group_array(group_id) FROM (SELECT m.group_id FROM group_memberships m
+    WHERE m.account_id = u.account_id AND m.user_id = u.id ORDER BY m.group_id)) AS group_ids
+  FROM users u`;
 
-function withGroups(db: Database) {
-  return db.select({ user: users, groupIds: groupIdsOf }).from(users);
+export interface UserWithGroups {
+  user: UserRow;
+  groupIds: string[];
 }
 
-const parse = (r: { user: UserRow; groupIds: string }) => ({
-  user: r.user,
-  groupIds: JSON.parse(r.groupIds) as string[],
+function withGroups(row: Record<string, unknown>): UserWithGroups {
+  const values = valuesOf(row);
+  return { user: user.decode(values, 0), groupIds: JSON.parse(values[user.width] as string) };
+}
+
+const usersWithGroups = (
+  db: Database,
+  where: string,
+  params: unknown[],
+): Statement<UserWithGroups[]> => ({
+  statement: db.$client.prepare(`${WITH_GROUPS} WHERE ${where}`).bind(...params),
+  map: (result) => result.results.map(withGroups),
 });
 
 /** `%` and `_` in a search are literal. */
@@ -89,12 +106,18 @@ export function listUsersQuery(
   limit: number,
   after?: string,
 ) {
-  const conditions: (SQL | undefined)[] = [eq(users.accountId, accountId)];
-  if (after) conditions.push(gt(users.id, after));
-  if (filter.status) conditions.push(eq(users.status, filter.status));
+  const conditions = ["u.account_id = ?"];
+  const params: unknown[] = [accountId];
+  const where = (condition: string, ...values: unknown[]) => {
+    conditions.push(condition);
+    params.push(...values);
+  };
+  if (after) where("u.id > ?", after);
+  if (filter.status) where("u.status = ?", filter.status);
   if (filter.groupId) {
-    conditions.push(
-      sql`EXISTS (SELECT 1 FROM ${groupMemberships} m WHERE m.user_id = ${users.id} AND m.group_id = ${filter.groupId})`,
+    where(
+      "EXISTS (SELECT 1 FROM group_memberships m WHERE m.user_id = u.id AND m.group_id = ?)",
+      filter.groupId,
     );
   }
   if (filter.q) {
@@ -102,24 +125,20 @@ export function listUsersQuery(
     // lower-cased) and any-case ASCII; as typed, it also finds names like "Émile" as written.
     const folded = `%${escapeLike(filter.q.toLowerCase())}%`;
     const typed = `%${escapeLike(filter.q)}%`;
-    const match = (col: SQL | AnySQLiteColumn) =>
-      sql`(lower(${col}) LIKE ${folded} ESCAPE '\\' OR ${col} LIKE ${typed} ESCAPE '\\')`;
-    conditions.push(
-      or(
-        match(users.email),
-        match(users.firstName),
-        match(users.lastName),
-        match(sql`${users.firstName} || ' ' || ${users.lastName}`),
-      ),
+    const columns = [
+      "u.email",
+      "u.first_name",
+      "u.last_name",
+      "u.first_name || ' ' || u.last_name",
+    ];
+    where(
+      `(${columns.map((c) => `lower(${c}) LIKE ? ESCAPE '\\' OR ${c} LIKE ? ESCAPE '\\'`).join(" OR ")})`,
+      ...columns.flatMap(() => [folded, typed]),
     );
   }
-  return withGroups(db)
-    .where(and(...conditions))
-    .orderBy(asc(users.id))
-    .limit(limit + 1);
+  params.push(limit + 1);
+  return usersWithGroups(db, `${conditions.join(" AND ")} ORDER BY u.id LIMIT ?`, params);
 }
-
-export const usersFromRows = (rows: { user: UserRow; groupIds: string }[]) => rows.map(parse);
 
 /**
  * The user with the email, and its account's name. Across accounts on purpose: an email is
@@ -135,14 +154,12 @@ export async function findByEmailAcrossAccounts(db: Database, email: string) {
 }
 
 export function findUserQuery(db: Database, accountId: string, id: string) {
-  return withGroups(db).where(and(eq(users.accountId, accountId), eq(users.id, id)));
+  return usersWithGroups(db, "u.account_id = ? AND u.id = ?", [accountId, id]);
 }
 
-export const userFromRows = (rows: { user: UserRow; groupIds: string }[]) =>
-  rows[0] ? parse(rows[0]) : null;
-
 export async function findUser(db: Database, accountId: string, id: string) {
-  return userFromRows(await findUserQuery(db, accountId, id));
+  const query = findUserQuery(db, accountId, id);
+  return query.map(await query.statement.all())[0] ?? null;
 }
 
 export function insertUser(db: Database, row: typeof users.$inferInsert) {
@@ -212,16 +229,12 @@ export async function listInactiveUsers(
   limit: number,
   after?: string,
 ) {
-  const rows = await withGroups(db)
-    .where(
-      and(
-        eq(users.accountId, accountId),
-        eq(users.status, "active"),
-        or(sql`${users.lastLoginAt} IS NULL`, sql`${users.lastLoginAt} < ${before}`),
-        after ? gt(users.id, after) : undefined,
-      ),
-    )
-    .orderBy(asc(users.id))
-    .limit(limit + 1);
-  return rows.map(parse);
+  const afterCursor = after ? " AND u.id > ?" : "";
+  const query = usersWithGroups(
+    db,
+    `u.account_id = ? AND u.status = 'active' AND (u.last_login_at IS NULL OR u.last_login_at < ?)${afterCursor}
+      ORDER BY u.id LIMIT ?`,
+    [accountId, before, ...(after ? [after] : []), limit + 1],
+  );
+  return query.map(await query.statement.all());
 }

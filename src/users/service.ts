@@ -29,9 +29,9 @@ export function usersPage(
   limit: number,
   cursor?: string,
 ) {
-  return read(db, repo.listUsersQuery(db, accountId, filter, limit, decodeCursor(cursor)), (rows) =>
+  return read(repo.listUsersQuery(db, accountId, filter, limit, decodeCursor(cursor)), (rows) =>
     toPage(
-      repo.usersFromRows(rows),
+      rows,
       limit,
       (r) => toUserDto(r.user, r.groupIds),
       (r) => r.user.id,
@@ -46,9 +46,7 @@ const existingUser = <T>(found: T | null) => {
 
 /** One user of the account with its group ids, as a read; 404 when the account has no such user. */
 export function userById(db: Database, accountId: string, id: string) {
-  return read(db, repo.findUserQuery(db, accountId, id), (rows) =>
-    existingUser(repo.userFromRows(rows)),
-  );
+  return read(repo.findUserQuery(db, accountId, id), (rows) => existingUser(rows[0] ?? null));
 }
 
 export async function getUser(ctx: AuthedCtx, id: string) {
