@@ -61,12 +61,44 @@ export async function signAccessToken(
     .sign(key);
 }
 
+/**
+ * Tokens this isolate has verified, with their expiry: a dashboard sends the same token for
+ * its whole quarter hour, and the signature of a given string under given keys cannot change.
+ * Keyed by the key list, so a rotation (a new configuration) starts afresh. Only successes
+ * are kept, and expiry is still checked on every use; the session behind the token is read
+ * from D1 on every request regardless.
+ */
+const verified = new WeakMap<string[], Map<string, AccessClaims & { exp: number }>>();
+const VERIFIED_KEPT = 10_000;
+
 /** Returns the claims, or null for any token that is not ours, altered, expired or of a retired key. */
 export async function verifyAccessToken(
   secrets: string[],
   token: string,
   nowMs: number,
 ): Promise<AccessClaims | null> {
+  let known = verified.get(secrets);
+  if (!known) {
+    known = new Map();
+    verified.set(secrets, known);
+  }
+  const hit = known.get(token);
+  // jose refuses a token once `exp` is not after now, in whole seconds; so does the cache.
+  if (hit) return hit.exp > Math.floor(nowMs / 1000) ? hit : null;
+  const claims = await verifySignature(secrets, token, nowMs);
+  if (claims) {
+    // Oldest first out: a Map iterates in insertion order.
+    if (known.size >= VERIFIED_KEPT) known.delete(known.keys().next().value!);
+    known.set(token, claims);
+  }
+  return claims;
+}
+
+async function verifySignature(
+  secrets: string[],
+  token: string,
+  nowMs: number,
+): Promise<(AccessClaims & { exp: number }) | null> {
   try {
     const { kid } = decodeProtectedHeader(token);
     const all = await Promise.all(secrets.map(keyFor));
@@ -78,9 +110,10 @@ export async function verifyAccessToken(
       audience: AUDIENCE,
       currentDate: new Date(nowMs),
     });
-    const { sub, acct, sid } = payload;
+    const { sub, acct, sid, exp } = payload;
     if (typeof sub !== "string" || typeof acct !== "string" || typeof sid !== "string") return null;
-    return { sub, acct, sid };
+    if (typeof exp !== "number") return null;
+    return { sub, acct, sid, exp };
   } catch {
     return null;
   }
