@@ -6,6 +6,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import readme from "../../README.md?raw";
 import { DEVELOPMENT_SECRETS } from "../../src/config";
 import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
@@ -55,6 +56,26 @@ describe("wrangler.toml", () => {
     }
     for (const value of Object.values(DEVELOPMENT_SECRETS))
       expect(wranglerToml).not.toContain(value);
+  });
+});
+
+describe("the README's Deploy section", () => {
+  const deploy = /^## Deploy\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(readme)?.[1] ?? "";
+
+  it("creates every resource wrangler.toml binds, puts every secret, migrates remotely and explains misconfigured", () => {
+    expect(deploy).not.toBe("");
+    const queues = new Set(
+      [...wranglerToml.matchAll(/^(?:queue|dead_letter_queue) = "([^"]+)"$/gm)].map((m) => m[1]),
+    );
+    expect(queues.size).toBeGreaterThan(0);
+    for (const queue of queues)
+      expect(deploy).toMatch(new RegExp(`wrangler queues create ${queue}\\s`));
+    expect(deploy).toMatch(/wrangler d1 create \S+/);
+    expect(deploy).toMatch(/wrangler kv namespace create \S+/);
+    for (const name of [...Object.keys(DEVELOPMENT_SECRETS), "POSTMARK_SERVER_TOKEN"])
+      expect(deploy).toMatch(new RegExp(`wrangler secret put ${name}\\b`));
+    expect(deploy).toMatch(/wrangler d1 migrations apply DB --remote/);
+    expect(deploy).toContain("misconfigured");
   });
 });
 
