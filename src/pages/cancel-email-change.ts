@@ -8,7 +8,7 @@ import { html } from "hono/html";
 import type { AppEnv } from "../context";
 import { AppError } from "../lib/errors";
 import { cancelEmailChange, describeCancellation } from "../lifecycle/email-change-cancel";
-import { alert, page } from "./layout";
+import { alert, page, readForm, unreadableForm } from "./layout";
 
 const LINK_ERRORS = new Set(["token_invalid", "token_expired"]);
 
@@ -41,8 +41,9 @@ export const cancelEmailChangePage = new Hono<AppEnv>()
     }
   })
   .post("/cancel-email-change", async (c) => {
-    const body = await c.req.parseBody();
-    const token = typeof body.token === "string" ? body.token : "";
+    const body = await readForm(c);
+    if (!body) return unreadableForm(c);
+    const token = body.token ?? "";
     try {
       const { user } = await cancelEmailChange(c.get("ctx"), token);
       return page(

@@ -170,7 +170,7 @@ describe("server pages with malformed form bodies", () => {
     ["text/plain", "token=abc"],
     ["application/json", '{"token": '],
   ];
-  for (const path of ["/activate", "/reset-password", "/verify-email"]) {
+  for (const path of ["/activate", "/reset-password", "/verify-email", "/cancel-email-change"]) {
     it(`POST ${path} answers a page, never a 500`, async () => {
       for (const [type, raw] of bodies) {
         const res = await call("POST", path, { raw, headers: { "content-type": type } });
