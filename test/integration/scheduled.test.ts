@@ -232,3 +232,51 @@ describe("the cron prunes what has expired", () => {
     expect(await tokenIds()).toEqual([]);
   });
 });
+
+it("the cron prunes webhook deliveries, with their attempts, past the activity retention", async () => {
+  const acct = await createAccount();
+  const other = await createAccount();
+  const endpointOf = async (a: typeof acct) => {
+    const res = await call("POST", "/v1/webhooks", {
+      token: a.token,
+      body: { url: "http://127.0.0.1:9/hook", events: ["group.created"] },
+    });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+  const [mine, theirs] = [await endpointOf(acct), await endpointOf(other)];
+  const DAY = 24 * 60 * 60 * 1000;
+  const now = clock.now();
+  const deliveries: [string, string, string, number][] = [
+    ["dlv_01m8pruneoldoldoldoldold0", acct.accountId, mine, now - 401 * DAY],
+    ["dlv_01m8pruneoldoldoldoldold1", other.accountId, theirs, now - 500 * DAY],
+    ["dlv_01m8prunekeptkeptkeptkep0", acct.accountId, mine, now - 399 * DAY],
+    ["dlv_01m8prunekeptkeptkeptkep1", other.accountId, theirs, now - DAY],
+  ];
+  for (const [id, accountId, endpointId, at] of deliveries) {
+    await env.DB.prepare(
+      `INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_type, payload, status, attempts, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'group.created', '{}', 'failed', 1, NULL, ?, ?)`,
+    )
+      .bind(id, accountId, endpointId, `evt_${id.slice(4)}`, at, at)
+      .run();
+    await env.DB.prepare(
+      `INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)
+       VALUES (?, 1, ?, 500, 'refused', 5)`,
+    )
+      .bind(id, at)
+      .run();
+  }
+  const present = async (table: string, column: string) =>
+    (
+      await rows<{ id: string }>(
+        `SELECT ${column} AS id FROM ${table} WHERE ${column} IN (SELECT value FROM json_each(?)) ORDER BY ${column}`,
+        JSON.stringify(deliveries.map((d) => d[0])),
+      )
+    ).map((r) => r.id);
+
+  await runCron();
+  const kept = deliveries.slice(2).map((d) => d[0]);
+  expect(await present("webhook_deliveries", "id")).toEqual(kept);
+  expect(await present("webhook_attempts", "delivery_id")).toEqual(kept);
+});
