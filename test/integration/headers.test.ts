@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
+import wranglerToml from "../../wrangler.toml?raw";
 import {
   call,
   createAccount,
@@ -148,6 +149,31 @@ describe("CORS", () => {
       );
       expect(res.headers.get("vary")).toMatch(/\bOrigin\b/);
       expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+    }
+  });
+
+  it("allows no origin at all when CORS_ORIGINS is empty, as it is by default", async () => {
+    expect(wranglerToml).toMatch(/^CORS_ORIGINS = ""$/m);
+    const none = { ...env, CORS_ORIGINS: "" } as unknown as Bindings;
+    for (const method of ["OPTIONS", "GET"]) {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request("https://api.test/v1/users", {
+          method,
+          headers: {
+            origin: DASHBOARD,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+          },
+        }),
+        none,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      await res.arrayBuffer();
+      expect(res.status, method).not.toBe(204);
+      const cors = [...res.headers.keys()].filter((k) => k.startsWith("access-control-"));
+      expect(cors, method).toEqual([]);
     }
   });
 
