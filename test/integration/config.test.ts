@@ -1,3 +1,4 @@
+/// <reference types="vite/types/importMeta.d.ts" />
 /**
  * Production configuration: no secret in wrangler.toml, production unless told otherwise,
  * 503 misconfigured for a missing or weak secret (naming variables, never values), and
@@ -56,6 +57,30 @@ describe("wrangler.toml", () => {
     }
     for (const value of Object.values(DEVELOPMENT_SECRETS))
       expect(wranglerToml).not.toContain(value);
+  });
+});
+
+describe("one configuration module", () => {
+  // Vite reads the sources at build time; the worker pool has no file system of its own.
+  const sources = import.meta.glob<string>("../../src/**/*.ts", {
+    query: "?raw",
+    import: "default",
+    eager: true,
+  });
+
+  it("is the only file that reads a setting from env or compares ENVIRONMENT", () => {
+    const BINDINGS = new Set(["DB", "TOKENS", "ACCOUNT", "EVENTS", "MAIL", "ASSETS"]);
+    const files = Object.entries(sources).filter(
+      ([file]) => !file.endsWith("/src/config.ts") && !file.endsWith(".d.ts"),
+    );
+    expect(files.length).toBeGreaterThan(50);
+    const found: string[] = [];
+    for (const [file, text] of files) {
+      for (const [, name] of text.matchAll(/\benv\.([A-Za-z_][A-Za-z0-9_]*)/g))
+        if (!BINDINGS.has(name!)) found.push(`${file}: env.${name}`);
+      if (/\bENVIRONMENT\b|["']development["']/.test(text)) found.push(`${file}: ENVIRONMENT`);
+    }
+    expect(found).toEqual([]);
   });
 });
 
