@@ -25,6 +25,9 @@ import {
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
+// BENCH_ONLY=<regex>: only the matching rows, and neither the login nor the export figures
+// (for comparing two builds quickly).
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
 const persist = freshState("state");
 // Every invitation is mailed over HTTP through the real postmark client, as in production.
 const mail = await startMailCapture();
@@ -112,7 +115,7 @@ const scenarios = [
 
 const rows = [];
 let bare = 0;
-for (const s of scenarios) {
+for (const s of scenarios.filter((row) => !only || only.test(row.name))) {
   const { roundTrips, status } = await s.probe();
   const { result } = await run(s.name, s.make);
   const rps = result.requests.average;
@@ -134,6 +137,11 @@ console.log(
   mail.received.accepted,
   mail.received.rejected,
 );
+if (only) {
+  await worker.dispose();
+  await mail.close();
+  process.exit(0);
+}
 
 // Events written per second under concurrent logins: each successful login writes one
 // auth.login.succeeded row in its own batch. The rows are read back through the API before
