@@ -10,7 +10,7 @@ import { sessionLive } from "./lifetimes";
 import { logout, refresh, type TokenPair } from "./service";
 import { findRefreshTokenAcrossAccounts } from "./session-repo";
 
-export const COOKIE_PATH = "/v1/auth/cookie";
+const COOKIE_PATH = "/v1/auth/cookie";
 const COOKIE_MAX_AGE_SECONDS = 30 * 24 * 60 * 60;
 
 /**

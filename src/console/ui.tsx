@@ -5,7 +5,7 @@ import { ApiError } from "./api";
 import { navigate } from "./router";
 
 export const inputValue = (e: Event) => (e.target as HTMLInputElement).value;
-export const checkedOf = (e: Event) => (e.target as HTMLInputElement).checked;
+const checkedOf = (e: Event) => (e.target as HTMLInputElement).checked;
 
 /** Which field a problem names: `errors[].path`, or the field a code is about. */
 const CODE_FIELDS: Record<string, string> = {
@@ -31,7 +31,7 @@ export function fieldErrors(err: unknown): Record<string, string> {
 }
 
 /** Whom to ask when the plan's limit is reached, from the capacity problem's `contact`. */
-export function capacityMessage(err: ApiError): string {
+function capacityMessage(err: ApiError): string {
   const b = err.body;
   const what = b.limit === "devices" ? "devices" : "users";
   const contact = b.contact?.type === "reseller" ? `your reseller, ${b.contact.name}` : "support";

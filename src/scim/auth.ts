@@ -14,7 +14,7 @@ import * as repo from "./token-repo";
 /** Within this, a request does not write `last_used_at` again: an IdP's sync is many requests. */
 const TOUCH_EVERY_MS = 60_000;
 
-export async function authenticateScim(ctx: Ctx, header: string | undefined): Promise<ScimClient> {
+async function authenticateScim(ctx: Ctx, header: string | undefined): Promise<ScimClient> {
   const raw = bearerToken(header);
   const parsed = raw ? splitToken(raw, "scimToken") : null;
   if (!parsed) throw new AppError("unauthorized", "A SCIM token is required.");

@@ -5,7 +5,7 @@
  */
 import { type AppError, ERRORS, type ErrorCode } from "../lib/errors";
 
-export const SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error";
+const SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error";
 export const SCIM_CONTENT_TYPE = "application/scim+json";
 
 const SCIM_TYPES: Partial<Record<ErrorCode, string>> = {

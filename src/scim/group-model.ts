@@ -39,7 +39,7 @@ const externalId = (v: unknown) =>
   v === null || v === undefined || v === "" ? null : stringValue(v, "externalId", EXTERNAL_ID_MAX);
 
 /** `[{"value": "usr_…"}, …]` as ids. */
-export function memberIds(v: unknown): string[] {
+function memberIds(v: unknown): string[] {
   const list = Array.isArray(v) ? v : [v];
   return list.map((m, i) => {
     const id = isObject(m) ? member(m, "value") : undefined;

@@ -8,7 +8,6 @@ import type { ScimUserRow } from "./user-repo";
 
 export const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
 export const LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-export const PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /** Pages hold at most this many resources (ServiceProviderConfig says so). */
 export const MAX_RESULTS = 100;

@@ -177,5 +177,3 @@ export const ScimId = z.object({
     .min(1)
     .openapi({ param: { name: "id", in: "path" } }),
 });
-
-export const AnyObject = z.record(z.string(), z.unknown());

@@ -13,7 +13,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import * as repo from "./token-repo";
 
-export function toScimTokenDto(t: repo.ScimTokenRow) {
+function toScimTokenDto(t: repo.ScimTokenRow) {
   return {
     id: t.id,
     name: t.name,

@@ -31,7 +31,7 @@ export interface ConnectionInput {
 /** Where the IdP sends the browser back: registered at the IdP as the client's redirect URI. */
 export const redirectUri = (ctx: Ctx) => `${ctx.config.appUrl}/v1/sso/callback`;
 
-export function toConnectionDto(
+function toConnectionDto(
   ctx: Ctx,
   found: { connection: repo.SsoConnectionRow; domains: string[] },
 ) {

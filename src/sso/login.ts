@@ -19,7 +19,7 @@ import { authorizationUrl, discover, newPkce, verifiedClaims } from "./oidc";
 import { signInFromClaims } from "./provision";
 import * as repo from "./repo";
 
-export const STATE_COOKIE = "__Host-sso_state";
+const STATE_COOKIE = "__Host-sso_state";
 const STATE_TTL_SECONDS = 600;
 const CODE_TTL_MS = 60_000;
 

@@ -62,7 +62,7 @@ function usable(as: oauth.AuthorizationServer): string | null {
 }
 
 /** The id_token algorithm this client requires: the first of the allowlist the IdP offers. */
-export function signingAlgorithm(as: oauth.AuthorizationServer): string | undefined {
+function signingAlgorithm(as: oauth.AuthorizationServer): string | undefined {
   const offered = as.id_token_signing_alg_values_supported ?? ["RS256"];
   return ALGORITHMS.find((alg) => offered.includes(alg));
 }

@@ -8,7 +8,7 @@ import { guard } from "../db/batch";
 import { AppError } from "../lib/errors";
 import * as repo from "./repo";
 
-export const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1);
+const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1);
 
 export function ssoRequired(ctx: Ctx, email: string) {
   const start = `${ctx.config.appUrl}/v1/sso/start?email=${encodeURIComponent(email)}`;

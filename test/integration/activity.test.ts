@@ -854,6 +854,9 @@ describe("GET /v1/reports/inactive-users", () => {
       return Object.fromEntries(res.body.data.map((u: any) => [u.id, u.never_logged_in]));
     };
     expect(await report(30, acct.token)).toEqual({ [never]: true });
+    // Each row carries the user's real groups (everyone is in Members), as GET /v1/users/:id does.
+    const listed = await call("GET", "/v1/reports/inactive-users?days=30", { token: acct.token });
+    expect(listed.body.data.find((u: any) => u.id === never).group_ids).toEqual([acct.membersId]);
 
     clock.offsetMs = 29 * DAY;
     const admin = (await login(acct.adminEmail)).access_token;

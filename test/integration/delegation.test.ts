@@ -1,7 +1,7 @@
 /** No one hands out more than they hold: grants, group memberships and acting on users above you. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, createGroup, createUser, type TestAccount } from "../helpers";
+import { call, count, createAccount, createGroup, createUser, type TestAccount } from "../helpers";
 
 async function withPermissions(
   acct: TestAccount,
@@ -10,13 +10,6 @@ async function withPermissions(
   const groupId = await createGroup(acct, grants);
   return { groupId, ...(await createUser(acct, { groupIds: [groupId] })) };
 }
-
-const count = async (sql: string, ...binds: unknown[]) =>
-  (
-    await env.DB.prepare(sql)
-      .bind(...binds)
-      .first<{ n: number }>()
-  )?.n ?? 0;
 
 describe("delegation", () => {
   it("refuses creating or widening a group beyond the caller's own grants", async () => {

@@ -172,7 +172,12 @@ describe("PATCH /v1/me with a new email", () => {
 
     const confirmed = await confirm(token);
     expect(confirmed.status).toBe(200);
-    expect(confirmed.body).toMatchObject({ id: user.id, email: newEmail, pending_email: null });
+    expect(confirmed.body).toMatchObject({
+      id: user.id,
+      email: newEmail,
+      pending_email: null,
+      group_ids: [acct.membersId],
+    });
     const after = await userRow(user.id);
     expect(after).toMatchObject({
       email: newEmail,

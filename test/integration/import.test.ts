@@ -1,12 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createAccount, newMail, PASSWORD, uniqueEmail } from "../helpers";
+import { call, count, createAccount, newMail, PASSWORD, uniqueEmail } from "../helpers";
 
 const csv = (text: string) => ({ raw: text, headers: { "content-type": "text/csv" } });
-const count = async (sql: string, ...binds: unknown[]) =>
-  (await env.DB.prepare(sql)
-    .bind(...binds)
-    .first<{ n: number }>())!.n;
 
 describe("bulk import", () => {
   it("imports CSV rows in any column order: invites by default, creates with a password", async () => {

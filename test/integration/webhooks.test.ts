@@ -17,6 +17,7 @@ import { clock } from "../../src/lib/clock";
 import { retryDelaySeconds } from "../../src/webhooks/delivery";
 import {
   call,
+  count,
   createAccount,
   createGroup,
   createUser,
@@ -36,8 +37,6 @@ afterEach(() => {
 
 const one = async <T = Record<string, any>>(sql: string, ...params: unknown[]) =>
   (await rows<T>(sql, ...params))[0]!;
-const count = async (sql: string, ...params: unknown[]) =>
-  Number((await one<{ n: number }>(sql, ...params)).n);
 
 /** One batch through the worker's queue handler; answers what it acked and retried. */
 async function consume(...bodies: unknown[]) {
