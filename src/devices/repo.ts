@@ -147,7 +147,7 @@ export async function findOpenPairingAcrossAccounts(db: Database, code: string, 
 }
 
 /** Claims an unexpired, unclaimed pairing code for the account: a guard, then the claim. */
-export function claimPairing(code: string, accountId: string, now: number) {
+export function claimPairing(accountId: string, code: string, now: number) {
   return [
     guard(
       "pairing_code_invalid",

@@ -127,7 +127,7 @@ export async function provisionDevice(
     secretHash: pairing?.secretHash ?? null,
   };
   const statements = [
-    ...(pairing ? repo.claimPairing(pairing.code, accountId, now) : []),
+    ...(pairing ? repo.claimPairing(accountId, pairing.code, now) : []),
     guard("not_found", repo.organizationExists(accountId, org.id)),
     existing
       ? repo.updateDevice(db, accountId, row.id, {

@@ -1,5 +1,6 @@
 /** SCIM's shapes: resources with their `meta`, list responses and paging by `startIndex`. */
 import type { ScimCtx } from "../context";
+import { appLink } from "../http/links";
 import { iso } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import type { ScimGroupRow } from "./group-repo";
@@ -12,7 +13,7 @@ export const LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /** Pages hold at most this many resources (ServiceProviderConfig says so). */
 export const MAX_RESULTS = 100;
 
-export const scimBase = (ctx: ScimCtx) => `${ctx.config.appUrl.replace(/\/$/, "")}/scim/v2`;
+export const scimBase = (ctx: ScimCtx) => appLink(ctx, "/scim/v2");
 
 export function toScimUser(ctx: ScimCtx, { user, groups }: ScimUserRow) {
   const base = scimBase(ctx);

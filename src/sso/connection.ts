@@ -11,6 +11,7 @@ import { guard } from "../db/batch";
 import { commit } from "../db/commit";
 import type { SsoGroupMapping } from "../db/schema";
 import * as groupsRepo from "../groups/repo";
+import { appLink } from "../http/links";
 import { iso } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import { seal } from "../lib/secret-box";
@@ -29,7 +30,7 @@ export interface ConnectionInput {
 }
 
 /** Where the IdP sends the browser back: registered at the IdP as the client's redirect URI. */
-export const redirectUri = (ctx: Ctx) => `${ctx.config.appUrl}/v1/sso/callback`;
+export const redirectUri = (ctx: Ctx) => appLink(ctx, "/v1/sso/callback");
 
 function toConnectionDto(
   ctx: Ctx,

@@ -5,13 +5,14 @@
  */
 import type { Ctx } from "../context";
 import { guard } from "../db/batch";
+import { appLink } from "../http/links";
 import { AppError } from "../lib/errors";
 import * as repo from "./repo";
 
 const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1);
 
 export function ssoRequired(ctx: Ctx, email: string) {
-  const start = `${ctx.config.appUrl}/v1/sso/start?email=${encodeURIComponent(email)}`;
+  const start = appLink(ctx, "/v1/sso/start", { email });
   return new AppError(
     "sso_required",
     "This email signs in through the organization's identity provider (Team Login).",
