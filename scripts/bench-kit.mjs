@@ -13,7 +13,18 @@ import { readDevVars } from "./dev-vars.mjs";
 
 export const root = path.resolve(import.meta.dirname, "..");
 export const DEV_VARS = readDevVars();
-export const PLATFORM = DEV_VARS.PLATFORM_ADMIN_TOKEN;
+/**
+ * Secrets of one benchmark run, strong enough for production: the worker that seeds and
+ * counts round trips runs in development, the one under load as deployed, and both accept
+ * the same tokens.
+ */
+const secret = () => `${randomUUID()}${randomUUID()}`;
+const RUN_SECRETS = {
+  JWT_SIGNING_KEY: secret(),
+  PLATFORM_ADMIN_TOKEN: secret(),
+  ENCRYPTION_KEY: secret(),
+};
+export const PLATFORM = RUN_SECRETS.PLATFORM_ADMIN_TOKEN;
 export const PASSWORD = "bench password that is long enough";
 const MAIL_TOKEN = "bench-postmark-token";
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -117,11 +128,22 @@ function apiOnlyConfig() {
   return file;
 }
 
-export async function startWorker({ persist, mail, inspector = false }) {
-  const vars = { ...DEV_VARS };
+export async function startWorker({
+  persist,
+  mail,
+  inspector = false,
+  production = false,
+  secrets = RUN_SECRETS,
+}) {
+  const vars = { ...DEV_VARS, ...secrets };
   if (mail) {
     vars.POSTMARK_SERVER_TOKEN = mail.token;
     vars.POSTMARK_API_URL = mail.url;
+  }
+  if (production) {
+    // As deployed: no development round-trip counting, HSTS, https links.
+    vars.ENVIRONMENT = "production";
+    vars.APP_URL = "https://bench.example.test";
   }
   const worker = await unstable_startWorker({
     config: apiOnlyConfig(),
@@ -151,8 +173,13 @@ export async function startWorker({ persist, mail, inspector = false }) {
  * with, so the load generator and the mail capture do not compete with wrangler's own Node
  * event loop. Answers the same shape: `worker.dispose()` and `base`.
  */
-export async function startWorkerProcess({ persist, mail }) {
-  const options = { persist, mail: mail && { token: mail.token, url: mail.url } };
+export async function startWorkerProcess({ persist, mail, production = false }) {
+  const options = {
+    persist,
+    mail: mail && { token: mail.token, url: mail.url },
+    production,
+    secrets: RUN_SECRETS,
+  };
   const child = spawn(
     process.execPath,
     [path.join(root, "scripts/bench-worker.mjs"), JSON.stringify(options)],
