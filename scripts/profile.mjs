@@ -31,13 +31,49 @@ mkdirSync(out, { recursive: true });
 
 const persist = freshState("profile-state");
 const mail = await startMailCapture();
-const { worker, base } = await startWorker({ persist, mail, inspector: true });
-const { api, newAccount, addUsers } = client(base);
+// Seeded by a development worker, which also counts each row's round trips; profiled as deployed.
+const seeder = await startWorker({ persist, mail });
+const { api, newAccount, addUsers } = client(seeder.base);
 
 const one = await newAccount(0);
 await addUsers(one, 50);
 const many = [];
 for (let i = 1; i <= 20; i++) many.push(await newAccount(i));
+
+const only = process.env.PROFILE_ONLY ? new RegExp(process.env.PROFILE_ONLY) : null;
+const rows = [
+  { name: "bare", title: "GET /health/live", make: () => get("/health/live") },
+  { name: "health", title: "GET /health", make: () => get("/health") },
+  { name: "me", title: "GET /v1/me", make: () => get("/v1/me", one.token) },
+  {
+    name: "users",
+    title: "GET /v1/users?limit=50 (51 members)",
+    make: () => get("/v1/users?limit=50", one.token),
+  },
+  {
+    name: "invite-one",
+    title: "POST /v1/invitations, 1 account",
+    make: (i) => post("/v1/invitations", one.token, { email: `p1-${i}-${Date.now()}@b.example` }),
+  },
+  {
+    name: "invite-many",
+    title: "POST /v1/invitations, 20 accounts",
+    make: (i) =>
+      post("/v1/invitations", many[i % 20].token, { email: `p20-${i}-${Date.now()}@b.example` }),
+  },
+].filter((row) => !only || only.test(row.name));
+const probes = [];
+for (const row of rows) {
+  const request = row.make(0);
+  probes.push(
+    await api(request.method, request.path, {
+      token: request.headers.authorization?.slice("Bearer ".length),
+      body: request.body ? JSON.parse(request.body) : undefined,
+    }),
+  );
+}
+await seeder.worker.dispose();
+const { worker, base } = await startWorker({ persist, mail, inspector: true, production: true });
 
 /** A DevTools protocol session on the worker's isolate. */
 async function devtools() {
@@ -180,33 +216,9 @@ async function summarize(profile, requests) {
   };
 }
 
-const rows = [
-  { name: "health", title: "GET /health", make: () => get("/health") },
-  { name: "me", title: "GET /v1/me", make: () => get("/v1/me", one.token) },
-  {
-    name: "users",
-    title: "GET /v1/users?limit=50 (51 members)",
-    make: () => get("/v1/users?limit=50", one.token),
-  },
-  {
-    name: "invite-one",
-    title: "POST /v1/invitations, 1 account",
-    make: (i) => post("/v1/invitations", one.token, { email: `p1-${i}-${Date.now()}@b.example` }),
-  },
-  {
-    name: "invite-many",
-    title: "POST /v1/invitations, 20 accounts",
-    make: (i) =>
-      post("/v1/invitations", many[i % 20].token, { email: `p20-${i}-${Date.now()}@b.example` }),
-  },
-];
-
 const report = [];
-for (const row of rows) {
-  const probe = await api(row.make(0).method, row.make(0).path, {
-    token: one.token,
-    body: row.make(0).body ? JSON.parse(row.make(0).body) : undefined,
-  });
+for (const [i, row] of rows.entries()) {
+  const probe = probes[i];
   await session.send("Profiler.start");
   const result = await load(base, row.make, { seconds, connections });
   const { profile } = await session.send("Profiler.stop");

@@ -20,13 +20,20 @@ export type Delivery = "sent" | "outbox" | "not_configured" | "failed";
 
 const OUTBOX_TTL_SECONDS = 24 * 60 * 60;
 
+/** One client per configuration (an isolate has one): it holds nothing per mail. */
+const clients = new WeakMap<Config, ServerClient>();
 function postmarkClient(config: Config) {
-  const url = new URL(config.postmark.apiUrl);
-  return new ServerClient(config.postmark.serverToken!, {
-    useHttps: url.protocol === "https:",
-    requestHost: url.host,
-    timeout: 10,
-  });
+  let client = clients.get(config);
+  if (!client) {
+    const url = new URL(config.postmark.apiUrl);
+    client = new ServerClient(config.postmark.serverToken!, {
+      useHttps: url.protocol === "https:",
+      requestHost: url.host,
+      timeout: 10,
+    });
+    clients.set(config, client);
+  }
+  return client;
 }
 
 /** What one try gave, and whether trying again could help. */

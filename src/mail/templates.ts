@@ -1,9 +1,13 @@
 /** Mail bodies, each with an HTML and a plain-text part. Every interpolated value is escaped. */
 import { html } from "hono/html";
 
-const dateTime = (ms: number) =>
-  new Date(ms).toLocaleString("en-GB", { dateStyle: "long", timeStyle: "short", timeZone: "UTC" }) +
-  " UTC";
+/** Made once: `toLocaleString` builds a formatter per call, a tenth of a mail's CPU. */
+const UTC_DATE_TIME = new Intl.DateTimeFormat("en-GB", {
+  dateStyle: "long",
+  timeStyle: "short",
+  timeZone: "UTC",
+});
+const dateTime = (ms: number) => `${UTC_DATE_TIME.format(ms)} UTC`;
 
 async function render(
   title: string,
