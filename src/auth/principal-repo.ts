@@ -20,9 +20,9 @@ const plan = columnsOf(plans, "p");
  * the account's Members group (the default for new users): subqueries, no extra round trip.
  */
 const PRINCIPAL_COLUMNS = `${user.list}, ${account.list}, ${plan.list},
-  (SELECT json_group_array(json_object(
-    'group_id', m.group_id, 'group_name', g.name, 'permission', gr.permission, 'scope', json(gr.scope)))
-    FROM group_memberships m JOIN groups g ON g.id = m.group_id LEFT JOIN grants gr ON gr.group_id = m.group_id
+  (SELECT json_group_array(json_array(g.id, g.name, json((SELECT
+      json_group_array(json_array(gr.permission, json(gr.scope))) FROM grants gr WHERE gr.group_id = g.id))))
+    FROM group_memberships m JOIN groups g ON g.id = m.group_id
     WHERE m.user_id = u.id) AS grants_json,
   (SELECT g.id FROM groups g WHERE g.account_id = u.account_id AND g.builtin = 'members') AS members_group_id`;
 
@@ -39,22 +39,21 @@ const TOKEN_PRINCIPAL = `SELECT ${token.list}, ${PRINCIPAL_COLUMNS}
   FROM api_tokens t ${principalJoins("t")}
   WHERE t.id = ?1`;
 
-interface GrantJsonRow {
-  group_id: string;
-  group_name: string;
-  permission: string | null;
-  scope: GrantScope | null;
-}
+/** A membership as the query gives it: compact, since it travels on every request. */
+type GroupJson = [
+  id: string,
+  name: string,
+  grants: [permission: string, scope: GrantScope | null][],
+];
 
 function parseGrants(json: string) {
-  const rows = JSON.parse(json) as GrantJsonRow[];
-  const names = new Map(rows.map((r) => [r.group_id, r.group_name]));
-  const groups = [...names]
-    .map(([id, name]) => ({ id, name }))
-    .sort((a, b) => a.id.localeCompare(b.id));
-  const grants: EffectiveGrant[] = rows
-    .filter((r) => r.permission !== null)
-    .map((r) => ({ groupId: r.group_id, permission: r.permission!, scope: r.scope ?? null }));
+  const memberships = (JSON.parse(json) as GroupJson[]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const groups = memberships.map(([id, name]) => ({ id, name }));
+  const grants: EffectiveGrant[] = [];
+  for (const [groupId, , held] of memberships) {
+    for (const [permission, scope] of held)
+      grants.push({ groupId, permission, scope: scope ?? null });
+  }
   return { groupIds: groups.map((g) => g.id), groups, grants };
 }
 
