@@ -82,23 +82,27 @@ export async function createGroup(
     subject: { type: "group", id },
     metadata: { name: input.name, grants },
   };
+  const group: repo.GroupRow = {
+    id,
+    accountId: principal.accountId,
+    name: input.name,
+    description: input.description ?? null,
+    builtin: null,
+    createdAt: now,
+    updatedAt: now,
+    createdVia: "manual",
+    externalId: null,
+  };
   await commit(
     ctx,
     [
-      repo.insertGroup(db, {
-        id,
-        accountId: principal.accountId,
-        name: input.name,
-        description: input.description ?? null,
-        builtin: null,
-        createdAt: now,
-        updatedAt: now,
-      }),
+      repo.insertGroup(db, group),
       ...(grants.length ? [repo.insertGrants(principal.accountId, id, grants)] : []),
     ],
     [event],
   );
-  return (await repo.findGroup(db, principal.accountId, id))!;
+  // The batch wrote exactly this, so the answer needs no read after it.
+  return { group, memberCount: 0, grants };
 }
 
 /**

@@ -36,4 +36,12 @@ it("holds the D1 budget: one round trip for an authenticated read, one more for 
   });
   expect(created.status).toBe(201);
   expect(created.headers.get("x-d1-round-trips")).toBe("2");
+
+  // A new group is answered from what its batch wrote: no read after the write.
+  const group = await call("POST", "/v1/groups", {
+    token: acct.token,
+    body: { name: "Budget", grants: [{ permission: "users:read" }] },
+  });
+  expect(group.status).toBe(201);
+  expect(group.headers.get("x-d1-round-trips")).toBe("2");
 });
