@@ -103,10 +103,10 @@ export function markStreamed(accountId: string, id: string, now: number) {
     WHERE account_id = ${accountId} AND id = ${id} AND streamed_at IS NULL`;
 }
 
-export async function findEvent(db: Database, accountId: string, id: string) {
-  const [row] = await db
+/** The account's event (none or one row), as a query, so many can go in one batch. */
+export function findEvent(db: Database, accountId: string, id: string) {
+  return db
     .select()
     .from(activityEvents)
     .where(and(eq(activityEvents.accountId, accountId), eq(activityEvents.id, id)));
-  return row ?? null;
 }

@@ -8,7 +8,7 @@ import type { Bindings, Ctx } from "../context";
 import { database } from "../db/client";
 import { deliverInvitationMail, MailMessage, mailRetryDelaySeconds } from "../invitations/mail";
 import { clock } from "../lib/clock";
-import { attemptDelivery, fanOut, StreamMessage } from "../webhooks/delivery";
+import { attemptDelivery, type EventRef, fanOut, StreamMessage } from "../webhooks/delivery";
 
 export function jobContext(
   env: Bindings,
@@ -26,11 +26,61 @@ export function jobContext(
   };
 }
 
+/** Runs a message's work: acknowledged when it succeeds, retried by the queue when it throws. */
+async function settle(message: Message<unknown>, work: () => Promise<unknown>) {
+  try {
+    await work();
+    message.ack();
+  } catch (err) {
+    console.error(
+      JSON.stringify({
+        msg: "stream message failed; the queue will retry",
+        id: message.id,
+        err: String(err),
+      }),
+    );
+    message.retry({ delaySeconds: Math.min(300, 10 * 2 ** message.attempts) });
+  }
+}
+
+/**
+ * The batch's events are fanned out together, in a constant number of round trips. If that
+ * fails, each is tried alone, so only an event that fails by itself is retried and one
+ * poisoned event cannot carry the rest of its batch to the dead-letter queue.
+ */
+async function fanOutEvents(
+  events: { message: Message<unknown>; ref: EventRef }[],
+  env: Bindings,
+  waitUntil: (p: Promise<unknown>) => void,
+) {
+  if (events.length === 0) return;
+  try {
+    await fanOut(
+      jobContext(env, waitUntil, "queue"),
+      events.map((e) => e.ref),
+    );
+    for (const e of events) e.message.ack();
+  } catch (err) {
+    console.error(
+      JSON.stringify({
+        msg: "batched fan-out failed; each event is tried alone",
+        events: events.length,
+        err: String(err),
+      }),
+    );
+    for (const e of events) {
+      await settle(e.message, () => fanOut(jobContext(env, waitUntil, "queue"), [e.ref]));
+    }
+  }
+}
+
 export async function consumeEvents(
   batch: MessageBatch<unknown>,
   env: Bindings,
   waitUntil: (p: Promise<unknown>) => void,
 ) {
+  const events: { message: Message<unknown>; ref: EventRef }[] = [];
+  const deliveries: { message: Message<unknown>; deliveryId: string; attempt: number }[] = [];
   for (const message of batch.messages) {
     const parsed = StreamMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -42,23 +92,25 @@ export async function consumeEvents(
         }),
       );
       message.ack();
-      continue;
+    } else if (parsed.data.kind === "event") {
+      events.push({
+        message,
+        ref: { accountId: parsed.data.account_id, eventId: parsed.data.id },
+      });
+    } else {
+      deliveries.push({
+        message,
+        deliveryId: parsed.data.delivery_id,
+        attempt: parsed.data.attempt,
+      });
     }
-    const ctx = jobContext(env, waitUntil, "queue");
-    try {
-      if (parsed.data.kind === "event") await fanOut(ctx, parsed.data.account_id, parsed.data.id);
-      else await attemptDelivery(ctx, parsed.data.delivery_id, parsed.data.attempt);
-      message.ack();
-    } catch (err) {
-      console.error(
-        JSON.stringify({
-          msg: "stream message failed; the queue will retry",
-          id: message.id,
-          err: String(err),
-        }),
-      );
-      message.retry({ delaySeconds: Math.min(300, 10 * 2 ** message.attempts) });
-    }
+  }
+  await fanOutEvents(events, env, waitUntil);
+  // Each attempt is its own network call; they stay one at a time.
+  for (const d of deliveries) {
+    await settle(d.message, () =>
+      attemptDelivery(jobContext(env, waitUntil, "queue"), d.deliveryId, d.attempt),
+    );
   }
 }
 

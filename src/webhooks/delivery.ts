@@ -9,6 +9,7 @@ import { findEvent, markStreamed } from "../activity/repo";
 import { toEventDto } from "../activity/service";
 import type { Ctx } from "../context";
 import { commit } from "../db/commit";
+import { batchReads, statementOf } from "../db/read";
 import type { ActivityEventRow } from "../db/schema";
 import { newId } from "../lib/ids";
 import * as repo from "./repo";
@@ -50,18 +51,45 @@ const webhookPayload = (event: ActivityEventRow) =>
     data: toEventDto(event),
   });
 
-/** An event reaches its subscribers: deliveries are created once, however often the message comes. */
-export async function fanOut(ctx: Ctx, accountId: string, eventId: string) {
+/** An event a stream message names, in the account the message names. */
+export interface EventRef {
+  accountId: string;
+  eventId: string;
+}
+
+/** A queue may not take more messages than this in one send. */
+const SEND_BATCH_MAX = 100;
+
+/**
+ * Events reach their subscribers: deliveries are created once, however often a message
+ * comes. However many events, this is two D1 round trips (every event with its
+ * subscribers, then one transaction writing every delivery and mark) and, when anything
+ * subscribed, the sends of the deliveries.
+ */
+export async function fanOut(ctx: Ctx, refs: EventRef[]) {
   const { db, now } = ctx;
-  const event = await findEvent(db, accountId, eventId);
-  if (!event) return;
-  const endpoints = await repo.subscribers(db, accountId, event.type, event.occurredAt);
-  const payload = webhookPayload(event);
-  await commit(ctx, [
-    ...endpoints.map((e) =>
+  // A message the queue delivered twice in one batch is fanned out once.
+  const unique = [...new Map(refs.map((r) => [`${r.accountId}/${r.eventId}`, r])).values()];
+  if (unique.length === 0) return;
+  const read = await batchReads(
+    db,
+    unique.flatMap((r) => [
+      statementOf(db, findEvent(db, r.accountId, r.eventId)),
+      statementOf(db, repo.subscribersOf(db, r.accountId, r.eventId)),
+    ]),
+  );
+  const found = unique.flatMap((_, i) => {
+    const [event] = read[2 * i] as ActivityEventRow[];
+    const endpoints = read[2 * i + 1] as repo.EndpointRow[];
+    return event ? [{ event, endpoints }] : [];
+  });
+  if (found.length === 0) return;
+  const inserts = found.flatMap(({ event, endpoints }) => {
+    const payload = webhookPayload(event);
+    return endpoints.map((e) =>
       repo.insertDeliveryOnce(db, {
         id: newId("delivery"),
-        accountId,
+        accountId: event.accountId,
         endpointId: e.id,
         eventId: event.id,
         eventType: event.type,
@@ -74,14 +102,22 @@ export async function fanOut(ctx: Ctx, accountId: string, eventId: string) {
         createdAt: now,
         updatedAt: now,
       }),
-    ),
-    markStreamed(accountId, event.id, now),
-  ]);
-  const pending = endpoints.length ? await repo.pendingDeliveriesOf(db, accountId, event.id) : [];
-  if (pending.length) {
+    );
+  });
+  const marks = found.map(({ event }) => markStreamed(event.accountId, event.id, now));
+  // Read after the inserts, in their transaction: a delivery an earlier copy of the message
+  // created, but whose send was lost, is sent now too.
+  const pendingReads = found
+    .filter(({ endpoints }) => endpoints.length > 0)
+    .map(({ event }) => repo.pendingDeliveriesOf(db, event.accountId, event.id));
+  const results = await commit(ctx, [...inserts, ...marks, ...pendingReads]);
+  const pending = results
+    .slice(inserts.length + marks.length)
+    .flatMap((r) => r.rows.map((row) => String(row.id)));
+  for (let i = 0; i < pending.length; i += SEND_BATCH_MAX) {
     await ctx.env.EVENTS.sendBatch(
-      pending.map((d) => ({
-        body: { kind: "deliver", delivery_id: d.id, attempt: 1 } satisfies StreamMessage,
+      pending.slice(i, i + SEND_BATCH_MAX).map((id) => ({
+        body: { kind: "deliver", delivery_id: id, attempt: 1 } satisfies StreamMessage,
       })),
     );
   }

@@ -75,11 +75,12 @@ const webhooksInPlan = (accountId: string | SQL) =>
     WHERE a.id = ${accountId} AND f.value = 'webhooks')`;
 
 /**
- * Enabled endpoints of the account that subscribe to the type (or to everything) and
- * existed when the event happened: an endpoint added later does not receive the past.
- * None while the account's plan lacks webhooks (paused, not disabled).
+ * Enabled endpoints of the account that subscribe to the event's type (or to everything)
+ * and existed when it happened: an endpoint added later does not receive the past. None
+ * while the account's plan lacks webhooks (paused, not disabled). The event is read here,
+ * not passed in, so this can go in the same batch as the event's own read.
  */
-export function subscribers(db: Database, accountId: string, type: string, occurredAt: number) {
+export function subscribersOf(db: Database, accountId: string, eventId: string) {
   return db
     .select()
     .from(webhookEndpoints)
@@ -87,8 +88,11 @@ export function subscribers(db: Database, accountId: string, type: string, occur
       and(
         eq(webhookEndpoints.accountId, accountId),
         eq(webhookEndpoints.status, "enabled"),
-        sql`${webhookEndpoints.createdAt} <= ${occurredAt}`,
-        sql`EXISTS (SELECT 1 FROM json_each(${webhookEndpoints.events}) WHERE value = '*' OR value = ${type})`,
+        sql`EXISTS (SELECT 1 FROM activity_events e
+          WHERE e.account_id = ${accountId} AND e.id = ${eventId}
+            AND ${webhookEndpoints.createdAt} <= e.occurred_at
+            AND EXISTS (SELECT 1 FROM json_each(${webhookEndpoints.events})
+              WHERE value = '*' OR value = e.type))`,
         webhooksInPlan(accountId),
       ),
     );

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Bindings } from "../../src/context";
 import worker from "../../src/index";
 import { clock } from "../../src/lib/clock";
+import { newId } from "../../src/lib/ids";
 import { retryDelaySeconds } from "../../src/webhooks/delivery";
 import {
   call,
@@ -466,6 +467,159 @@ describe("the stream consumer", () => {
       await one("SELECT attempts, status FROM webhook_deliveries WHERE id = ?", delivery.id),
     ).toEqual({ attempts: 2, status: "pending" });
     expect((await endpointRow(hook.id)).consecutive_failures).toBe(2);
+  });
+});
+
+describe("a batch of event messages", () => {
+  /** Events written straight to the log, so only the batch under test fans them out. */
+  async function logEvents(events: { accountId: string; metadata?: string }[]) {
+    const now = Date.now();
+    const ids = events.map(() => newId("event"));
+    await env.DB.batch(
+      events.map((e, i) =>
+        env.DB.prepare(
+          `INSERT INTO activity_events (id, account_id, type, occurred_at, actor_type, actor_id,
+            subject_type, subject_id, method, ip, user_agent, metadata, streamed_at)
+          VALUES (?, ?, 'group.created', ?, 'system', NULL, 'group', 'grp_x', NULL, NULL, NULL, ?, NULL)`,
+        ).bind(ids[i], e.accountId, now, e.metadata ?? "{}"),
+      ),
+    );
+    return ids.map((id, i) => ({ id, account_id: events[i]!.accountId }));
+  }
+
+  const deliveriesTo = (...endpointIds: string[]) =>
+    rows(
+      "SELECT endpoint_id, event_id, account_id, payload FROM webhook_deliveries WHERE endpoint_id IN (SELECT value FROM json_each(?))",
+      JSON.stringify(endpointIds),
+    );
+  const streamedAt = async (ids: string[]) =>
+    (
+      await rows(
+        "SELECT streamed_at FROM activity_events WHERE id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(ids),
+      )
+    ).map((r) => r.streamed_at);
+
+  it("fans out events of two accounts at once: one delivery per endpoint and event, each account's own", async () => {
+    const [a, b] = await Promise.all([createAccount(), createAccount()]);
+    const [hookA, hookB] = await Promise.all([addEndpoint(a), addEndpoint(b)]);
+    const created = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        call("POST", "/v1/groups", {
+          token: (i % 2 ? b : a).token,
+          body: { name: `fan-${i}-${crypto.randomUUID().slice(0, 8)}`, grants: [] },
+        }),
+      ),
+    );
+    for (const res of created) expect(res.status).toBe(201);
+    const events = await rows<{ id: string; account_id: string }>(
+      "SELECT id, account_id FROM activity_events WHERE type = 'group.created' AND subject_id IN (SELECT value FROM json_each(?))",
+      JSON.stringify(created.map((res) => res.body.id)),
+    );
+    expect(events).toHaveLength(30);
+    const ofA = events.filter((e) => e.account_id === a.accountId);
+    expect(ofA).toHaveLength(15);
+
+    // Every event, two of them twice, and one of A's events named as B's, all in one batch.
+    const result = await consume(
+      ...events.map(eventMessage),
+      eventMessage(events[0]!),
+      eventMessage(events[1]!),
+      eventMessage({ id: ofA[0]!.id, account_id: b.accountId }),
+    );
+    expect(result.explicitAcks).toEqual(result.ids);
+    expect(result.retryMessages).toEqual([]);
+
+    // The events also went to the real queue, whose background consumer may fan them out
+    // too: still exactly one delivery each, and all of them written by the time the batch
+    // was acknowledged.
+    const deliveries = await deliveriesTo(hookA.id, hookB.id);
+    const key = (endpoint: string, event: string, account: string) =>
+      `${endpoint} ${event} ${account}`;
+    expect(deliveries.map((d) => key(d.endpoint_id, d.event_id, d.account_id)).sort()).toEqual(
+      events
+        .map((e) => key(e.account_id === a.accountId ? hookA.id : hookB.id, e.id, e.account_id))
+        .sort(),
+    );
+    for (const d of deliveries) {
+      expect(JSON.parse(d.payload)).toMatchObject({
+        type: "group.created",
+        data: { id: d.event_id, type: "group.created", account_id: d.account_id },
+      });
+    }
+    expect((await streamedAt(events.map((e) => e.id))).filter((s) => s === null)).toEqual([]);
+  });
+
+  it("gives the same deliveries as one message at a time", async () => {
+    const [a, b] = await Promise.all([createAccount(), createAccount()]);
+    const hooks = await Promise.all([
+      addEndpoint(a, ["group.created"]),
+      addEndpoint(a, ["*"]),
+      addEndpoint(a, ["user.created"]),
+      addEndpoint(b, ["*"]),
+    ]);
+    const accounts = [a, b, a, a, b, b, a];
+    const logged = await logEvents(
+      [...accounts, ...accounts].map((x) => ({ accountId: x.accountId })),
+    );
+    const together = logged.slice(0, accounts.length);
+    const alone = logged.slice(accounts.length);
+
+    const batch = await consume(...together.map(eventMessage));
+    expect(batch.explicitAcks).toEqual(batch.ids);
+    for (const e of alone) expect((await consume(eventMessage(e))).retryMessages).toEqual([]);
+
+    const all = await deliveriesTo(...hooks.map((h) => h.id));
+    const shape = (events: { id: string }[]) =>
+      all
+        .filter((d) => events.some((e) => e.id === d.event_id))
+        .map((d) => {
+          const n = events.findIndex((e) => e.id === d.event_id);
+          const payload = JSON.parse(d.payload);
+          return {
+            n,
+            endpoint: hooks.findIndex((h) => h.id === d.endpoint_id),
+            account: d.account_id,
+            payload: { ...payload, timestamp: null, data: { ...payload.data, id: n } },
+          };
+        })
+        .sort((x, y) => x.n - y.n || x.endpoint - y.endpoint);
+    // Two of A's endpoints take each of A's four events, B's one each of B's three.
+    expect(shape(together)).toHaveLength(2 * 4 + 1 * 3);
+    expect(shape(together)).toEqual(shape(alone));
+    expect(await streamedAt([...together, ...alone].map((e) => e.id))).not.toContain(null);
+  });
+
+  it("retries only the event that fails; the rest of the batch is fanned out and acknowledged", async () => {
+    const acct = await createAccount();
+    const hook = await addEndpoint(acct);
+    const [good1, poisoned, good2] = await logEvents([
+      { accountId: acct.accountId },
+      // Not JSON: reading this event throws, as any fault of one event would.
+      { accountId: acct.accountId, metadata: "{not json" },
+      { accountId: acct.accountId },
+    ]);
+    try {
+      const result = await consume(
+        eventMessage(good1!),
+        "not a message",
+        eventMessage(poisoned!),
+        { kind: "event", id: newId("event"), account_id: acct.accountId },
+        eventMessage(good2!),
+      );
+      const [id1, malformed, poisonedId, unknown, id2] = result.ids;
+      expect(result.retryMessages).toEqual([{ msgId: poisonedId }]);
+      expect(result.explicitAcks.sort()).toEqual([id1, malformed, unknown, id2].sort());
+
+      expect((await deliveriesTo(hook.id)).map((d) => d.event_id).sort()).toEqual(
+        [good1!.id, good2!.id].sort(),
+      );
+      expect(await streamedAt([good1!.id, good2!.id])).not.toContain(null);
+      expect(await streamedAt([poisoned!.id])).toEqual([null]);
+    } finally {
+      // A later cron must not hand the poisoned event to the background consumer.
+      await env.DB.prepare("DELETE FROM activity_events WHERE id = ?").bind(poisoned!.id).run();
+    }
   });
 });
 
