@@ -10,17 +10,21 @@
  * the same statement that checks the mail is still owed, so the link works the moment it
  * is mailed; a retry mints again, which leaves only the newest mail's link working, as a
  * resend does. The row's digest until the first claim matches no token at all.
+ *
+ * A queue batch is handled whole: every claim in one commit, the sends side by side, every
+ * outcome in a second commit, so the database sees two round trips however long the batch.
  */
 import { z } from "zod";
 import type { EventInput } from "../activity/record";
 import type { Ctx } from "../context";
+import type { Statement } from "../db/batch";
 import { commit } from "../db/commit";
 import { appLink } from "../http/links";
 import { iso } from "../lib/clock";
 import { randomSecret } from "../lib/crypto";
-import { attemptMail } from "../mail/send";
+import { type Attempt, attemptMail } from "../mail/send";
 import { invitationMail } from "../mail/templates";
-import { mintToken } from "../tokens/single-use";
+import { type MintedToken, mintToken } from "../tokens/single-use";
 import * as repo from "./repo";
 
 export const INVITATION_TOKEN = {
@@ -90,23 +94,104 @@ export const mailRetryDelaySeconds = (attempts: number) => Math.min(300, 10 * 2 
 
 export type MailOutcome = "sent" | "failed" | "retry" | "stale";
 
-/** One try at the mail a message stands for; `attempts` counts this one. */
-export async function deliverInvitationMail(
+/** One message's try: `attempts` counts this one. */
+export interface MailTry {
+  message: MailMessage;
+  attempts: number;
+}
+
+/** A claimed mail, and what trying to send it gave (a throw stands for "try again"). */
+interface Claimed {
+  index: number;
+  message: MailMessage;
+  attempts: number;
+  row: repo.InvitationRow;
+  attempt?: Attempt;
+}
+
+/**
+ * One try at each mail a batch of messages stands for, in two D1 round trips however many
+ * there are: one commit claims them all (each in its own account), the claimed ones are
+ * indexed and sent concurrently, and one commit records every outcome. Answers each
+ * message's outcome, in order; a failure of either commit throws, and every message is
+ * tried again, as a throw for one message did before: an unsettled claim stays owed.
+ */
+export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promise<MailOutcome[]> {
+  const { db, now } = ctx;
+  const outcomes: MailOutcome[] = tries.map(() => "stale");
+  // A message duplicated within the batch would claim twice and mail twice; one after
+  // another, the second found the mail settled. The first stands for both.
+  const seen = new Set<string>();
+  const owed = tries
+    .map((t, index) => ({ ...t, index }))
+    .filter(({ message: m }) => {
+      const key = `${m.account_id}\n${m.invitation_id}\n${m.mail_id}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  if (owed.length === 0) return outcomes;
+  const tokens = await Promise.all(owed.map(() => mintToken(INVITATION_TOKEN)));
+  const results = await commit(
+    ctx,
+    owed.flatMap(({ message: m }, i) => [
+      repo.claimMail(db, m.account_id, m.invitation_id, m.mail_id, tokens[i]!.hash, now),
+      repo.mailNames(m.account_id, m.invitation_id),
+    ]),
+  );
+  const claimed: (Claimed & { token: MintedToken; named: MailNames })[] = [];
+  owed.forEach((t, i) => {
+    const raw = results[2 * i]?.rows[0];
+    if (!raw) return;
+    const named = results[2 * i + 1]?.rows[0] as unknown as MailNames;
+    claimed.push({ ...t, row: repo.invitationOf(raw), token: tokens[i]!, named });
+  });
+  await Promise.all(
+    claimed.map(async (c) => {
+      try {
+        c.attempt = await send(ctx, c.message, c.row, c.token, c.named);
+      } catch (err) {
+        // As a throw did for one message alone: this one is tried again, the others go on.
+        console.error(
+          JSON.stringify({
+            msg: "mail message failed; the queue will retry",
+            invitation_id: c.message.invitation_id,
+            err: String(err),
+          }),
+        );
+      }
+    }),
+  );
+  const settles: Statement[] = [];
+  const events: EventInput[] = [];
+  for (const c of claimed) {
+    const outcome = outcomeOf(c);
+    outcomes[c.index] = outcome;
+    const { account_id: accountId, invitation_id: id, mail_id: mailId } = c.message;
+    if (outcome === "sent") settles.push(repo.settleMail(db, accountId, id, mailId, "sent"));
+    if (outcome === "failed") {
+      settles.push(repo.settleMail(db, accountId, id, mailId, "failed"));
+      events.push(deliveryFailed(c));
+    }
+  }
+  if (settles.length > 0) await commit(ctx, settles, events);
+  return outcomes;
+}
+
+interface MailNames {
+  account_name: string;
+  inviter_name: string | null;
+}
+
+/** Indexes the claimed mail's link and sends the mail. */
+async function send(
   ctx: Ctx,
   message: MailMessage,
-  attempts: number,
-): Promise<MailOutcome> {
-  const { db, now } = ctx;
-  const { account_id: accountId, invitation_id: id, mail_id: mailId } = message;
-  const token = await mintToken(INVITATION_TOKEN);
-  const [claimed, names] = await commit(ctx, [
-    repo.claimMail(db, accountId, id, mailId, token.hash, now),
-    repo.mailNames(accountId, id),
-  ]);
-  const raw = claimed?.rows[0];
-  if (!raw) return "stale";
-  const row = repo.invitationOf(raw);
-  const named = names?.rows[0] as { account_name: string; inviter_name: string | null };
+  row: repo.InvitationRow,
+  token: MintedToken,
+  named: MailNames,
+): Promise<Attempt> {
+  const { account_id: accountId, invitation_id: id } = message;
   await token.index(ctx, { invitation_id: id, account_id: accountId }, row.expiresAt);
   const mail = await invitationMail({
     accountName: named.account_name,
@@ -114,18 +199,24 @@ export async function deliverInvitationMail(
     link: appLink(ctx, "/activate", { token: token.token }),
     expiresAt: row.expiresAt,
   });
-  const attempt = await attemptMail(ctx, { to: row.email, ...mail, tag: "invitation" });
-  if (attempt.delivery === "sent" || attempt.delivery === "outbox") {
-    await commit(ctx, [repo.settleMail(db, accountId, id, mailId, "sent")]);
-    return "sent";
-  }
+  return attemptMail(ctx, { to: row.email, ...mail, tag: "invitation" });
+}
+
+function outcomeOf({ attempt, attempts }: Claimed): MailOutcome {
+  if (!attempt) return "retry";
+  if (attempt.delivery === "sent" || attempt.delivery === "outbox") return "sent";
   if (attempt.retryable && attempts < MAIL_ATTEMPTS) return "retry";
-  const reason = attempt.retryable
+  return "failed";
+}
+
+function deliveryFailed({ message, attempts, row, attempt }: Claimed): EventInput {
+  const { account_id: accountId, invitation_id: id, mail_id: mailId } = message;
+  const reason = attempt!.retryable
     ? "retries_exhausted"
-    : attempt.delivery === "not_configured"
+    : attempt!.delivery === "not_configured"
       ? "not_configured"
       : "refused";
-  const failed: EventInput = {
+  return {
     type: "invitation.delivery_failed",
     accountId,
     actor: { type: "system", id: null },
@@ -134,13 +225,11 @@ export async function deliverInvitationMail(
       email: row.email,
       attempts,
       reason,
-      status: attempt.status ?? null,
+      status: attempt!.status ?? null,
       expires_at: iso(row.expiresAt),
     },
     when: repo.mailQueued(accountId, id, mailId),
   };
-  await commit(ctx, [repo.settleMail(db, accountId, id, mailId, "failed")], [failed]);
-  return "failed";
 }
 
 /** The cron: mail still owed whose message went missing is queued again. */

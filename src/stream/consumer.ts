@@ -6,7 +6,7 @@
 import { configOf } from "../config";
 import type { Bindings, Ctx } from "../context";
 import { database } from "../db/client";
-import { deliverInvitationMail, MailMessage, mailRetryDelaySeconds } from "../invitations/mail";
+import { deliverInvitationMails, MailMessage, mailRetryDelaySeconds } from "../invitations/mail";
 import { clock } from "../lib/clock";
 import { attemptDelivery, type EventRef, fanOut, StreamMessage } from "../webhooks/delivery";
 
@@ -131,14 +131,16 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>) {
 }
 
 /**
- * The MAIL queue's consumer: one try per message. A failure that may pass is retried by
- * the queue with growing delays; the last try, or a refusal, is recorded as failed.
+ * The MAIL queue's consumer: one try per message, the whole batch at once. A failure that
+ * may pass is retried by the queue with growing delays; the last try, or a refusal, is
+ * recorded as failed.
  */
 export async function consumeMail(
   batch: MessageBatch<unknown>,
   env: Bindings,
   waitUntil: (p: Promise<unknown>) => void,
 ) {
+  const tries: { message: Message<unknown>; body: MailMessage }[] = [];
   for (const message of batch.messages) {
     const parsed = MailMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -150,15 +152,22 @@ export async function consumeMail(
         }),
       );
       message.ack();
-      continue;
-    }
-    const ctx = jobContext(env, waitUntil, "mail");
-    try {
-      const outcome = await deliverInvitationMail(ctx, parsed.data, message.attempts);
-      if (outcome === "retry") {
+    } else tries.push({ message, body: parsed.data });
+  }
+  if (tries.length === 0) return;
+  const ctx = jobContext(env, waitUntil, "mail");
+  try {
+    const outcomes = await deliverInvitationMails(
+      ctx,
+      tries.map((t) => ({ message: t.body, attempts: t.message.attempts })),
+    );
+    tries.forEach(({ message }, i) => {
+      if (outcomes[i] === "retry") {
         message.retry({ delaySeconds: mailRetryDelaySeconds(message.attempts) });
       } else message.ack();
-    } catch (err) {
+    });
+  } catch (err) {
+    for (const { message } of tries) {
       console.error(
         JSON.stringify({
           msg: "mail message failed; the queue will retry",

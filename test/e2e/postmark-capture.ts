@@ -10,7 +10,7 @@
  *   - 401 `{ErrorCode: 10, Message}` for a missing or wrong server token;
  *   - 422 `{ErrorCode: 300 | 402 | 409, Message}` for an invalid request (missing From/To,
  *     no body, bad JSON, not JSON);
- *   - whatever `failNext` was told to answer, for delivery-failure tests.
+ *   - whatever `failNext` or `failFor` was told to answer, for delivery-failure tests.
  * Rejected requests are recorded too (in `rejected`), so a test can see what was refused.
  */
 import { randomUUID } from "node:crypto";
@@ -58,6 +58,8 @@ export interface PostmarkCapture {
   rejected: RejectedRequest[];
   /** The next `count` valid sends are answered with `reply` instead of being accepted. */
   failNext(reply: FailureReply, count?: number): void;
+  /** Every send to `email` (case-insensitive) is answered with `reply` until told otherwise. */
+  failFor(email: string, reply: FailureReply | null): void;
   /** Resolves with the first message (present or arriving within `timeoutMs`) that matches. */
   waitForMessage(
     match: (m: CapturedMessage) => boolean,
@@ -107,6 +109,7 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
     resolve: (m: CapturedMessage) => void;
   }>();
   const failures: FailureReply[] = [];
+  const failing = new Map<string, FailureReply>();
 
   const capture = {
     url: "",
@@ -188,7 +191,7 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
     if (!nonEmptyString(b.HtmlBody) && !nonEmptyString(b.TextBody)) {
       return refuse(req, res, 422, 300, "Provide either email TextBody or HtmlBody or both.", b);
     }
-    const failure = failures.shift();
+    const failure = failing.get(b.To.toLowerCase()) ?? failures.shift();
     if (failure) return refuse(req, res, failure.status, failure.errorCode, failure.message, b);
 
     const message: CapturedMessage = {
@@ -238,6 +241,10 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
 
   capture.failNext = (failure, count = 1) => {
     for (let i = 0; i < count; i++) failures.push(failure);
+  };
+  capture.failFor = (email, failure) => {
+    if (failure) failing.set(email.toLowerCase(), failure);
+    else failing.delete(email.toLowerCase());
   };
   capture.messagesTo = (email) =>
     messages.filter((m) => m.To.toLowerCase() === email.toLowerCase());
