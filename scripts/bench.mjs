@@ -40,10 +40,13 @@ let { api, newAccount, addUsers } = client(base);
 
 let seq = 0;
 /** One autocannon run; `make(i)` builds the i-th request, so runs can rotate accounts or bodies. */
-const run = async (title, make) => ({
-  title,
-  result: await load(base, make, { seconds, connections }),
-});
+// Each row is measured after a warm-up of its own, as the peer's harness does: the first
+// requests of a route compile it, and a fresh isolate has not optimized anything yet.
+const warmup = Number(process.env.BENCH_WARMUP_S ?? 2);
+const run = async (title, make) => {
+  if (warmup > 0) await load(base, make, { seconds: warmup, connections });
+  return { title, result: await load(base, make, { seconds, connections }) };
+};
 
 const one = await newAccount(0);
 // Room for every invitation the row sends: the enterprise plan's 1,000 seats would fill.
