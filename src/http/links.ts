@@ -9,7 +9,8 @@ export function appLink(
   path: string,
   query: Record<string, string> = {},
 ) {
-  const url = new URL(path.replace(/^\//, ""), `${ctx.config.appUrl}/`);
-  for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
-  return url.toString();
+  // APP_URL has no trailing slash (the configuration strips it), and every path here is ours:
+  // joining strings gives what URL resolution would, without parsing a URL per mail.
+  const search = new URLSearchParams(query).toString();
+  return `${ctx.config.appUrl}/${path.replace(/^\//, "")}${search ? `?${search}` : ""}`;
 }
