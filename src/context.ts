@@ -5,6 +5,7 @@ import type { Config } from "./config";
 import type { Database } from "./db/client";
 import type { accounts, plans, users } from "./db/schema";
 import type { Preloaded } from "./http/preload";
+import type { StreamMessage } from "./webhooks/delivery";
 
 export type Bindings = Omit<Env, "ACCOUNT"> & {
   ACCOUNT: DurableObjectNamespace<AccountCapacity>;
@@ -70,6 +71,12 @@ export interface Ctx {
   /** D1 round trips made for this request, including those the account object makes for it. */
   roundTrips: { count: number };
   waitUntil(promise: Promise<unknown>): void;
+  /**
+   * Hands messages to the EVENTS queue, best effort: a lost send loses nothing, the cron
+   * sends again what the database still owes. A request holds them until it has answered
+   * and sends them all at once.
+   */
+  send(messages: StreamMessage[]): void;
 }
 
 /** A domain context acting for an identity provider over SCIM. */

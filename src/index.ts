@@ -1,7 +1,7 @@
 import { buildApp } from "./app";
 import type { Bindings } from "./context";
 import { runScheduled } from "./jobs/scheduled";
-import { consumeDeadLetters, consumeEvents, consumeMail } from "./stream/consumer";
+import { consumeDeadLetters, consumeEvents } from "./stream/consumer";
 
 export { AccountCapacity } from "./capacity/account-object";
 
@@ -11,7 +11,6 @@ export default {
   fetch: app.fetch,
   async queue(batch, env, ctx) {
     if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch);
-    else if (batch.queue === "user-mail") await consumeMail(batch, env, (p) => ctx.waitUntil(p));
     else await consumeEvents(batch, env, (p) => ctx.waitUntil(p));
   },
   async scheduled(_controller, env, ctx) {

@@ -2,8 +2,8 @@
  * Activity events: what they are, and how one becomes a row and a stream message.
  * `commit()` (src/db/commit.ts) writes them in the same batch as the change they record,
  * so the audit trail never misses a committed change, and hands them to the EVENTS queue
- * after commit (a transactional outbox: the row is the truth, the send is best effort and
- * re-sent by the cron).
+ * after commit, through `ctx.send` (a transactional outbox: the row is the truth, the send
+ * is best effort and re-sent by the cron).
  */
 import type { SQL } from "drizzle-orm";
 import type { AuthMethod, Ctx, Principal } from "../context";
@@ -119,18 +119,5 @@ export function buildEvent(ctx: Ctx, input: EventInput): EventRow {
 /** After commit: hand the events to the stream. Failure is fine; the cron re-sends unstreamed rows. */
 export function publish(ctx: Ctx, events: EventRow[]): void {
   if (events.length === 0) return;
-  const messages = events.map((e) => ({
-    body: { kind: "event" as const, id: e.id, account_id: e.accountId },
-  }));
-  ctx.waitUntil(
-    ctx.env.EVENTS.sendBatch(messages).catch((err) =>
-      console.warn(
-        JSON.stringify({
-          msg: "event publish failed",
-          request_id: ctx.meta.requestId,
-          err: String(err),
-        }),
-      ),
-    ),
-  );
+  ctx.send(events.map((e) => ({ kind: "event", id: e.id, account_id: e.accountId })));
 }

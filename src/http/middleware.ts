@@ -11,6 +11,7 @@ import { countingInto } from "../db/round-trips";
 import { clock } from "../lib/clock";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { outbox } from "../stream/outbox";
 import { alongsideOf, type PreloadedRead } from "./preload";
 
 export const requestContext = createMiddleware<AppEnv>(async function requestContext(c, next) {
@@ -28,6 +29,8 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
   const { config } = loaded;
   const roundTrips = { count: 0 };
   const development = config.development;
+  // Every message the request queues leaves in one send, after the answer is built.
+  const box = outbox(c.env, (p) => c.executionCtx.waitUntil(p), requestId);
   c.set("ctx", {
     db: database(c.env.DB, development),
     env: c.env,
@@ -39,13 +42,19 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
       userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
     },
     roundTrips,
-    waitUntil: (p) => c.executionCtx.waitUntil(p),
+    waitUntil: box.waitUntil,
+    send: box.send,
   });
-  if (development) {
-    await countingInto(roundTrips, next);
-    c.header("x-d1-round-trips", String(roundTrips.count));
-  } else {
-    await next();
+  try {
+    if (development) {
+      await countingInto(roundTrips, next);
+      c.header("x-d1-round-trips", String(roundTrips.count));
+    } else {
+      await next();
+    }
+  } finally {
+    // A handler's throw has already become the answer (hono's onError) by now.
+    box.flush();
   }
   c.header("x-request-id", requestId);
 });

@@ -1,6 +1,6 @@
 /**
  * Invitation mail, off the request path. Inviting commits the row with its mail `queued`
- * and hands a message to the MAIL queue; the consumer mints the link, indexes it, sends
+ * and hands a message to the EVENTS queue; its consumer mints the link, indexes it, sends
  * it, and records `sent`, or `failed` with an `invitation.delivery_failed` event.
  *
  * The link's token is minted here, in the consumer, not during the request: the message
@@ -73,20 +73,7 @@ export function queueInvitationMail(
   ctx: Ctx,
   rows: { accountId: string; id: string; mailId: string | null }[],
 ): void {
-  for (let i = 0; i < rows.length; i += 100) {
-    const messages = rows.slice(i, i + 100).map((row) => ({ body: messageOf(row) }));
-    ctx.waitUntil(
-      ctx.env.MAIL.sendBatch(messages).catch((err: unknown) =>
-        console.warn(
-          JSON.stringify({
-            msg: "invitation mail not queued; the cron will queue it again",
-            request_id: ctx.meta.requestId,
-            err: String(err),
-          }),
-        ),
-      ),
-    );
-  }
+  if (rows.length > 0) ctx.send(rows.map(messageOf));
 }
 
 /** Grows 10 s, 20 s, 40 s… up to five minutes: well under MAIL_STALLED_AFTER_MS. */
@@ -248,7 +235,7 @@ export async function requeueStalledMail(ctx: Ctx, limit = 200) {
     ),
   ]);
   for (let i = 0; i < rows.length; i += 100) {
-    await ctx.env.MAIL.sendBatch(rows.slice(i, i + 100).map((row) => ({ body: messageOf(row) })));
+    await ctx.env.EVENTS.sendBatch(rows.slice(i, i + 100).map((row) => ({ body: messageOf(row) })));
   }
   return rows.length;
 }

@@ -1,28 +1,37 @@
 /**
- * The EVENTS queue's consumer. Messages are parsed on receipt; a malformed one is dropped
+ * The EVENTS queue's consumer: activity events to fan out, webhook attempts to make and
+ * invitation mail to send. Messages are parsed on receipt; a malformed one is dropped
  * (logged), an unexpected failure is retried by the queue and, after its retries, lands
  * in the dead-letter queue, whose own consumer records it so nothing vanishes silently.
  */
 import { configOf } from "../config";
 import type { Bindings, Ctx } from "../context";
 import { database } from "../db/client";
-import { deliverInvitationMails, MailMessage, mailRetryDelaySeconds } from "../invitations/mail";
+import {
+  deliverInvitationMails,
+  type MailMessage,
+  mailRetryDelaySeconds,
+} from "../invitations/mail";
 import { clock } from "../lib/clock";
 import { attemptDelivery, type EventRef, fanOut, StreamMessage } from "../webhooks/delivery";
+import { sendToStream } from "./outbox";
 
 export function jobContext(
   env: Bindings,
   waitUntil: (p: Promise<unknown>) => void,
   label: string,
 ): Ctx {
+  const requestId = `${label}-${crypto.randomUUID()}`;
   return {
     db: database(env.DB),
     env,
     config: configOf(env),
     now: clock.now(),
-    meta: { requestId: `${label}-${crypto.randomUUID()}`, ip: null, userAgent: null },
+    meta: { requestId, ip: null, userAgent: null },
     roundTrips: { count: 0 },
     waitUntil,
+    // No answer to wait for: each call sends at once.
+    send: (messages) => waitUntil(sendToStream(env, requestId, messages)),
   };
 }
 
@@ -74,12 +83,49 @@ async function fanOutEvents(
   }
 }
 
+/**
+ * The batch's invitation mail: one try per message, all at once. A failure that may pass is
+ * retried by the queue with growing delays; the last try, or a refusal, is recorded as
+ * failed. If the batch's work fails as a whole, every mail is tried again.
+ */
+async function deliverMails(
+  mails: { message: Message<unknown>; body: MailMessage }[],
+  env: Bindings,
+  waitUntil: (p: Promise<unknown>) => void,
+) {
+  if (mails.length === 0) return;
+  const ctx = jobContext(env, waitUntil, "mail");
+  try {
+    const outcomes = await deliverInvitationMails(
+      ctx,
+      mails.map((m) => ({ message: m.body, attempts: m.message.attempts })),
+    );
+    mails.forEach(({ message }, i) => {
+      if (outcomes[i] === "retry") {
+        message.retry({ delaySeconds: mailRetryDelaySeconds(message.attempts) });
+      } else message.ack();
+    });
+  } catch (err) {
+    for (const { message } of mails) {
+      console.error(
+        JSON.stringify({
+          msg: "mail message failed; the queue will retry",
+          id: message.id,
+          err: String(err),
+        }),
+      );
+      message.retry({ delaySeconds: mailRetryDelaySeconds(message.attempts) });
+    }
+  }
+}
+
 export async function consumeEvents(
   batch: MessageBatch<unknown>,
   env: Bindings,
   waitUntil: (p: Promise<unknown>) => void,
 ) {
   const events: { message: Message<unknown>; ref: EventRef }[] = [];
+  const mails: { message: Message<unknown>; body: MailMessage }[] = [];
   const deliveries: { message: Message<unknown>; deliveryId: string; attempt: number }[] = [];
   for (const message of batch.messages) {
     const parsed = StreamMessage.safeParse(message.body);
@@ -97,6 +143,8 @@ export async function consumeEvents(
         message,
         ref: { accountId: parsed.data.account_id, eventId: parsed.data.id },
       });
+    } else if (parsed.data.kind === "invitation") {
+      mails.push({ message, body: parsed.data });
     } else {
       deliveries.push({
         message,
@@ -105,7 +153,8 @@ export async function consumeEvents(
       });
     }
   }
-  await fanOutEvents(events, env, waitUntil);
+  // Someone is waiting for the mail: it does not wait for the fan-out.
+  await Promise.all([fanOutEvents(events, env, waitUntil), deliverMails(mails, env, waitUntil)]);
   // Each attempt is its own network call; they stay one at a time.
   for (const d of deliveries) {
     await settle(d.message, () =>
@@ -127,55 +176,5 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>) {
       }),
     );
     message.ack();
-  }
-}
-
-/**
- * The MAIL queue's consumer: one try per message, the whole batch at once. A failure that
- * may pass is retried by the queue with growing delays; the last try, or a refusal, is
- * recorded as failed.
- */
-export async function consumeMail(
-  batch: MessageBatch<unknown>,
-  env: Bindings,
-  waitUntil: (p: Promise<unknown>) => void,
-) {
-  const tries: { message: Message<unknown>; body: MailMessage }[] = [];
-  for (const message of batch.messages) {
-    const parsed = MailMessage.safeParse(message.body);
-    if (!parsed.success) {
-      console.error(
-        JSON.stringify({
-          msg: "malformed mail message dropped",
-          id: message.id,
-          body: message.body,
-        }),
-      );
-      message.ack();
-    } else tries.push({ message, body: parsed.data });
-  }
-  if (tries.length === 0) return;
-  const ctx = jobContext(env, waitUntil, "mail");
-  try {
-    const outcomes = await deliverInvitationMails(
-      ctx,
-      tries.map((t) => ({ message: t.body, attempts: t.message.attempts })),
-    );
-    tries.forEach(({ message }, i) => {
-      if (outcomes[i] === "retry") {
-        message.retry({ delaySeconds: mailRetryDelaySeconds(message.attempts) });
-      } else message.ack();
-    });
-  } catch (err) {
-    for (const { message } of tries) {
-      console.error(
-        JSON.stringify({
-          msg: "mail message failed; the queue will retry",
-          id: message.id,
-          err: String(err),
-        }),
-      );
-      message.retry({ delaySeconds: mailRetryDelaySeconds(message.attempts) });
-    }
   }
 }

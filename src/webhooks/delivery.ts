@@ -11,6 +11,7 @@ import type { Ctx } from "../context";
 import { commit } from "../db/commit";
 import { batchReads, statementOf } from "../db/read";
 import type { ActivityEventRow } from "../db/schema";
+import { MailMessage } from "../invitations/mail";
 import { newId } from "../lib/ids";
 import * as repo from "./repo";
 import { signatureHeaders } from "./signing";
@@ -41,6 +42,7 @@ export const StreamMessage = z.discriminatedUnion("kind", [
     delivery_id: z.string().min(1),
     attempt: z.number().int().min(1).max(MAX_ATTEMPTS),
   }),
+  MailMessage,
 ]);
 export type StreamMessage = z.infer<typeof StreamMessage>;
 

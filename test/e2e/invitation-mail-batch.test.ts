@@ -1,5 +1,5 @@
 /**
- * Invitation mail in bulk, end to end: many invitations at once reach the MAIL queue in
+ * Invitation mail in bulk, end to end: many invitations at once reach the EVENTS queue in
  * batches, which the consumer takes whole. Every address gets its one mail through the real
  * postmark client, every link works, and Postmark refusing one address fails only that one.
  */

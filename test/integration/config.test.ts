@@ -69,7 +69,7 @@ describe("one configuration module", () => {
   });
 
   it("is the only file that reads a setting from env or compares ENVIRONMENT", () => {
-    const BINDINGS = new Set(["DB", "TOKENS", "ACCOUNT", "EVENTS", "MAIL", "ASSETS"]);
+    const BINDINGS = new Set(["DB", "TOKENS", "ACCOUNT", "EVENTS", "ASSETS"]);
     const files = Object.entries(sources).filter(
       ([file]) => !file.endsWith("/src/config.ts") && !file.endsWith(".d.ts"),
     );

@@ -1,5 +1,5 @@
 /**
- * The MAIL consumer takes a queue batch whole: every claim in one D1 batch, the sends side
+ * The EVENTS consumer takes a batch's invitation mail whole: every claim in one D1 batch, the sends side
  * by side, every outcome in a second one. Each message still ends as it would alone: sent,
  * failed with its event, retried, or dropped as stale; a duplicate within the batch mails
  * once; a failure of the database retries the whole batch and changes nothing.
@@ -102,10 +102,10 @@ const message = (accountId: string, id: string, mailId: string) => ({
   mail_id: mailId,
 });
 
-/** One batch through the worker's MAIL handler; `attempts` per message. */
+/** One batch through the worker's EVENTS handler; `attempts` per message. */
 async function consume(bodies: { body: unknown; attempts?: number }[], bindings: Bindings) {
   const batch = createMessageBatch(
-    "user-mail",
+    "user-events",
     bodies.map(({ body, attempts = 1 }) => ({
       id: crypto.randomUUID(),
       timestamp: new Date(),

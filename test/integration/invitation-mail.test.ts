@@ -1,5 +1,5 @@
 /**
- * Invitation mail from the MAIL queue: the answer says `queued` without waiting for it,
+ * Invitation mail from the EVENTS queue: the answer says `queued` without waiting for it,
  * the consumer sends it (the development outbox here) and records `sent`; retries, the
  * final failure with its `invitation.delivery_failed` event and webhook, stale messages,
  * and the cron queuing again mail whose message was lost. The consumer is driven by
@@ -48,13 +48,13 @@ const lookup = (token: string) =>
   call("GET", `/v1/invitations/lookup?token=${encodeURIComponent(token)}`);
 const tokenIn = (text: string) => decodeURIComponent(/[?&]token=([^\s"'<>&]+)/.exec(text)![1]!);
 
-/** One message through the worker's MAIL handler, as the queue's `attempts`-th delivery. */
+/** One message through the worker's EVENTS handler, as the queue's `attempts`-th delivery. */
 async function consume(
   body: unknown,
   attempts = 1,
   bindings: Bindings = env as unknown as Bindings,
 ) {
-  const batch = createMessageBatch("user-mail", [
+  const batch = createMessageBatch("user-events", [
     { id: crypto.randomUUID(), timestamp: new Date(), attempts, body },
   ]);
   const ctx = createExecutionContext();
@@ -218,19 +218,20 @@ describe("invitation mail from the queue", () => {
     await owe(recent.id, clock.now() - MINUTE);
 
     const sent: any[] = [];
-    const MAIL = {
+    const EVENTS = {
       send: (body: unknown) => {
         sent.push(body);
-        return env.MAIL.send(body);
+        return env.EVENTS.send(body);
       },
       sendBatch: (messages: MessageSendRequest[]) => {
         sent.push(...messages.map((m) => m.body));
-        return env.MAIL.sendBatch(messages);
+        return env.EVENTS.sendBatch(messages);
       },
     };
-    await runCron({ ...env, MAIL } as unknown as Bindings);
-    expect(sent.map((m) => m.invitation_id)).toContain(lost.id);
-    expect(sent.map((m) => m.invitation_id)).not.toContain(recent.id);
+    await runCron({ ...env, EVENTS } as unknown as Bindings);
+    const mailed = sent.filter((m) => m.kind === "invitation").map((m) => m.invitation_id);
+    expect(mailed).toContain(lost.id);
+    expect(mailed).not.toContain(recent.id);
 
     const mail = await newMail(lost.email, [lost.mail]);
     expect(tokenIn(mail.text)).not.toBe(tokenIn(lost.mail.text));
