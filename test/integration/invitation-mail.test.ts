@@ -6,7 +6,12 @@
  * calling the worker's queue handler where a test needs one exact attempt; miniflare also
  * runs it in the background for what the worker queues itself.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Bindings } from "../../src/context";
@@ -242,6 +247,115 @@ describe("invitation mail from the queue", () => {
       (r) => r.email_delivery === "sent",
       "the re-queued mail recorded as sent",
     );
+  });
+});
+
+/** The real EVENTS queue, with a record of each send the worker makes to it. */
+function recordingQueue() {
+  const sends: any[][] = [];
+  const EVENTS = {
+    send: (body: unknown, opts?: QueueSendOptions) => {
+      sends.push([body]);
+      return env.EVENTS.send(body, opts);
+    },
+    sendBatch: (messages: MessageSendRequest[], opts?: QueueSendBatchOptions) => {
+      sends.push(messages.map((m) => m.body));
+      return env.EVENTS.sendBatch(messages, opts);
+    },
+  };
+  return { sends, bindings: { ...env, EVENTS } as unknown as Bindings };
+}
+
+/** One request through the worker, waiting for everything it left running after answering. */
+async function fetchRecorded(
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: any; sends: any[][] }> {
+  const { sends, bindings } = recordingQueue();
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`http://api.test${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+    bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, sends };
+}
+
+const eventIdOf = async (type: string, subjectId: string) =>
+  (
+    await rows("SELECT id FROM activity_events WHERE type = ? AND subject_id = ?", type, subjectId)
+  )[0]?.id;
+
+describe("a request's queue messages", () => {
+  it("leave in one send after the answer: an invitation's event and its mail together", async () => {
+    const acct = await createAccount();
+    const email = uniqueEmail("one-send");
+    const res = await fetchRecorded("POST", "/v1/invitations", acct.token, { email });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const created = await eventIdOf("invitation.created", res.body.id);
+    expect(created).toBeTruthy();
+    expect(res.sends).toEqual([
+      [
+        { kind: "event", id: created, account_id: acct.accountId },
+        {
+          kind: "invitation",
+          account_id: acct.accountId,
+          invitation_id: res.body.id,
+          mail_id: (await invitationRow(res.body.id)).mail_id,
+        },
+      ],
+    ]);
+    // The one send carries a working mail.
+    const mail = await newMail(email, []);
+    expect((await lookup(tokenIn(mail.text))).status).toBe(200);
+  });
+
+  it("take in what the request records alongside: an API token's use joins the same send", async () => {
+    const acct = await createAccount();
+    const made = await call("POST", "/v1/api-tokens", {
+      token: acct.token,
+      body: { name: "hr-sync", permissions: ["users:invite"] },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const res = await fetchRecorded("POST", "/v1/invitations", made.body.token, {
+      email: uniqueEmail("by-token"),
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.sends).toHaveLength(1);
+    const used = await eventIdOf("auth.api_token_used", made.body.id);
+    expect(used).toBeTruthy();
+    expect(res.sends[0]).toEqual(
+      expect.arrayContaining([
+        { kind: "event", id: used, account_id: acct.accountId },
+        {
+          kind: "event",
+          id: await eventIdOf("invitation.created", res.body.id),
+          account_id: acct.accountId,
+        },
+        expect.objectContaining({ kind: "invitation", invitation_id: res.body.id }),
+      ]),
+    );
+    expect(res.sends[0]).toHaveLength(3);
+  });
+
+  it("are none when the request changes nothing: a refused invitation, a read", async () => {
+    const acct = await createAccount();
+    const refused = await fetchRecorded("POST", "/v1/invitations", acct.token, {
+      email: "not an email",
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.sends).toEqual([]);
+    const read = await fetchRecorded("GET", "/v1/invitations", acct.token);
+    expect(read.status).toBe(200);
+    expect(read.sends).toEqual([]);
   });
 });
 
