@@ -145,6 +145,33 @@ const seenOf = (row: Record<string, unknown> | undefined, sentAt: number): Seen 
   sentAt,
 });
 
+/** At most this many writes in one group commit (a D1 batch also has a size limit). */
+const GROUP_MAX_WRITES = 25;
+const GROUP_MAX_STATEMENTS = 400;
+
+/** Writes of one limit waiting for the batch on its way, to go in the next one together. */
+interface Group {
+  waiting: {
+    write: Write;
+    resolve: (outcome: Outcome) => void;
+    reject: (err: unknown) => void;
+  }[];
+  sending: boolean;
+}
+
+/** The next writes to send together: in arrival order, within the group's size. */
+function nextGroup(waiting: Group["waiting"]) {
+  let count = 0;
+  let statements = 0;
+  for (const w of waiting) {
+    if (count === GROUP_MAX_WRITES) break;
+    if (count > 0 && statements + w.write.statements.length > GROUP_MAX_STATEMENTS) break;
+    count += 1;
+    statements += w.write.statements.length;
+  }
+  return waiting.splice(0, count);
+}
+
 export class AccountCapacity extends DurableObject<Bindings> {
   private tail: Promise<unknown> = Promise.resolve();
   private tick = 0;
@@ -154,6 +181,10 @@ export class AccountCapacity extends DurableObject<Bindings> {
   private readonly reservations: Record<LimitKind, Reservations> = {
     users: new Reservations(),
     devices: new Reservations(),
+  };
+  private readonly groups: Record<LimitKind, Group> = {
+    users: { waiting: [], sending: false },
+    devices: { waiting: [], sending: false },
   };
 
   /** A write that makes a user active or an invitation pending; refused past the user limit. */
@@ -243,11 +274,7 @@ export class AccountCapacity extends DurableObject<Bindings> {
     const sentAt = ++this.tick;
     let outcome: Outcome;
     try {
-      outcome = await this.execute([
-        ...write.statements,
-        compile(withinLimit(write.accountId, kind, write.now)),
-        compile(describeLimit(write.accountId, kind, write.now)),
-      ]);
+      outcome = await this.together(kind, write);
       if (outcome.results) r.observe(seenOf(outcome.results.at(-1)?.rows[0], sentAt));
     } finally {
       r.release();
@@ -262,6 +289,74 @@ export class AccountCapacity extends DurableObject<Bindings> {
     const seen = seenOf(described?.rows[0], ++this.tick);
     r.observe(seen);
     return this.refuse(write, kind, seen.refusal, roundTrips + 1);
+  }
+
+  /**
+   * Group commit: a write admitted while another batch of the same limit is on its way to D1
+   * waits for it, and every write that waited goes in the next batch together, with the rule
+   * checked once after all of them. Under a burst that is one D1 round trip for many writes
+   * instead of one each. A batch is all or nothing, so if the group fails (a guard of one
+   * write, or the rule), each of its writes runs again alone and gets its own answer.
+   */
+  private together(kind: LimitKind, write: Write): Promise<Outcome> {
+    const group = this.groups[kind];
+    const settled = new Promise<Outcome>((resolve, reject) =>
+      group.waiting.push({ write, resolve, reject }),
+    );
+    if (!group.sending) void this.sendGroups(kind);
+    return settled;
+  }
+
+  private async sendGroups(kind: LimitKind) {
+    const group = this.groups[kind];
+    group.sending = true;
+    try {
+      while (group.waiting.length > 0) {
+        const writes = nextGroup(group.waiting);
+        try {
+          await this.sendGroup(kind, writes);
+        } catch (err) {
+          // Not a refusal (those are outcomes): each caller gets the error, as alone.
+          for (const w of writes) w.reject(err);
+        }
+      }
+    } finally {
+      group.sending = false;
+    }
+  }
+
+  private async sendGroup(kind: LimitKind, writes: Group["waiting"]) {
+    if (writes.length === 1) {
+      writes[0]!.resolve(await this.executeWithRule(kind, writes[0]!.write));
+      return;
+    }
+    const grouped = await this.executeWithRule(kind, {
+      ...writes[0]!.write,
+      // The earliest clock counts the most invitations as unexpired: the stricter rule.
+      now: Math.min(...writes.map((w) => w.write.now)),
+      statements: writes.flatMap((w) => w.write.statements),
+    });
+    if (grouped.results) {
+      const [rule, described] = grouped.results.slice(-2);
+      let at = 0;
+      for (const { write, resolve } of writes) {
+        const own = grouped.results.slice(at, at + write.statements.length);
+        at += write.statements.length;
+        resolve({ results: [...own, rule!, described!], roundTrips: 1 });
+      }
+      return;
+    }
+    const alone = await Promise.all(writes.map((w) => this.executeWithRule(kind, w.write)));
+    writes.forEach((w, i) => w.resolve({ ...alone[i]!, roundTrips: 2 }));
+  }
+
+  /** The write's statements, then the rule, then the count it reports: one batch. */
+  private executeWithRule(kind: LimitKind, write: Write): Promise<Outcome> {
+    return this.execute([
+      ...write.statements,
+      compile(withinLimit(write.accountId, kind, write.now)),
+      compile(describeLimit(write.accountId, kind, write.now)),
+    ]);
   }
 
   /** A refusal, recording the caller's `capacity.limit_reached` event at most once a minute. */

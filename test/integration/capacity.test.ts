@@ -258,6 +258,29 @@ describe("seat reservations in the account object", () => {
     }
   });
 
+  it("writes that share a batch still get their own answers: a duplicate fails alone, the rest commit", async () => {
+    // Concurrent invitations to one account go to D1 together (group commit); a batch is all
+    // or nothing, so a write refused inside it must not take the others down with it.
+    const acct = await createAccount("business");
+    await setCapacity(acct.accountId, { user_limit: 1 + FREE });
+    const emails = Array.from({ length: 8 }, () => uniqueEmail("grouped"));
+    // Every email twice, and more invitations than free seats.
+    const outcomes = await race(16, (i) => invite(acct, emails[i % emails.length]));
+    const ok = outcomes.filter((r) => r.status === 201);
+    expect(ok).toHaveLength(FREE);
+    expect(new Set(ok.map((r) => r.body.email)).size).toBe(FREE);
+    for (const r of outcomes.filter((r) => r.status !== 201)) {
+      expect([409]).toContain(r.status);
+      expect(["capacity_exceeded", "invitation_pending"]).toContain(r.body.code);
+    }
+    expect(await seatsUsed(acct.accountId)).toBe(1 + FREE);
+    const stored = await rows<{ email: string }>(
+      "SELECT email FROM invitations WHERE account_id = ? AND status = 'pending'",
+      acct.accountId,
+    );
+    expect(stored.map((r) => r.email).sort()).toEqual(ok.map((r) => r.body.email).sort());
+  });
+
   it("a full account refuses a burst from one fresh count: no batch of its own per refusal", async () => {
     const acct = await createAccount("business");
     await setCapacity(acct.accountId, { user_limit: 2 });
