@@ -9,7 +9,15 @@ import { columnsOf, valuesOf } from "../db/compiled";
 import { batchReads, type Statement } from "../db/read";
 import { accounts, apiTokens, type GrantScope, plans, sessions, users } from "../db/schema";
 
-const session = columnsOf(sessions, "s");
+/** What authentication reads of a session: its id, how it began, and its lifetimes. */
+const session = columnsOf(sessions, "s", [
+  "id",
+  "method",
+  "createdAt",
+  "expiresAt",
+  "revokedAt",
+  "lastUsedAt",
+]);
 const token = columnsOf(apiTokens, "t");
 const user = columnsOf(users, "u");
 const account = columnsOf(accounts, "a");
