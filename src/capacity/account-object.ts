@@ -347,7 +347,7 @@ export class AccountCapacity extends DurableObject<Bindings> {
       return;
     }
     const alone = await Promise.all(writes.map((w) => this.executeWithRule(kind, w.write)));
-    writes.forEach((w, i) => w.resolve({ ...alone[i]!, roundTrips: 2 }));
+    for (const [i, w] of writes.entries()) w.resolve({ ...alone[i]!, roundTrips: 2 });
   }
 
   /** The write's statements, then the rule, then the count it reports: one batch. */
