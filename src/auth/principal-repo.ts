@@ -6,7 +6,7 @@
 import type { EffectiveGrant } from "../authz/authorize";
 import type { Database } from "../db/client";
 import { columnsOf, valuesOf } from "../db/compiled";
-import { batchReads, type Statement } from "../db/read";
+import { batchReads, runStatement, type Statement } from "../db/read";
 import { accounts, apiTokens, type GrantScope, plans, sessions, users } from "../db/schema";
 
 /** What authentication reads of a session: its id, how it began, and its lifetimes. */
@@ -107,7 +107,7 @@ export async function loadSessionPrincipal(
   alongside?: Statement,
 ) {
   const query = sessionPrincipal(db, accountId, sessionId, userId);
-  if (!alongside) return { found: query.map(await query.statement.all()), alongside: undefined };
+  if (!alongside) return { found: await runStatement(query), alongside: undefined };
   const [found, other] = await batchReads(db, [query, alongside]);
   return { found: found as ReturnType<typeof query.map>, alongside: other };
 }

@@ -47,9 +47,14 @@ export function read<R, T>(query: Statement<R>, decode: (rows: R) => T): Read<T>
   return { query, decode: decode as (rows: unknown) => T };
 }
 
+/** A statement on its own round trip, its result mapped. */
+export async function runStatement<T>(s: Statement<T>): Promise<T> {
+  return s.map(await s.statement.all());
+}
+
 /** The read on its own round trip. */
 export async function runRead<T>(r: Read<T>): Promise<T> {
-  return r.decode(r.query.map(await r.query.statement.all()));
+  return r.decode(await runStatement(r.query));
 }
 
 /** Statements as one D1 batch (one round trip), each result mapped by its own statement. */

@@ -3,7 +3,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { guard } from "../db/batch";
 import type { Database } from "../db/client";
 import { columnsOf, valuesOf } from "../db/compiled";
-import type { Statement } from "../db/read";
+import { runStatement, type Statement } from "../db/read";
 import { type CreatedVia, users } from "../db/schema";
 
 export type UserRow = typeof users.$inferSelect;
@@ -159,7 +159,7 @@ export function findUserQuery(db: Database, accountId: string, id: string) {
 
 export async function findUser(db: Database, accountId: string, id: string) {
   const query = findUserQuery(db, accountId, id);
-  return query.map(await query.statement.all())[0] ?? null;
+  return (await runStatement(query))[0] ?? null;
 }
 
 export function insertUser(db: Database, row: typeof users.$inferInsert) {
@@ -236,5 +236,5 @@ export async function listInactiveUsers(
       ORDER BY u.id LIMIT ?`,
     [accountId, before, ...(after ? [after] : []), limit + 1],
   );
-  return query.map(await query.statement.all());
+  return runStatement(query);
 }
