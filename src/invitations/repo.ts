@@ -138,6 +138,15 @@ export function insertInvitedMemberships(
     WHERE account_id = ${accountId} AND (id IN (${invited}) OR builtin = 'members')`;
 }
 
+/** The invitation still owes the mail `mailId`: its outcome is not yet recorded. */
+const owes = (accountId: string, id: string, mailId: string) =>
+  and(
+    eq(invitations.accountId, accountId),
+    eq(invitations.id, id),
+    eq(invitations.mailId, mailId),
+    eq(invitations.emailDelivery, "queued"),
+  );
+
 /**
  * Takes the mail `mailId` for an attempt: the row gets the digest of the link about to be
  * mailed, and answers itself. Nothing when that mail is no longer owed (a resend replaced
@@ -156,10 +165,7 @@ export function claimMail(
     .set({ tokenHash, mailTouchedAt: now })
     .where(
       and(
-        eq(invitations.accountId, accountId),
-        eq(invitations.id, id),
-        eq(invitations.mailId, mailId),
-        eq(invitations.emailDelivery, "queued"),
+        owes(accountId, id, mailId),
         eq(invitations.status, "pending"),
         gt(invitations.expiresAt, now),
       ),
@@ -180,8 +186,7 @@ export function mailNames(accountId: string, id: string) {
 
 /** True while the mail `mailId` is owed and its outcome not yet recorded. */
 export const mailQueued = (accountId: string, id: string, mailId: string) =>
-  sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
-    AND mail_id = ${mailId} AND email_delivery = 'queued')`;
+  sql`EXISTS (SELECT 1 FROM ${invitations} WHERE ${owes(accountId, id, mailId)})`;
 
 /** Records the outcome of the mail `mailId`, if it is still the one owed. */
 export function settleMail(
@@ -194,14 +199,7 @@ export function settleMail(
   return db
     .update(invitations)
     .set({ emailDelivery: outcome })
-    .where(
-      and(
-        eq(invitations.accountId, accountId),
-        eq(invitations.id, id),
-        eq(invitations.mailId, mailId),
-        eq(invitations.emailDelivery, "queued"),
-      ),
-    );
+    .where(owes(accountId, id, mailId));
 }
 
 /**
