@@ -17,20 +17,18 @@ import {
   outbox,
   PASSWORD,
   rows,
-  type TestAccount,
   uniqueEmail,
   until,
 } from "../helpers";
+import {
+  invitationRow,
+  invited,
+  lookup,
+  tokenIn,
+  unreachablePostmark,
+} from "../invitation-mail-helpers";
 
 const base = env as unknown as Bindings;
-/** Postmark configured, but nothing listens there: every send fails with no answer. */
-const unreachablePostmark = (bindings: Bindings = base) =>
-  ({
-    ...bindings,
-    POSTMARK_SERVER_TOKEN: "test-postmark-token",
-    POSTMARK_API_URL: "http://127.0.0.1:9",
-  }) as unknown as Bindings;
-
 /** The bindings with a D1 that counts its round trips (or fails every batch). */
 function countingDb(failing = false) {
   const seen = { batches: 0, batched: 0, prepared: 0 };
@@ -57,30 +55,12 @@ function countingDb(failing = false) {
   return { bindings: { ...base, DB: db } as unknown as Bindings, seen };
 }
 
-const invitationRow = async (id: string) =>
-  (await rows("SELECT * FROM invitations WHERE id = ?", id))[0]!;
-const lookup = (token: string) =>
-  call("GET", `/v1/invitations/lookup?token=${encodeURIComponent(token)}`);
-const tokenIn = (text: string) => decodeURIComponent(/[?&]token=([^\s"'<>&]+)/.exec(text)![1]!);
 const failedEvents = (id: string) =>
   rows(
     "SELECT * FROM activity_events WHERE subject_id = ? AND type = 'invitation.delivery_failed'",
     id,
   );
 
-/** Invites and waits for the background consumer to send the mail. */
-async function invited(acct: TestAccount) {
-  const email = uniqueEmail("batched");
-  const res = await call("POST", "/v1/invitations", { token: acct.token, body: { email } });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  const mail = await newMail(email, []);
-  await until(
-    () => invitationRow(res.body.id),
-    (r) => r.email_delivery === "sent",
-    "the mail recorded as sent",
-  );
-  return { acct, id: res.body.id as string, email, mail };
-}
 type Invited = Awaited<ReturnType<typeof invited>>;
 
 /** Makes the invitation owe a new mail that no queued message stands for. */

@@ -31,27 +31,21 @@ import {
   uniqueEmail,
   until,
 } from "../helpers";
+import {
+  invitationRow,
+  invited,
+  lookup,
+  tokenIn,
+  unreachablePostmark,
+} from "../invitation-mail-helpers";
 
 afterEach(() => {
   clock.offsetMs = 0;
 });
 
 const MINUTE = 60_000;
-/** Postmark configured, but nothing listens there: every send fails with no answer. */
-const unreachablePostmark = () =>
-  ({
-    ...env,
-    POSTMARK_SERVER_TOKEN: "test-postmark-token",
-    POSTMARK_API_URL: "http://127.0.0.1:9",
-  }) as unknown as Bindings;
-
-const invitationRow = async (id: string) =>
-  (await rows("SELECT * FROM invitations WHERE id = ?", id))[0]!;
 const getInvitation = (acct: TestAccount, id: string) =>
   call("GET", `/v1/invitations/${id}`, { token: acct.token });
-const lookup = (token: string) =>
-  call("GET", `/v1/invitations/lookup?token=${encodeURIComponent(token)}`);
-const tokenIn = (text: string) => decodeURIComponent(/[?&]token=([^\s"'<>&]+)/.exec(text)![1]!);
 
 /** One message through the worker's EVENTS handler, as the queue's `attempts`-th delivery. */
 async function consume(
@@ -65,20 +59,6 @@ async function consume(
   const ctx = createExecutionContext();
   await worker.queue(batch, bindings, ctx);
   return getQueueResult(batch, ctx);
-}
-
-/** Invites and waits for the background consumer to send the mail. */
-async function invited(acct: TestAccount) {
-  const email = uniqueEmail("mailed");
-  const res = await call("POST", "/v1/invitations", { token: acct.token, body: { email } });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  const mail = await newMail(email, []);
-  await until(
-    () => invitationRow(res.body.id),
-    (r) => r.email_delivery === "sent",
-    "the mail recorded as sent",
-  );
-  return { id: res.body.id as string, email, mail };
 }
 
 /** Makes the invitation owe a new mail that no queued message stands for. */
