@@ -3,19 +3,57 @@
  * first, keyset-paged on (occurred_at, id), always account-scoped.
  */
 import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import type { Statement } from "../db/batch";
 import type { Database } from "../db/client";
+import { once, onceRead, slot } from "../db/compiled";
 import { activityEvents } from "../db/schema";
 
 export type EventRecord = typeof activityEvents.$inferSelect;
 
-/** The event's insert, for its change's batch; with `when`, only if that holds in the batch. */
-export function insertEvent(event: EventRecord, when?: SQL): SQL {
-  return sql`INSERT INTO activity_events (id, account_id, type, occurred_at, actor_type, actor_id,
+const EVENT_FIELDS = [
+  "id",
+  "accountId",
+  "type",
+  "occurredAt",
+  "actorType",
+  "actorId",
+  "subjectType",
+  "subjectId",
+  "method",
+  "ip",
+  "userAgent",
+  "metadata",
+] as const;
+
+const eventInsert = (values: unknown[], when: SQL) =>
+  sql`INSERT INTO activity_events (id, account_id, type, occurred_at, actor_type, actor_id,
       subject_type, subject_id, method, ip, user_agent, metadata)
-    SELECT ${event.id}, ${event.accountId}, ${event.type}, ${event.occurredAt}, ${event.actorType},
-      ${event.actorId}, ${event.subjectType}, ${event.subjectId}, ${event.method}, ${event.ip},
-      ${event.userAgent}, ${JSON.stringify(event.metadata ?? {})}
-    WHERE ${when ?? sql`1`}`;
+    SELECT ${sql.join(
+      values.map((v) => sql`${v}`),
+      sql`, `,
+    )} WHERE ${when}`;
+
+const eventValues = (event: EventRecord): Record<string, unknown> => ({
+  ...event,
+  metadata: JSON.stringify(event.metadata ?? {}),
+});
+
+/** An event without a condition is the same statement every time: compiled once. */
+const unconditional = once(() =>
+  eventInsert(
+    EVENT_FIELDS.map((key) => slot(key)),
+    sql`1`,
+  ),
+);
+
+/** The event's insert, for its change's batch; with `when`, only if that holds in the batch. */
+export function insertEvent(event: EventRecord, when?: SQL): Statement {
+  const values = eventValues(event);
+  if (!when) return unconditional(values);
+  return eventInsert(
+    EVENT_FIELDS.map((key) => values[key]),
+    when,
+  );
 }
 
 export interface ActivityFilter {
@@ -98,15 +136,15 @@ export function pruneEventsAcrossAccounts(cutoff: number, chunk: number) {
 }
 
 /** Marks an event streamed (the consumer fanned it out). */
-export function markStreamed(accountId: string, id: string, now: number) {
-  return sql`UPDATE activity_events SET streamed_at = ${now}
-    WHERE account_id = ${accountId} AND id = ${id} AND streamed_at IS NULL`;
-}
+export const markStreamed = once<{ accountId: string; id: string; now: number }>(
+  () => sql`UPDATE activity_events SET streamed_at = ${slot("now")}
+    WHERE account_id = ${slot("accountId")} AND id = ${slot("id")} AND streamed_at IS NULL`,
+);
 
-/** The account's event (none or one row), as a query, so many can go in one batch. */
-export function findEvent(db: Database, accountId: string, id: string) {
-  return db
+/** The account's event (none or one row), as a statement, so many can go in one batch. */
+export const findEvent = onceRead((db: Database) =>
+  db
     .select()
     .from(activityEvents)
-    .where(and(eq(activityEvents.accountId, accountId), eq(activityEvents.id, id)));
-}
+    .where(and(eq(activityEvents.accountId, slot("accountId")), eq(activityEvents.id, slot("id")))),
+);

@@ -7,27 +7,37 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Statement } from "../db/batch";
 import { guard } from "../db/batch";
+import { type Bindable, once, slot } from "../db/compiled";
 
 export type LimitKind = "users" | "devices";
 
-const limitOf = (accountId: string, kind: LimitKind) => {
+const limitOf = (accountId: Bindable<string>, kind: LimitKind) => {
   const column = sql.raw(kind === "users" ? "user_limit" : "device_limit");
   return sql`(SELECT coalesce(a.${column}, p.${column}) FROM accounts a JOIN plans p ON p.id = a.plan_id
     WHERE a.id = ${accountId})`;
 };
 
-export const seatsUsed = (accountId: string, now: number) =>
+export const seatsUsed = (accountId: Bindable<string>, now: Bindable<number>) =>
   sql`((SELECT count(*) FROM users WHERE account_id = ${accountId} AND status = 'active')
     + (SELECT count(*) FROM invitations
        WHERE account_id = ${accountId} AND status = 'pending' AND expires_at > ${now}))`;
 
-const devicesUsed = (accountId: string) =>
+const devicesUsed = (accountId: Bindable<string>) =>
   sql`(SELECT count(*) FROM devices WHERE account_id = ${accountId})`;
 
+const rule = (kind: LimitKind) =>
+  once<{ accountId: string; now: number }>(() => {
+    const accountId = slot("accountId");
+    const used = kind === "users" ? seatsUsed(accountId, slot("now")) : devicesUsed(accountId);
+    return guard("capacity_exceeded", sql`${used} <= ${limitOf(accountId, kind)}`);
+  });
+
+/** Compiled once: the account's object appends one to every batch it runs. */
+const rules = { users: rule("users"), devices: rule("devices") };
+
 /** The rule, checked after the batch's writes: what is used fits within the limit. */
-export function withinLimit(accountId: string, kind: LimitKind, now: number): SQL {
-  const used = kind === "users" ? seatsUsed(accountId, now) : devicesUsed(accountId);
-  return guard("capacity_exceeded", sql`${used} <= ${limitOf(accountId, kind)}`);
+export function withinLimit(accountId: string, kind: LimitKind, now: number): Statement {
+  return rules[kind]({ accountId, now });
 }
 
 /**

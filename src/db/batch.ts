@@ -35,8 +35,32 @@ const dialect = new SQLiteSyncDialect();
  * the refusal names the input field whose ids did not match the account.
  */
 export function guard(code: ErrorCode, condition: SQL, field?: string): SQL {
-  const tag = field ? `${code}:${field}` : code;
+  const { tag } = check(code, condition, field);
   return sql`INSERT INTO batch_guards (code) SELECT ${tag} WHERE NOT (${condition})`;
+}
+
+/** A guard's condition and the refusal it stands for, to fuse with others in `guards`. */
+export interface Check {
+  tag: string;
+  condition: SQL;
+}
+
+export const check = (code: ErrorCode, condition: SQL, field?: string): Check => ({
+  tag: field ? `${code}:${field}` : code,
+  condition,
+});
+
+/**
+ * Several guards as one statement, refusing for the first whose condition fails, as the same
+ * guards one after another would: D1 runs one statement where it ran several.
+ */
+export function guards(checks: Check[]): SQL {
+  const cases = sql.join(
+    checks.map((c) => sql`WHEN NOT (${c.condition}) THEN ${c.tag}`),
+    sql` `,
+  );
+  return sql`INSERT INTO batch_guards (code)
+    SELECT code FROM (SELECT CASE ${cases} END AS code) WHERE code IS NOT NULL`;
 }
 
 const UNIQUE_ERRORS: [RegExp, ErrorCode][] = [

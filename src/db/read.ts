@@ -21,7 +21,7 @@ export interface Read<T> {
   decode(rows: unknown): T;
 }
 
-interface PreparedQuery {
+export interface PreparedQuery {
   getQuery(): { sql: string; params: unknown[] };
   mapResult(response: unknown, isFromBatch: boolean): unknown;
 }

@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { BUILTIN_GROUPS } from "../authz/catalog";
 import type { Database } from "../db/client";
+import type { Bindable } from "../db/compiled";
 import {
   deviceOrganizations,
   type GrantScope,
@@ -86,9 +87,16 @@ export async function existingDeviceOrganizationIds(
 export function allGroupsExist(accountId: string, ids: string[]) {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return sql`1`;
-  return sql`(SELECT count(*) FROM groups WHERE account_id = ${accountId}
-    AND id IN (SELECT value FROM json_each(${JSON.stringify(unique)}))) = ${unique.length}`;
+  return groupsExist(accountId, JSON.stringify(unique), unique.length);
 }
+
+/** As `allGroupsExist`, given the distinct ids as a JSON array and their count. */
+export const groupsExist = (
+  accountId: Bindable<string>,
+  idsJson: Bindable<string>,
+  count: Bindable<number>,
+) => sql`(SELECT count(*) FROM groups WHERE account_id = ${accountId}
+    AND id IN (SELECT value FROM json_each(${idsJson}))) = ${count}`;
 
 export function insertGroup(db: Database, row: typeof groups.$inferInsert) {
   return db.insert(groups).values(row);

@@ -104,7 +104,7 @@ interface Claimed {
  * tried again, as a throw for one message did before: an unsettled claim stays owed.
  */
 export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promise<MailOutcome[]> {
-  const { db, now } = ctx;
+  const { now } = ctx;
   const outcomes: MailOutcome[] = tries.map(() => "stale");
   // A message duplicated within the batch would claim twice and mail twice; one after
   // another, the second found the mail settled. The first stands for both.
@@ -122,8 +122,14 @@ export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promis
   const results = await commit(
     ctx,
     owed.flatMap(({ message: m }, i) => [
-      repo.claimMail(db, m.account_id, m.invitation_id, m.mail_id, tokens[i]!.hash, now),
-      repo.mailNames(m.account_id, m.invitation_id),
+      repo.claimMail({
+        accountId: m.account_id,
+        id: m.invitation_id,
+        mailId: m.mail_id,
+        tokenHash: tokens[i]!.hash,
+        now,
+      }),
+      repo.mailNames({ accountId: m.account_id, id: m.invitation_id }),
     ]),
   );
   const claimed: (Claimed & { token: MintedToken; named: MailNames })[] = [];
@@ -155,11 +161,10 @@ export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promis
     const outcome = outcomeOf(c);
     outcomes[c.index] = outcome;
     const { account_id: accountId, invitation_id: id, mail_id: mailId } = c.message;
-    if (outcome === "sent") settles.push(repo.settleMail(db, accountId, id, mailId, "sent"));
-    if (outcome === "failed") {
-      settles.push(repo.settleMail(db, accountId, id, mailId, "failed"));
-      events.push(deliveryFailed(c));
+    if (outcome === "sent" || outcome === "failed") {
+      settles.push(repo.settleMail({ accountId, id, mailId, outcome }));
     }
+    if (outcome === "failed") events.push(deliveryFailed(c));
   }
   if (settles.length > 0) await commit(ctx, settles, events);
   return outcomes;

@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { type Row, rowOf } from "../db/batch";
 import type { Database } from "../db/client";
+import { type Bindable, insertRow, once, slot } from "../db/compiled";
 import { accounts, type InvitationStatus, invitations } from "../db/schema";
 
 export type InvitationRow = typeof invitations.$inferSelect;
@@ -54,9 +55,8 @@ export async function findByTokenAcrossAccounts(db: Database, tokenHash: string,
   return rows[0] ?? null;
 }
 
-export function insertInvitation(db: Database, row: typeof invitations.$inferInsert) {
-  return db.insert(invitations).values(row);
-}
+/** A new invitation's row, every column given: written once, as every invitation runs it. */
+export const insertInvitation = insertRow(invitations);
 
 export function updateInvitation(
   db: Database,
@@ -91,9 +91,9 @@ export const stillPending = (accountId: string, id: string, now: number) =>
 
 /** The account has no pending, unexpired invitation for the email (other than `exceptId`). */
 export const noPendingInvitation = (
-  accountId: string,
-  email: string,
-  now: number,
+  accountId: Bindable<string>,
+  email: Bindable<string>,
+  now: Bindable<number>,
   exceptId?: string,
 ) =>
   sql`NOT EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND email = ${email}
@@ -139,7 +139,7 @@ export function insertInvitedMemberships(
 }
 
 /** The invitation still owes the mail `mailId`: its outcome is not yet recorded. */
-const owes = (accountId: string, id: string, mailId: string) =>
+const owes = (accountId: Bindable<string>, id: Bindable<string>, mailId: Bindable<string>) =>
   and(
     eq(invitations.accountId, accountId),
     eq(invitations.id, id),
@@ -147,60 +147,47 @@ const owes = (accountId: string, id: string, mailId: string) =>
     eq(invitations.emailDelivery, "queued"),
   );
 
+const owedMail = () => owes(slot("accountId"), slot("id"), slot("mailId"));
+
 /**
  * Takes the mail `mailId` for an attempt: the row gets the digest of the link about to be
  * mailed, and answers itself. Nothing when that mail is no longer owed (a resend replaced
- * it, it was sent, the invitation was accepted, revoked or expired).
+ * it, it was sent, the invitation was accepted, revoked or expired). Compiled once, as the
+ * consumer runs it for every invitation.
  */
-export function claimMail(
-  db: Database,
-  accountId: string,
-  id: string,
-  mailId: string,
-  tokenHash: string,
-  now: number,
-) {
-  return db
-    .update(invitations)
-    .set({ tokenHash, mailTouchedAt: now })
-    .where(
-      and(
-        owes(accountId, id, mailId),
-        eq(invitations.status, "pending"),
-        gt(invitations.expiresAt, now),
-      ),
-    )
-    .returning();
-}
+export const claimMail = once<{
+  accountId: string;
+  id: string;
+  mailId: string;
+  tokenHash: string;
+  now: number;
+}>(
+  () => sql`UPDATE invitations SET token_hash = ${slot("tokenHash")}, mail_touched_at = ${slot("now")}
+    WHERE ${owedMail()} AND status = 'pending' AND expires_at > ${slot("now")} RETURNING *`,
+);
 
 /** An invitation from a batch's raw row. */
 export const invitationOf = (raw: Row): InvitationRow => rowOf(invitations, raw);
 
 /** The account's name and the inviter's, for the mail. */
-export function mailNames(accountId: string, id: string) {
-  return sql`SELECT a.name AS account_name, trim(u.first_name || ' ' || u.last_name) AS inviter_name
+export const mailNames = once<{ accountId: string; id: string }>(
+  () => sql`SELECT a.name AS account_name, trim(u.first_name || ' ' || u.last_name) AS inviter_name
     FROM invitations i JOIN accounts a ON a.id = i.account_id
     LEFT JOIN users u ON u.account_id = i.account_id AND u.id = i.invited_by
-    WHERE i.account_id = ${accountId} AND i.id = ${id}`;
-}
+    WHERE i.account_id = ${slot("accountId")} AND i.id = ${slot("id")}`,
+);
 
 /** True while the mail `mailId` is owed and its outcome not yet recorded. */
 export const mailQueued = (accountId: string, id: string, mailId: string) =>
   sql`EXISTS (SELECT 1 FROM ${invitations} WHERE ${owes(accountId, id, mailId)})`;
 
 /** Records the outcome of the mail `mailId`, if it is still the one owed. */
-export function settleMail(
-  db: Database,
-  accountId: string,
-  id: string,
-  mailId: string,
-  outcome: "sent" | "failed",
-) {
-  return db
-    .update(invitations)
-    .set({ emailDelivery: outcome })
-    .where(owes(accountId, id, mailId));
-}
+export const settleMail = once<{
+  accountId: string;
+  id: string;
+  mailId: string;
+  outcome: "sent" | "failed";
+}>(() => sql`UPDATE invitations SET email_delivery = ${slot("outcome")} WHERE ${owedMail()}`);
 
 /**
  * Mail still owed and quiet since `before` (its queue message was lost): across accounts

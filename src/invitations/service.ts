@@ -5,8 +5,9 @@ import { startSession } from "../auth/service";
 import { type Authority, authorityOf } from "../authz/delegation";
 import { groupsWithin } from "../authz/repo";
 import type { AuthedCtx, Ctx } from "../context";
-import { guard, type Statement } from "../db/batch";
+import { check, guard, guards, type Statement } from "../db/batch";
 import { commit, commitTaking } from "../db/commit";
+import { once, slot } from "../db/compiled";
 import * as groupsRepo from "../groups/repo";
 import { iso } from "../lib/clock";
 import { decodeCursor, toPage } from "../lib/cursor";
@@ -14,7 +15,7 @@ import { normalizeEmail } from "../lib/email";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkPasswordPolicy, hashPassword } from "../lib/password";
-import { invitationAllowedUnderSso, withSsoStartUrl } from "../sso/policy";
+import { domainOf, invitationAllowedUnderSso, withSsoStartUrl } from "../sso/policy";
 import { forgetToken, readToken } from "../tokens/single-use";
 import * as usersRepo from "../users/repo";
 import { owedMail, queueInvitationMail, INVITATION_TOKEN as TOKEN } from "./mail";
@@ -75,6 +76,37 @@ export const inviterOf = (ctx: AuthedCtx): Inviter => ({
   authority: authorityOf(ctx.principal.grants),
 });
 
+/*
+ * An invitation's guards, in the order of their refusals, fused two by two and compiled
+ * once: every invitation runs them. The inviter's authority (when it is not everything)
+ * is checked between the two, as its own statement.
+ */
+const allowedWithGroups = once<{
+  accountId: string;
+  domain: string;
+  groupIds: string;
+  groupCount: number;
+}>(() =>
+  guards([
+    invitationAllowedUnderSso(slot("accountId"), slot("domain")),
+    check(
+      "validation_failed",
+      groupsRepo.groupsExist(slot("accountId"), slot("groupIds"), slot("groupCount")),
+      "group_ids",
+    ),
+  ]),
+);
+
+const emailFreeAndNotPending = once<{ accountId: string; email: string; now: number }>(() =>
+  guards([
+    check("email_taken", usersRepo.emailFreeAcrossAccounts(slot("email"))),
+    check(
+      "invitation_pending",
+      repo.noPendingInvitation(slot("accountId"), slot("email"), slot("now")),
+    ),
+  ]),
+);
+
 /**
  * The change that creates an invitation, guards first: the groups belong to the account
  * and lie within the inviter's authority, nobody has the email, and there is no pending
@@ -87,7 +119,7 @@ export async function invitation(
   inviter: Inviter,
   ttlHours: number,
 ) {
-  const { db, now } = ctx;
+  const { now } = ctx;
   const email = normalizeEmail(input.email);
   const id = newId("invitation");
   const expiresAt = now + ttlHours * HOUR;
@@ -105,15 +137,19 @@ export async function invitation(
     userId: null,
     ...owedMail(now),
   };
+  const groupIds = [...new Set(input.groupIds)];
   const statements: Statement[] = [
-    invitationAllowedUnderSso(accountId, email),
-    guard("validation_failed", groupsRepo.allGroupsExist(accountId, input.groupIds), "group_ids"),
+    allowedWithGroups({
+      accountId,
+      domain: domainOf(email),
+      groupIds: JSON.stringify(groupIds),
+      groupCount: groupIds.length,
+    }),
     ...(inviter.authority
       ? [guard("permission_not_held", groupsWithin(accountId, inviter.authority, input.groupIds))]
       : []),
-    usersRepo.guardEmailFreeAcrossAccounts(email),
-    guard("invitation_pending", repo.noPendingInvitation(accountId, email, now)),
-    repo.insertInvitation(db, row),
+    emailFreeAndNotPending({ accountId, email, now }),
+    repo.insertInvitation(row),
   ];
   const events: EventInput[] = [
     {

@@ -4,12 +4,13 @@
  * login as a break-glass, and nothing in the answers tells who is one.
  */
 import type { Ctx } from "../context";
-import { guard } from "../db/batch";
+import { check } from "../db/batch";
+import type { Bindable } from "../db/compiled";
 import { appLink } from "../http/links";
 import { AppError } from "../lib/errors";
 import * as repo from "./repo";
 
-const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1);
+export const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1);
 
 export function ssoRequired(ctx: Ctx, email: string) {
   const start = appLink(ctx, "/v1/sso/start", { email });
@@ -52,9 +53,9 @@ export async function refuseResetUnderSso(ctx: Ctx, email: string) {
   }
 }
 
-/** For an invitation's batch: refused when the account signs the email's domain in through its IdP. */
-export const invitationAllowedUnderSso = (accountId: string, email: string) =>
-  guard("sso_required", repo.accountNotRequiringSso(accountId, domainOf(email)));
+/** For an invitation's guards: refused when the account signs the domain in through its IdP. */
+export const invitationAllowedUnderSso = (accountId: Bindable<string>, domain: Bindable<string>) =>
+  check("sso_required", repo.accountNotRequiringSso(accountId, domain));
 
 /** The batch's bare `sso_required` refusal, given the start URL the answer carries. */
 export const withSsoStartUrl = (ctx: Ctx, email: string) => (err: unknown) => {

@@ -6,6 +6,7 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import { type BatchResult, guard } from "../db/batch";
 import type { Database } from "../db/client";
+import type { Bindable } from "../db/compiled";
 import {
   accounts,
   plans,
@@ -128,7 +129,7 @@ export async function findSsoRequirementAcrossAccounts(db: Database, domain: str
 }
 
 /** For an invitation's batch: the account itself does not require Team Login for the domain. */
-export function accountNotRequiringSso(accountId: string, domain: string): SQL {
+export function accountNotRequiringSso(accountId: Bindable<string>, domain: Bindable<string>): SQL {
   return sql`NOT EXISTS (SELECT 1 FROM sso_domains d
     JOIN sso_connections c ON c.account_id = d.account_id
     JOIN accounts a ON a.id = d.account_id

@@ -2,7 +2,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { guard } from "../db/batch";
 import type { Database } from "../db/client";
-import { columnsOf, valuesOf } from "../db/compiled";
+import { type Bindable, columnsOf, valuesOf } from "../db/compiled";
 import { runStatement, type Statement } from "../db/read";
 import { type CreatedVia, users } from "../db/schema";
 
@@ -53,11 +53,13 @@ export function newUserRow(u: NewUser): UserRow {
  * `exceptUserId`: across accounts on purpose, since an email is unique service-wide.
  */
 export function guardEmailFreeAcrossAccounts(email: string, exceptUserId?: string) {
+  return guard("email_taken", emailFreeAcrossAccounts(email, exceptUserId));
+}
+
+/** No user of any account has the email (other than `exceptUserId`). */
+export function emailFreeAcrossAccounts(email: Bindable<string>, exceptUserId?: string) {
   const other = exceptUserId ? sql`AND id <> ${exceptUserId}` : sql``;
-  return guard(
-    "email_taken",
-    sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email} ${other})`,
-  );
+  return sql`NOT EXISTS (SELECT 1 FROM users WHERE email = ${email} ${other})`;
 }
 
 /**

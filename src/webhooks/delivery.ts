@@ -9,7 +9,7 @@ import { findEvent, markStreamed } from "../activity/repo";
 import { toEventDto } from "../activity/service";
 import type { Ctx } from "../context";
 import { commit } from "../db/commit";
-import { batchReads, statementOf } from "../db/read";
+import { batchReads } from "../db/read";
 import type { ActivityEventRow } from "../db/schema";
 import { MailMessage } from "../invitations/mail";
 import { newId } from "../lib/ids";
@@ -76,8 +76,8 @@ export async function fanOut(ctx: Ctx, refs: EventRef[]) {
   const read = await batchReads(
     db,
     unique.flatMap((r) => [
-      statementOf(db, findEvent(db, r.accountId, r.eventId)),
-      statementOf(db, repo.subscribersOf(db, r.accountId, r.eventId)),
+      findEvent(db, { accountId: r.accountId, id: r.eventId }),
+      repo.subscribersOf(db, { accountId: r.accountId, eventId: r.eventId }),
     ]),
   );
   const found = unique.flatMap((_, i) => {
@@ -106,7 +106,9 @@ export async function fanOut(ctx: Ctx, refs: EventRef[]) {
       }),
     );
   });
-  const marks = found.map(({ event }) => markStreamed(event.accountId, event.id, now));
+  const marks = found.map(({ event }) =>
+    markStreamed({ accountId: event.accountId, id: event.id, now }),
+  );
   // Read after the inserts, in their transaction: a delivery an earlier copy of the message
   // created, but whose send was lost, is sent now too.
   const pendingReads = found

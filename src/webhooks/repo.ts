@@ -1,6 +1,7 @@
 /** Data access for webhook endpoints, deliveries and attempts. Account id first, always. */
-import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { onceRead, slot } from "../db/compiled";
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from "../db/schema";
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -70,7 +71,7 @@ export function deleteEndpoint(db: Database, accountId: string, id: string) {
 }
 
 /** True while the account's plan includes webhooks; without it its endpoints are paused. */
-const webhooksInPlan = (accountId: string | SQL) =>
+const webhooksInPlan = (accountId: string | SQL | Placeholder) =>
   sql`EXISTS (SELECT 1 FROM accounts a JOIN plans p ON p.id = a.plan_id, json_each(p.features) f
     WHERE a.id = ${accountId} AND f.value = 'webhooks')`;
 
@@ -80,23 +81,23 @@ const webhooksInPlan = (accountId: string | SQL) =>
  * while the account's plan lacks webhooks (paused, not disabled). The event is read here,
  * not passed in, so this can go in the same batch as the event's own read.
  */
-export function subscribersOf(db: Database, accountId: string, eventId: string) {
-  return db
+export const subscribersOf = onceRead((db: Database) =>
+  db
     .select()
     .from(webhookEndpoints)
     .where(
       and(
-        eq(webhookEndpoints.accountId, accountId),
+        eq(webhookEndpoints.accountId, slot("accountId")),
         eq(webhookEndpoints.status, "enabled"),
         sql`EXISTS (SELECT 1 FROM activity_events e
-          WHERE e.account_id = ${accountId} AND e.id = ${eventId}
+          WHERE e.account_id = ${slot("accountId")} AND e.id = ${slot("eventId")}
             AND ${webhookEndpoints.createdAt} <= e.occurred_at
             AND EXISTS (SELECT 1 FROM json_each(${webhookEndpoints.events})
               WHERE value = '*' OR value = e.type))`,
-        webhooksInPlan(accountId),
+        webhooksInPlan(slot("accountId")),
       ),
-    );
-}
+    ),
+);
 
 /** One delivery per (endpoint, event): a repeated message inserts nothing. */
 export function insertDeliveryOnce(db: Database, row: typeof webhookDeliveries.$inferInsert) {
