@@ -40,17 +40,26 @@ export function withinLimit(accountId: string, kind: LimitKind, now: number): St
   return rules[kind]({ accountId, now });
 }
 
+const description = (kind: LimitKind) =>
+  once<{ accountId: string; now: number }>(() => {
+    const accountId = slot("accountId");
+    const column = sql.raw(kind === "users" ? "user_limit" : "device_limit");
+    const used = kind === "users" ? seatsUsed(accountId, slot("now")) : devicesUsed(accountId);
+    return sql`SELECT a.plan_id AS plan, coalesce(a.${column}, p.${column}) AS "limit",
+      r.name AS reseller, ${used} AS used
+    FROM accounts a JOIN plans p ON p.id = a.plan_id LEFT JOIN resellers r ON r.id = a.reseller_id
+    WHERE a.id = ${accountId}`;
+  });
+
+/** Compiled once: the account's object reads one with every batch it runs. */
+const descriptions = { users: description("users"), devices: description("devices") };
+
 /**
  * What is used against the limit now, with the plan, the limit and the reseller (to say
  * whom to ask when a write is refused).
  */
-export function describeLimit(accountId: string, kind: LimitKind, now: number): SQL {
-  const column = sql.raw(kind === "users" ? "user_limit" : "device_limit");
-  const used = kind === "users" ? seatsUsed(accountId, now) : devicesUsed(accountId);
-  return sql`SELECT a.plan_id AS plan, coalesce(a.${column}, p.${column}) AS "limit",
-      r.name AS reseller, ${used} AS used
-    FROM accounts a JOIN plans p ON p.id = a.plan_id LEFT JOIN resellers r ON r.id = a.reseller_id
-    WHERE a.id = ${accountId}`;
+export function describeLimit(accountId: string, kind: LimitKind, now: number): Statement {
+  return descriptions[kind]({ accountId, now });
 }
 
 export interface LimitChange {

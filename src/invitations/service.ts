@@ -145,7 +145,8 @@ export async function invitation(
       groupIds: JSON.stringify(groupIds),
       groupCount: groupIds.length,
     }),
-    ...(inviter.authority
+    // Nothing lies outside an authority over everything: no statement to run.
+    ...(inviter.authority && !inviter.authority.everything
       ? [guard("permission_not_held", groupsWithin(accountId, inviter.authority, input.groupIds))]
       : []),
     emailFreeAndNotPending({ accountId, email, now }),
