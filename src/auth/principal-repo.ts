@@ -6,7 +6,7 @@
 import type { EffectiveGrant } from "../authz/authorize";
 import type { Database } from "../db/client";
 import { columnsOf, valuesOf } from "../db/compiled";
-import { batchReads, runStatement, type Statement } from "../db/read";
+import { batchReads, type Statement } from "../db/read";
 import { accounts, apiTokens, type GrantScope, plans, sessions, users } from "../db/schema";
 
 /** What authentication reads of a session: its id, how it began, and its lifetimes. */
@@ -82,15 +82,17 @@ function principalOf(values: unknown[], at: number) {
   };
 }
 
+/** A session principal from its row: an array (a lone query's raw rows) or a batch's keyed row. */
+function sessionPrincipalOf(row: Record<string, unknown> | unknown[] | undefined) {
+  if (!row) return null;
+  const values = valuesOf(row);
+  return { session: session.decode(values, 0), ...principalOf(values, session.width) };
+}
+
 function sessionPrincipal(db: Database, accountId: string, sessionId: string, userId: string) {
   return {
     statement: db.$client.prepare(SESSION_PRINCIPAL).bind(accountId, sessionId, userId),
-    map: (result: D1Result<Record<string, unknown>>) => {
-      const row = result.results[0];
-      if (!row) return null;
-      const values = valuesOf(row);
-      return { session: session.decode(values, 0), ...principalOf(values, session.width) };
-    },
+    map: (result: D1Result<Record<string, unknown>>) => sessionPrincipalOf(result.results[0]),
   } satisfies Statement;
 }
 
@@ -107,7 +109,11 @@ export async function loadSessionPrincipal(
   alongside?: Statement,
 ) {
   const query = sessionPrincipal(db, accountId, sessionId, userId);
-  if (!alongside) return { found: await runStatement(query), alongside: undefined };
+  if (!alongside) {
+    // Alone, its row comes as an array: D1 need not key forty columns by name.
+    const rows = await query.statement.raw();
+    return { found: sessionPrincipalOf(rows[0]), alongside: undefined };
+  }
   const [found, other] = await batchReads(db, [query, alongside]);
   return { found: found as ReturnType<typeof query.map>, alongside: other };
 }
