@@ -55,7 +55,7 @@ export function freshState(name) {
  * Postmark does), so the worker's real postmark client mails every invitation over HTTP as it
  * would in production, without leaving the machine. It only counts what it receives.
  */
-export async function startMailCapture() {
+export async function startMailCapture(token = MAIL_TOKEN) {
   const received = { accepted: 0, rejected: 0 };
   const server = createServer((req, res) => {
     const chunks = [];
@@ -75,7 +75,7 @@ export async function startMailCapture() {
         received.rejected++;
         return reply(404, { ErrorCode: 404, Message: "Not found." });
       }
-      if (req.headers["x-postmark-server-token"] !== MAIL_TOKEN) {
+      if (req.headers["x-postmark-server-token"] !== token) {
         received.rejected++;
         return reply(401, { ErrorCode: 10, Message: "Bad or missing Server API token." });
       }
@@ -97,7 +97,7 @@ export async function startMailCapture() {
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
     url,
-    token: MAIL_TOKEN,
+    token,
     received,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
@@ -258,7 +258,23 @@ export function client(base) {
     }
   }
 
-  return { api, newAccount, addUsers };
+  /**
+   * The measured account: its administrator and 50 users (a full page of 50 and a next
+   * cursor), with room for every invitation a row sends (the enterprise plan's 1,000 seats
+   * would fill).
+   */
+  async function benchAccount() {
+    const one = await newAccount(0);
+    const raised = await api("PATCH", `/v1/platform/accounts/${one.accountId}`, {
+      token: PLATFORM,
+      body: { user_limit: 1_000_000 },
+    });
+    if (raised.status !== 200) throw new Error(JSON.stringify(raised.body));
+    await addUsers(one, 50);
+    return one;
+  }
+
+  return { api, newAccount, addUsers, benchAccount };
 }
 
 /** One autocannon run; `make(i)` builds the i-th request, so runs can rotate accounts or bodies. */

@@ -18,7 +18,6 @@ import {
   get,
   load,
   PASSWORD,
-  PLATFORM,
   post,
   root,
   startMailCapture,
@@ -36,7 +35,7 @@ const persist = freshState("state");
 const mail = await startMailCapture();
 
 let { worker, base } = await startWorkerProcess({ persist, mail });
-let { api, newAccount, addUsers } = client(base);
+let { api, newAccount, benchAccount } = client(base);
 
 let seq = 0;
 /** One autocannon run; `make(i)` builds the i-th request, so runs can rotate accounts or bodies. */
@@ -48,19 +47,11 @@ const run = async (title, make) => {
   return { title, result: await load(base, make, { seconds, connections }) };
 };
 
-const one = await newAccount(0);
-// Room for every invitation the row sends: the enterprise plan's 1,000 seats would fill.
-const raised = await api("PATCH", `/v1/platform/accounts/${one.accountId}`, {
-  token: PLATFORM,
-  body: { user_limit: 1_000_000 },
-});
-if (raised.status !== 200) throw new Error(JSON.stringify(raised.body));
 // Seeding runs one request at a time: each hashes a password, and scrypt's 16 MiB per
 // hash is what a Worker's memory is sized for, not dozens at once in one process.
+const one = await benchAccount();
 const many = [];
 for (let i = 1; i <= 20; i++) many.push(await newAccount(i));
-// 51 members: a full page of 50 and a next cursor.
-await addUsers(one, 50);
 
 const scenarios = [
   {
@@ -130,7 +121,7 @@ const loginBody = (i) =>
 const loginProbe = await api("POST", "/v1/auth/login", { body: JSON.parse(loginBody(0)) });
 await worker.dispose();
 ({ worker, base } = await startWorkerProcess({ persist, mail, production: true }));
-({ api, newAccount, addUsers } = client(base));
+({ api, newAccount } = client(base));
 
 const rows = [];
 let bare = 0;
@@ -244,7 +235,7 @@ const seedStart = performance.now();
 wrangler("d1", "execute", "DB", "--local", "--persist-to", persist, "--file", seedFile);
 const seedSeconds = (performance.now() - seedStart) / 1000;
 ({ worker, base } = await startWorkerProcess({ persist, mail, production: true }));
-({ api, newAccount, addUsers } = client(base));
+({ api, newAccount } = client(base));
 
 /** The workerd processes started by this script (its descendants), by pid. */
 function workerdPids() {
