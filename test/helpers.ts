@@ -165,6 +165,24 @@ export async function rows<T = Record<string, any>>(
 export const count = async (query: string, ...params: unknown[]) =>
   Number((await rows<{ n: number }>(query, ...params))[0]!.n);
 
+/**
+ * The usage counts the triggers keep (`account_usage`) equal a recount of the rows: active
+ * users, pending invitations (whatever their expiry) and devices.
+ */
+export async function expectUsageKept(accountId: string) {
+  const [kept] = await rows(
+    "SELECT active_users, pending_invitations, devices FROM account_usage WHERE account_id = ?",
+    accountId,
+  );
+  const [counted] = await rows(
+    `SELECT (SELECT count(*) FROM users WHERE account_id = ?1 AND status = 'active') AS active_users,
+       (SELECT count(*) FROM invitations WHERE account_id = ?1 AND status = 'pending') AS pending_invitations,
+       (SELECT count(*) FROM devices WHERE account_id = ?1) AS devices`,
+    accountId,
+  );
+  expect(kept).toEqual(counted);
+}
+
 /** An RFC 9457 problem with the given status and catalogue code, every member present. */
 export function expectProblem(res: Reply, status: number, code: string) {
   expect({ status: res.status, code: (res.body as any)?.code }, JSON.stringify(res.body)).toEqual({

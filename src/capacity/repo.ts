@@ -1,6 +1,8 @@
 /**
  * Capacity in SQL: seats used = active users + pending, unexpired invitations; devices
- * used = devices; the limit is the account's override or its plan's number. The account
+ * used = devices; the limit is the account's override or its plan's number. The counts come
+ * from `account_usage`, which triggers keep exact (see its migration), so a write costs the
+ * same in an account of ten users as in one of ten thousand. The account
  * object appends these rules to the batches it runs, so they hold inside the same
  * transaction as the write, even when two writers race.
  */
@@ -17,13 +19,22 @@ const limitOf = (accountId: Bindable<string>, kind: LimitKind) => {
     WHERE a.id = ${accountId})`;
 };
 
+/** A count the triggers of `account_usage` keep; the rows themselves if its row is missing. */
+const kept = (accountId: Bindable<string>, count: SQL, recount: SQL) =>
+  sql`coalesce((SELECT ${count} FROM account_usage WHERE account_id = ${accountId}), ${recount})`;
+
 export const seatsUsed = (accountId: Bindable<string>, now: Bindable<number>) =>
-  sql`((SELECT count(*) FROM users WHERE account_id = ${accountId} AND status = 'active')
-    + (SELECT count(*) FROM invitations
-       WHERE account_id = ${accountId} AND status = 'pending' AND expires_at > ${now}))`;
+  sql`(${kept(
+    accountId,
+    sql`active_users + pending_invitations`,
+    sql`(SELECT count(*) FROM users WHERE account_id = ${accountId} AND status = 'active')
+      + (SELECT count(*) FROM invitations WHERE account_id = ${accountId} AND status = 'pending')`,
+  )}
+    - (SELECT count(*) FROM invitations
+       WHERE account_id = ${accountId} AND status = 'pending' AND expires_at <= ${now}))`;
 
 const devicesUsed = (accountId: Bindable<string>) =>
-  sql`(SELECT count(*) FROM devices WHERE account_id = ${accountId})`;
+  kept(accountId, sql`devices`, sql`(SELECT count(*) FROM devices WHERE account_id = ${accountId})`);
 
 const rule = (kind: LimitKind) =>
   once<{ accountId: string; now: number }>(() => {

@@ -39,6 +39,17 @@ export const accounts = sqliteTable("accounts", {
   updatedAt: ms("updated_at").notNull(),
 });
 
+/**
+ * What each account uses against its limits, kept by triggers (see its migration) so the
+ * capacity rule reads three numbers instead of counting rows.
+ */
+export const accountUsage = sqliteTable("account_usage", {
+  accountId: text("account_id").primaryKey(),
+  activeUsers: integer("active_users").notNull(),
+  pendingInvitations: integer("pending_invitations").notNull(),
+  devices: integer("devices").notNull(),
+});
+
 type UserStatus = "active" | "disabled";
 export type CreatedVia = "invitation" | "manual" | "sso" | "scim" | "import" | "bootstrap";
 

@@ -5,11 +5,13 @@ import {
   count,
   createAccount,
   expectProblem,
+  expectUsageKept,
   login,
   PASSWORD,
   PLATFORM_TOKEN,
   type Reply,
   rows,
+  runCron,
   type TestAccount,
   uniqueEmail,
 } from "../helpers";
@@ -195,6 +197,7 @@ describe("seats under concurrency: exactly the free seats are handed out", () =>
 
       // The stored rows agree: the limit is reached exactly, and by the winners alone.
       expect(await seatsUsed(s.accountId)).toBe(s.limit);
+      await expectUsageKept(s.accountId);
       for (const o of won) {
         const table = o.kind === "user" ? "users" : "invitations";
         const status = o.kind === "user" ? "active" : "pending";
@@ -450,6 +453,7 @@ describe("device slots under concurrency", () => {
       expect((await provision(s, s.orgId, "Replacement")).status).toBe(201);
       expectRefusal(await provision(s, s.orgId, "One too many"), "devices", s);
       expect(await devices()).toBe(s.limit);
+      await expectUsageKept(s.accountId);
     },
     120_000,
   );
@@ -564,7 +568,51 @@ describe("seats come back", () => {
     for (const r of outcomes.filter((o) => o.status !== 200))
       expectProblem(r, 409, "capacity_exceeded");
     expect(await seatsUsed(acct.accountId)).toBe(10);
+    await expectUsageKept(acct.accountId);
   }, 60_000);
+
+  it("the kept usage counts follow every change that adds or frees a seat or a slot", async () => {
+    const acct = await createAccount("team");
+    await expectUsageKept(acct.accountId);
+    const [a, b] = [await created(addUser(acct)), await created(addUser(acct))];
+    expect((await patchStatus(acct, a, "disabled")).status).toBe(200);
+    await expectUsageKept(acct.accountId);
+    expect((await patchStatus(acct, a, "active")).status).toBe(200);
+    expect((await call("DELETE", `/v1/users/${b}`, { token: acct.token })).status).toBe(204);
+    await expectUsageKept(acct.accountId);
+
+    const [kept, revoked] = [await created(invite(acct)), await created(invite(acct))];
+    expect((await call("DELETE", `/v1/invitations/${revoked}`, { token: acct.token })).status).toBe(
+      204,
+    );
+    await expectUsageKept(acct.accountId);
+    // Past its expiry the sweep marks it expired; a resend makes it pending again.
+    clock.offsetMs = 8 * 24 * 60 * MINUTE;
+    await runCron();
+    expect((await rows("SELECT status FROM invitations WHERE id = ?", kept))[0]!.status).toBe(
+      "expired",
+    );
+    await expectUsageKept(acct.accountId);
+    const admin = { token: (await login(acct.adminEmail)).access_token };
+    const revived = await call("POST", `/v1/invitations/${kept}/resend`, admin);
+    expect(revived.status, JSON.stringify(revived.body)).toBe(200);
+    expect(revived.body.status).toBe("pending");
+    await expectUsageKept(acct.accountId);
+
+    const orgId = await deviceOrganization(admin);
+    const device = await created(provision(admin, orgId));
+    await created(provision(admin, orgId, "Second screen"));
+    expect((await call("DELETE", `/v1/devices/${device}`, admin)).status).toBe(204);
+    await expectUsageKept(acct.accountId);
+    expect(
+      (
+        await rows(
+          "SELECT active_users, pending_invitations, devices FROM account_usage WHERE account_id = ?",
+          acct.accountId,
+        )
+      )[0],
+    ).toEqual({ active_users: 2, pending_invitations: 1, devices: 1 });
+  });
 
   it("deleting a user frees a seat", async () => {
     const { acct, b } = await fullFreeAccount();
