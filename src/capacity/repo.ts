@@ -34,7 +34,11 @@ export const seatsUsed = (accountId: Bindable<string>, now: Bindable<number>) =>
        WHERE account_id = ${accountId} AND status = 'pending' AND expires_at <= ${now}))`;
 
 const devicesUsed = (accountId: Bindable<string>) =>
-  kept(accountId, sql`devices`, sql`(SELECT count(*) FROM devices WHERE account_id = ${accountId})`);
+  kept(
+    accountId,
+    sql`devices`,
+    sql`(SELECT count(*) FROM devices WHERE account_id = ${accountId})`,
+  );
 
 const rule = (kind: LimitKind) =>
   once<{ accountId: string; now: number }>(() => {
