@@ -1,5 +1,6 @@
 /** Capacity figures for Billing & Limits, in one query. */
 import { sql } from "drizzle-orm";
+import { activeUsers, devicesUsed, pendingInvitations } from "../capacity/repo";
 import type { Database } from "../db/client";
 
 export interface UsageRow {
@@ -22,9 +23,9 @@ const usageSelect = (
 ) => sql`SELECT a.id AS account_id, a.name AS name, a.plan_id AS plan,
     a.user_limit AS user_limit_override, a.device_limit AS device_limit_override,
     coalesce(a.user_limit, p.user_limit) AS user_limit, coalesce(a.device_limit, p.device_limit) AS device_limit,
-    (SELECT count(*) FROM users u WHERE u.account_id = a.id AND u.status = 'active') AS active_users,
-    (SELECT count(*) FROM invitations i WHERE i.account_id = a.id AND i.status = 'pending' AND i.expires_at > ${now}) AS pending_invitations,
-    (SELECT count(*) FROM devices d WHERE d.account_id = a.id) AS devices,
+    ${activeUsers(sql`a.id`)} AS active_users,
+    ${pendingInvitations(sql`a.id`, now)} AS pending_invitations,
+    ${devicesUsed(sql`a.id`)} AS devices,
     a.reseller_id, r.name AS reseller_name
   FROM accounts a JOIN plans p ON p.id = a.plan_id LEFT JOIN resellers r ON r.id = a.reseller_id`;
 

@@ -19,21 +19,33 @@ const limitOf = (accountId: Bindable<string>, kind: LimitKind) => {
     WHERE a.id = ${accountId})`;
 };
 
+/** An account: its id, or the column that holds it in an enclosing query. */
+type AccountRef = Bindable<string> | SQL;
+
 /** A count the triggers of `account_usage` keep; the rows themselves if its row is missing. */
-const kept = (accountId: Bindable<string>, count: SQL, recount: SQL) =>
+const kept = (accountId: AccountRef, count: SQL, recount: SQL) =>
   sql`coalesce((SELECT ${count} FROM account_usage WHERE account_id = ${accountId}), ${recount})`;
 
-export const seatsUsed = (accountId: Bindable<string>, now: Bindable<number>) =>
+export const activeUsers = (accountId: AccountRef) =>
+  kept(
+    accountId,
+    sql`active_users`,
+    sql`(SELECT count(*) FROM users WHERE account_id = ${accountId} AND status = 'active')`,
+  );
+
+/** Pending and unexpired: the kept count less those past expiry the sweep has not marked. */
+export const pendingInvitations = (accountId: AccountRef, now: Bindable<number>) =>
   sql`(${kept(
     accountId,
-    sql`active_users + pending_invitations`,
-    sql`(SELECT count(*) FROM users WHERE account_id = ${accountId} AND status = 'active')
-      + (SELECT count(*) FROM invitations WHERE account_id = ${accountId} AND status = 'pending')`,
-  )}
-    - (SELECT count(*) FROM invitations
+    sql`pending_invitations`,
+    sql`(SELECT count(*) FROM invitations WHERE account_id = ${accountId} AND status = 'pending')`,
+  )} - (SELECT count(*) FROM invitations
        WHERE account_id = ${accountId} AND status = 'pending' AND expires_at <= ${now}))`;
 
-const devicesUsed = (accountId: Bindable<string>) =>
+export const seatsUsed = (accountId: AccountRef, now: Bindable<number>) =>
+  sql`(${activeUsers(accountId)} + ${pendingInvitations(accountId, now)})`;
+
+export const devicesUsed = (accountId: AccountRef) =>
   kept(
     accountId,
     sql`devices`,

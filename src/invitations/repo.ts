@@ -89,15 +89,21 @@ export const stillPending = (accountId: string, id: string, now: number) =>
   sql`EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND id = ${id}
     AND status = 'pending' AND expires_at > ${now})`;
 
-/** The account has no pending, unexpired invitation for the email (other than `exceptId`). */
+/**
+ * The account has no pending, unexpired invitation for the email (other than `exceptId`).
+ * By the email's index, named: left to choose, SQLite took the account's pending-by-expiry
+ * index and read every pending invitation of the account, so each invitation cost more
+ * than the one before.
+ */
 export const noPendingInvitation = (
   accountId: Bindable<string>,
   email: Bindable<string>,
   now: Bindable<number>,
   exceptId?: string,
 ) =>
-  sql`NOT EXISTS (SELECT 1 FROM invitations WHERE account_id = ${accountId} AND email = ${email}
-    AND status = 'pending' AND expires_at > ${now} ${exceptId ? sql`AND id <> ${exceptId}` : sql``})`;
+  sql`NOT EXISTS (SELECT 1 FROM invitations INDEXED BY invitations_email
+    WHERE email = ${email} AND status = 'pending' AND account_id = ${accountId}
+      AND expires_at > ${now} ${exceptId ? sql`AND id <> ${exceptId}` : sql``})`;
 
 /**
  * Pending invitations past their expiry that the sweep has not marked yet: across accounts
