@@ -1,4 +1,6 @@
 /** Response headers every answer carries, and CORS for dashboards served from other origins. */
+
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { loadConfig } from "../config";
@@ -9,14 +11,26 @@ import type { AppEnv } from "../context";
  * simplest rule that covers every secret-bearing answer is to cache no `/v1` answer at all.
  * HSTS is left out in development, where the service runs on plain http.
  */
-export const securityHeaders = createMiddleware<AppEnv>(async function securityHeaders(c, next) {
-  await next();
-  c.header("x-content-type-options", "nosniff");
-  if (c.req.path.startsWith("/v1/")) c.header("cache-control", "no-store");
+function securityHeaderList(c: Context<AppEnv>): [string, string][] {
+  const list: [string, string][] = [["x-content-type-options", "nosniff"]];
+  if (c.req.path.startsWith("/v1/")) list.push(["cache-control", "no-store"]);
   const loaded = loadConfig(c.env);
   // A misconfigured deployment is treated as production: it is one.
   if (!loaded.ok || !loaded.config.development) {
-    c.header("strict-transport-security", "max-age=63072000; includeSubDomains");
+    list.push(["strict-transport-security", "max-age=63072000; includeSubDomains"]);
+  }
+  return list;
+}
+
+export const securityHeaders = createMiddleware<AppEnv>(async function securityHeaders(c, next) {
+  const list = securityHeaderList(c);
+  // Set before the handler, they go into the answer it builds through `c` at no cost; set on
+  // a finished answer, each one copies it whole.
+  for (const [name, value] of list) c.header(name, value);
+  await next();
+  // An answer not built through `c` (an error's problem, a page made by hand) lacks them.
+  if (!c.res.headers.has("x-content-type-options")) {
+    for (const [name, value] of list) c.header(name, value);
   }
 });
 

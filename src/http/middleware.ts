@@ -17,6 +17,8 @@ import { alongsideOf, type PreloadedRead } from "./preload";
 export const requestContext = createMiddleware<AppEnv>(async function requestContext(c, next) {
   const requestId = newId("request");
   c.set("requestId", requestId);
+  // Before the handler, so the answer it builds carries it without being copied.
+  c.header("x-request-id", requestId);
   const loaded = loadConfig(c.env);
   if (!loaded.ok) {
     // Every answer, /health included, says so: never run with a missing or known secret.
@@ -56,7 +58,8 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
     // A handler's throw has already become the answer (hono's onError) by now.
     box.flush();
   }
-  c.header("x-request-id", requestId);
+  // An answer not built through `c` (an error's problem, a page made by hand) lacks it.
+  if (!c.res.headers.has("x-request-id")) c.header("x-request-id", requestId);
 });
 
 /** While a password change is required, only these answer. */

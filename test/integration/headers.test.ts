@@ -97,6 +97,24 @@ describe("security headers", () => {
     expect((await call("GET", "/health/live")).headers.get("cache-control")).toBeNull();
   });
 
+  it("a request id on every answer, one per request: reads, errors, not-founds and pages", async () => {
+    const acct = await createAccount();
+    const seen = new Set<string>();
+    for (const [path, token] of [
+      ["/v1/me", acct.token],
+      ["/v1/me", undefined],
+      ["/v1/nope", undefined],
+      ["/activate?token=x", undefined],
+      ["/health/live", undefined],
+    ] as const) {
+      const res = await call("GET", path, { token });
+      const id = res.headers.get("x-request-id");
+      expect(id, path).toMatch(/^req_[0-9a-z]{26}$/);
+      seen.add(id!);
+    }
+    expect(seen.size).toBe(5);
+  });
+
   it("HSTS on every answer outside development", async () => {
     const production = { ...env, ENVIRONMENT: "production" } as unknown as Bindings;
     for (const path of ["/health/live", "/v1/me", "/nope", "/activate?token=x"]) {
