@@ -1,10 +1,10 @@
 /**
  * Capacity in SQL: seats used = active users + pending, unexpired invitations; devices
- * used = devices; the limit is the account's override or its plan's number. The counts come
- * from `account_usage`, which triggers keep exact (see its migration), so a write costs the
- * same in an account of ten users as in one of ten thousand. The account
+ * used = devices; the limit is the account's override or its plan's number. The account
  * object appends these rules to the batches it runs, so they hold inside the same
- * transaction as the write, even when two writers race.
+ * transaction as the write, even when two writers race. The counts come from
+ * `account_usage`, which triggers keep exact (see its migration), so a write costs the same
+ * in an account of ten users as in one of ten thousand.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { Statement } from "../db/batch";
