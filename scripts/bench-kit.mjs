@@ -274,7 +274,14 @@ export function client(base) {
     return one;
   }
 
-  return { api, newAccount, addUsers, benchAccount };
+  /** One request as `get`/`post` build them for a load run, sent once (to count its round trips). */
+  const probe = (request) =>
+    api(request.method, request.path, {
+      token: request.headers.authorization?.slice("Bearer ".length),
+      body: request.body ? JSON.parse(request.body) : undefined,
+    });
+
+  return { api, newAccount, addUsers, benchAccount, probe };
 }
 
 /** One autocannon run; `make(i)` builds the i-th request, so runs can rotate accounts or bodies. */

@@ -43,8 +43,8 @@ const log = (...args) => console.error("[bench:peer]", ...args);
 const mail = await startMailCapture();
 const persist = freshState("peer-ours");
 let ours = await startWorkerProcess({ persist, mail });
-let api = client(ours.base).api;
-const one = await client(ours.base).benchAccount();
+const { benchAccount, probe } = client(ours.base);
+const one = await benchAccount();
 let seq = 0;
 const invite = () => post("/v1/invitations", one.token, { email: `inv-${++seq}@bench.example` });
 const roundTrips = {};
@@ -54,16 +54,12 @@ for (const [name, request] of [
   ["users", get("/v1/users?limit=50", one.token)],
   ["invitations", invite()],
 ]) {
-  const probe = await api(request.method, request.path, {
-    token: request.headers.authorization?.slice("Bearer ".length),
-    body: request.body ? JSON.parse(request.body) : undefined,
-  });
-  if (probe.status >= 300) throw new Error(`${name} probe: ${JSON.stringify(probe.body)}`);
-  roundTrips[name] = probe.roundTrips;
+  const probed = await probe(request);
+  if (probed.status >= 300) throw new Error(`${name} probe: ${JSON.stringify(probed.body)}`);
+  roundTrips[name] = probed.roundTrips;
 }
 await ours.worker.dispose();
 ours = await startWorkerProcess({ persist, mail, production: true });
-api = client(ours.base).api;
 
 // ---- the peer, started and seeded as its own harness does
 const peerMail = await startMailCapture("bench");

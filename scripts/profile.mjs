@@ -33,7 +33,7 @@ const persist = freshState("profile-state");
 const mail = await startMailCapture();
 // Seeded by a development worker, which also counts each row's round trips; profiled as deployed.
 const seeder = await startWorker({ persist, mail });
-const { api, newAccount, addUsers } = client(seeder.base);
+const { newAccount, addUsers, probe } = client(seeder.base);
 
 const one = await newAccount(0);
 await addUsers(one, 50);
@@ -63,15 +63,7 @@ const rows = [
   },
 ].filter((row) => !only || only.test(row.name));
 const probes = [];
-for (const row of rows) {
-  const request = row.make(0);
-  probes.push(
-    await api(request.method, request.path, {
-      token: request.headers.authorization?.slice("Bearer ".length),
-      body: request.body ? JSON.parse(request.body) : undefined,
-    }),
-  );
-}
+for (const row of rows) probes.push(await probe(row.make(0)));
 await seeder.worker.dispose();
 const { worker, base } = await startWorker({ persist, mail, inspector: true, production: true });
 

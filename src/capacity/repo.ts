@@ -52,10 +52,14 @@ export const devicesUsed = (accountId: AccountRef) =>
     sql`(SELECT count(*) FROM devices WHERE account_id = ${accountId})`,
   );
 
+/** What a limit counts: seats for users, devices for devices. */
+const usedOf = (kind: LimitKind, accountId: AccountRef, now: Bindable<number>) =>
+  kind === "users" ? seatsUsed(accountId, now) : devicesUsed(accountId);
+
 const rule = (kind: LimitKind) =>
   once<{ accountId: string; now: number }>(() => {
     const accountId = slot("accountId");
-    const used = kind === "users" ? seatsUsed(accountId, slot("now")) : devicesUsed(accountId);
+    const used = usedOf(kind, accountId, slot("now"));
     return guard("capacity_exceeded", sql`${used} <= ${limitOf(accountId, kind)}`);
   });
 
@@ -71,9 +75,8 @@ const description = (kind: LimitKind) =>
   once<{ accountId: string; now: number }>(() => {
     const accountId = slot("accountId");
     const column = sql.raw(kind === "users" ? "user_limit" : "device_limit");
-    const used = kind === "users" ? seatsUsed(accountId, slot("now")) : devicesUsed(accountId);
     return sql`SELECT a.plan_id AS plan, coalesce(a.${column}, p.${column}) AS "limit",
-      r.name AS reseller, ${used} AS used
+      r.name AS reseller, ${usedOf(kind, accountId, slot("now"))} AS used
     FROM accounts a JOIN plans p ON p.id = a.plan_id LEFT JOIN resellers r ON r.id = a.reseller_id
     WHERE a.id = ${accountId}`;
   });
