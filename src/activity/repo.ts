@@ -135,16 +135,9 @@ export function pruneEventsAcrossAccounts(cutoff: number, chunk: number) {
     (SELECT id FROM activity_events WHERE occurred_at < ${cutoff} LIMIT ${chunk})`;
 }
 
-/** Marks an event streamed (the consumer fanned it out). */
-export const markStreamed = once<{ accountId: string; id: string; now: number }>(
+/** Marks the account's events streamed (the consumer fanned them out); `ids` is a JSON array. */
+export const markStreamed = once<{ accountId: string; ids: string; now: number }>(
   () => sql`UPDATE activity_events SET streamed_at = ${slot("now")}
-    WHERE account_id = ${slot("accountId")} AND id = ${slot("id")} AND streamed_at IS NULL`,
-);
-
-/** The account's event (none or one row), as a statement, so many can go in one batch. */
-export const findEvent = onceRead((db: Database) =>
-  db
-    .select()
-    .from(activityEvents)
-    .where(and(eq(activityEvents.accountId, slot("accountId")), eq(activityEvents.id, slot("id")))),
+    WHERE account_id = ${slot("accountId")} AND streamed_at IS NULL
+      AND id IN (SELECT value FROM json_each(${slot("ids")}))`,
 );

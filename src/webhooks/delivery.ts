@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { EventInput } from "../activity/record";
-import { findEvent, markStreamed } from "../activity/repo";
+import { markStreamed } from "../activity/repo";
 import { toEventDto } from "../activity/service";
 import type { Ctx } from "../context";
 import { commit } from "../db/commit";
@@ -64,35 +64,42 @@ const SEND_BATCH_MAX = 100;
 
 /**
  * Events reach their subscribers: deliveries are created once, however often a message
- * comes. However many events, this is two D1 round trips (every event with its
- * subscribers, then one transaction writing every delivery and mark) and, when anything
- * subscribed, the sends of the deliveries.
+ * comes. However many events, this is two D1 round trips (per account, its events that
+ * something subscribes to; then one transaction writing every delivery and mark) and, when
+ * anything subscribed, the sends of the deliveries.
  */
 export async function fanOut(ctx: Ctx, refs: EventRef[]) {
   const { db, now } = ctx;
   // A message the queue delivered twice in one batch is fanned out once.
-  const unique = [...new Map(refs.map((r) => [`${r.accountId}/${r.eventId}`, r])).values()];
-  if (unique.length === 0) return;
+  const byAccount = new Map<string, Set<string>>();
+  for (const { accountId, eventId } of refs) {
+    let ids = byAccount.get(accountId);
+    if (!ids) byAccount.set(accountId, (ids = new Set()));
+    ids.add(eventId);
+  }
+  if (byAccount.size === 0) return;
+  const accounts = [...byAccount].map(([accountId, ids]) => ({ accountId, ids: [...ids] }));
   const read = await batchReads(
     db,
-    unique.flatMap((r) => [
-      findEvent(db, { accountId: r.accountId, id: r.eventId }),
-      repo.subscribersOf(db, { accountId: r.accountId, eventId: r.eventId }),
-    ]),
+    accounts.map(({ accountId, ids }) =>
+      repo.subscribedEvents(db, { accountId, ids: JSON.stringify(ids) }),
+    ),
   );
-  const found = unique.flatMap((_, i) => {
-    const [event] = read[2 * i] as ActivityEventRow[];
-    const endpoints = read[2 * i + 1] as repo.EndpointRow[];
-    return event ? [{ event, endpoints }] : [];
-  });
-  if (found.length === 0) return;
-  const inserts = found.flatMap(({ event, endpoints }) => {
+  const subscribed = new Map<string, { event: ActivityEventRow; endpointIds: string[] }>();
+  for (const rows of read as (ActivityEventRow & { endpointId: string })[][]) {
+    for (const { endpointId, ...event } of rows) {
+      const found = subscribed.get(event.id);
+      if (found) found.endpointIds.push(endpointId);
+      else subscribed.set(event.id, { event, endpointIds: [endpointId] });
+    }
+  }
+  const inserts = [...subscribed.values()].flatMap(({ event, endpointIds }) => {
     const payload = webhookPayload(event);
-    return endpoints.map((e) =>
+    return endpointIds.map((endpointId) =>
       repo.insertDeliveryOnce(db, {
         id: newId("delivery"),
         accountId: event.accountId,
-        endpointId: e.id,
+        endpointId,
         eventId: event.id,
         eventType: event.type,
         payload,
@@ -106,14 +113,17 @@ export async function fanOut(ctx: Ctx, refs: EventRef[]) {
       }),
     );
   });
-  const marks = found.map(({ event }) =>
-    markStreamed({ accountId: event.accountId, id: event.id, now }),
+  const marks = accounts.map(({ accountId, ids }) =>
+    markStreamed({ accountId, ids: JSON.stringify(ids), now }),
   );
   // Read after the inserts, in their transaction: a delivery an earlier copy of the message
   // created, but whose send was lost, is sent now too.
-  const pendingReads = found
-    .filter(({ endpoints }) => endpoints.length > 0)
-    .map(({ event }) => repo.pendingDeliveriesOf(db, event.accountId, event.id));
+  const pendingReads = accounts.flatMap(({ accountId, ids }) => {
+    const withSubscribers = ids.filter((id) => subscribed.has(id));
+    return withSubscribers.length > 0
+      ? [repo.pendingDeliveriesOf(db, accountId, withSubscribers)]
+      : [];
+  });
   const results = await commit(ctx, [...inserts, ...marks, ...pendingReads]);
   const pending = results
     .slice(inserts.length + marks.length)

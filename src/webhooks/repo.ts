@@ -1,8 +1,19 @@
 /** Data access for webhook endpoints, deliveries and attempts. Account id first, always. */
-import { and, asc, desc, eq, gt, lt, type Placeholder, type SQL, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  lt,
+  type Placeholder,
+  type SQL,
+  sql,
+} from "drizzle-orm";
 import type { Database } from "../db/client";
 import { onceRead, slot } from "../db/compiled";
-import { webhookAttempts, webhookDeliveries, webhookEndpoints } from "../db/schema";
+import { activityEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from "../db/schema";
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 
@@ -76,24 +87,33 @@ const webhooksInPlan = (accountId: string | SQL | Placeholder) =>
     WHERE a.id = ${accountId} AND f.value = 'webhooks')`;
 
 /**
- * Enabled endpoints of the account that subscribe to the event's type (or to everything)
- * and existed when it happened: an endpoint added later does not receive the past. None
- * while the account's plan lacks webhooks (paused, not disabled). The event is read here,
- * not passed in, so this can go in the same batch as the event's own read.
+ * The account's events among `ids` (a JSON array) that something subscribes to, one row per
+ * (event, endpoint): enabled endpoints that take the event's type (or everything) and existed
+ * when it happened, so an endpoint added later does not receive the past. Nothing while the
+ * account's plan lacks webhooks (paused, not disabled). One statement per account however
+ * many events: an account without endpoints, the common case, costs one empty lookup.
  */
-export const subscribersOf = onceRead((db: Database) =>
+export const subscribedEvents = onceRead((db: Database) =>
   db
-    .select()
+    .select({
+      ...getTableColumns(activityEvents),
+      endpointId: sql<string>`${webhookEndpoints.id}`.as("endpoint_id"),
+    })
     .from(webhookEndpoints)
+    .innerJoin(
+      activityEvents,
+      and(
+        eq(activityEvents.accountId, webhookEndpoints.accountId),
+        sql`${activityEvents.id} IN (SELECT value FROM json_each(${slot("ids")}))`,
+        sql`${webhookEndpoints.createdAt} <= ${activityEvents.occurredAt}`,
+        sql`EXISTS (SELECT 1 FROM json_each(${webhookEndpoints.events})
+          WHERE value = '*' OR value = ${activityEvents.type})`,
+      ),
+    )
     .where(
       and(
         eq(webhookEndpoints.accountId, slot("accountId")),
         eq(webhookEndpoints.status, "enabled"),
-        sql`EXISTS (SELECT 1 FROM activity_events e
-          WHERE e.account_id = ${slot("accountId")} AND e.id = ${slot("eventId")}
-            AND ${webhookEndpoints.createdAt} <= e.occurred_at
-            AND EXISTS (SELECT 1 FROM json_each(${webhookEndpoints.events})
-              WHERE value = '*' OR value = e.type))`,
         webhooksInPlan(slot("accountId")),
       ),
     ),
@@ -137,14 +157,15 @@ export function updateDelivery(
     .where(and(eq(webhookDeliveries.accountId, accountId), eq(webhookDeliveries.id, id)));
 }
 
-export function pendingDeliveriesOf(db: Database, accountId: string, eventId: string) {
+/** The account's deliveries of these events (a JSON array) that no attempt has taken yet. */
+export function pendingDeliveriesOf(db: Database, accountId: string, eventIds: string[]) {
   return db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
     .where(
       and(
         eq(webhookDeliveries.accountId, accountId),
-        eq(webhookDeliveries.eventId, eventId),
+        sql`${webhookDeliveries.eventId} IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`,
         eq(webhookDeliveries.status, "pending"),
         eq(webhookDeliveries.attempts, 0),
       ),
