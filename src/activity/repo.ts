@@ -5,7 +5,7 @@
 import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Statement } from "../db/batch";
 import type { Database } from "../db/client";
-import { once, onceRead, slot } from "../db/compiled";
+import { once, slot } from "../db/compiled";
 import { activityEvents } from "../db/schema";
 
 export type EventRecord = typeof activityEvents.$inferSelect;

@@ -73,9 +73,8 @@ export async function fanOut(ctx: Ctx, refs: EventRef[]) {
   // A message the queue delivered twice in one batch is fanned out once.
   const byAccount = new Map<string, Set<string>>();
   for (const { accountId, eventId } of refs) {
-    let ids = byAccount.get(accountId);
-    if (!ids) byAccount.set(accountId, (ids = new Set()));
-    ids.add(eventId);
+    const ids = byAccount.get(accountId) ?? new Set<string>();
+    byAccount.set(accountId, ids.add(eventId));
   }
   if (byAccount.size === 0) return;
   const accounts = [...byAccount].map(([accountId, ids]) => ({ accountId, ids: [...ids] }));
