@@ -51,8 +51,8 @@ export function freshState(name) {
 }
 
 /**
- * A Postmark-compatible capture server (`POST /email` with the server token answers as
- * Postmark does), so the worker's real postmark client mails every invitation over HTTP as it
+ * A Postmark-compatible capture server (`POST /email` and `POST /email/batch` with the server
+ * token answer as Postmark does), so the worker's real postmark client mails every invitation over HTTP as it
  * would in production, without leaving the machine. It only counts what it receives.
  */
 export async function startMailCapture(token = MAIL_TOKEN) {
@@ -71,7 +71,8 @@ export async function startMailCapture(token = MAIL_TOKEN) {
         res.writeHead(status, { "content-type": "application/json" });
         res.end(JSON.stringify(payload));
       };
-      if (req.method !== "POST" || req.url !== "/email") {
+      const batch = req.url === "/email/batch";
+      if (req.method !== "POST" || (req.url !== "/email" && !batch)) {
         received.rejected++;
         return reply(404, { ErrorCode: 404, Message: "Not found." });
       }
@@ -79,18 +80,26 @@ export async function startMailCapture(token = MAIL_TOKEN) {
         received.rejected++;
         return reply(401, { ErrorCode: 10, Message: "Bad or missing Server API token." });
       }
-      if (!body?.From || !body?.To) {
-        received.rejected++;
-        return reply(422, { ErrorCode: 300, Message: "Invalid email request." });
+      const answer = (message) => {
+        if (!message?.From || !message?.To) {
+          received.rejected++;
+          return { ErrorCode: 300, Message: "Invalid email request." };
+        }
+        received.accepted++;
+        return {
+          To: message.To,
+          SubmittedAt: new Date().toISOString(),
+          MessageID: randomUUID(),
+          ErrorCode: 0,
+          Message: "OK",
+        };
+      };
+      if (batch) {
+        if (!Array.isArray(body)) return reply(422, { ErrorCode: 402, Message: "Invalid JSON" });
+        return reply(200, body.map(answer));
       }
-      received.accepted++;
-      reply(200, {
-        To: body.To,
-        SubmittedAt: new Date().toISOString(),
-        MessageID: randomUUID(),
-        ErrorCode: 0,
-        Message: "OK",
-      });
+      const one = answer(body);
+      reply(one.ErrorCode === 0 ? 200 : 422, one);
     });
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -11,8 +11,9 @@
  * is mailed; a retry mints again, which leaves only the newest mail's link working, as a
  * resend does. The row's digest until the first claim matches no token at all.
  *
- * A queue batch is handled whole: every claim in one commit, the sends side by side, every
- * outcome in a second commit, so the database sees two round trips however long the batch.
+ * A queue batch is handled whole: every claim in one commit, every mail in one call to
+ * Postmark's batch API, every outcome in a second commit, so the database sees two round trips
+ * and Postmark one call however long the batch.
  */
 import { z } from "zod";
 import type { EventInput } from "../activity/record";
@@ -22,7 +23,7 @@ import { commit } from "../db/commit";
 import { appLink } from "../http/links";
 import { iso } from "../lib/clock";
 import { randomSecret } from "../lib/crypto";
-import { type Attempt, attemptMail } from "../mail/send";
+import { type Attempt, attemptMails, type Mail } from "../mail/send";
 import { invitationMail } from "../mail/templates";
 import { type MintedToken, mintToken } from "../tokens/single-use";
 import * as repo from "./repo";
@@ -99,9 +100,10 @@ interface Claimed {
 /**
  * One try at each mail a batch of messages stands for, in two D1 round trips however many
  * there are: one commit claims them all (each in its own account), the claimed ones are
- * indexed and sent concurrently, and one commit records every outcome. Answers each
- * message's outcome, in order; a failure of either commit throws, and every message is
- * tried again, as a throw for one message did before: an unsettled claim stays owed.
+ * indexed and written concurrently and sent in one call, and one commit records every
+ * outcome. Answers each message's outcome, in order; a failure of either commit throws, and
+ * every message is tried again, as a throw for one message did before: an unsettled claim
+ * stays owed.
  */
 export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promise<MailOutcome[]> {
   const { now } = ctx;
@@ -139,10 +141,11 @@ export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promis
     const named = results[2 * i + 1]?.rows[0] as unknown as MailNames;
     claimed.push({ ...t, row: repo.invitationOf(raw), token: tokens[i]!, named });
   });
-  await Promise.all(
+  // Each link indexed and each mail written side by side; then one call sends them all.
+  const ready = await Promise.all(
     claimed.map(async (c) => {
       try {
-        c.attempt = await send(ctx, c.message, c.row, c.token, c.named);
+        return { c, mail: await prepare(ctx, c) };
       } catch (err) {
         // As a throw did for one message alone: this one is tried again, the others go on.
         console.error(
@@ -152,9 +155,18 @@ export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promis
             err: String(err),
           }),
         );
+        return null;
       }
     }),
   );
+  const prepared = ready.filter((r) => r !== null);
+  const attempts = await attemptMails(
+    ctx,
+    prepared.map((r) => r.mail),
+  );
+  prepared.forEach((r, i) => {
+    r.c.attempt = attempts[i];
+  });
   const settles: Statement[] = [];
   const events: EventInput[] = [];
   for (const c of claimed) {
@@ -175,14 +187,11 @@ interface MailNames {
   inviter_name: string | null;
 }
 
-/** Indexes the claimed mail's link and sends the mail. */
-async function send(
+/** Indexes the claimed mail's link and writes the mail. */
+async function prepare(
   ctx: Ctx,
-  message: MailMessage,
-  row: repo.InvitationRow,
-  token: MintedToken,
-  named: MailNames,
-): Promise<Attempt> {
+  { message, row, token, named }: Claimed & { token: MintedToken; named: MailNames },
+): Promise<Mail> {
   const { account_id: accountId, invitation_id: id } = message;
   await token.index(ctx, { invitation_id: id, account_id: accountId }, row.expiresAt);
   const mail = await invitationMail({
@@ -191,7 +200,7 @@ async function send(
     link: appLink(ctx, "/activate", { token: token.token }),
     expiresAt: row.expiresAt,
   });
-  return attemptMail(ctx, { to: row.email, ...mail, tag: "invitation" });
+  return { to: row.email, ...mail, tag: "invitation" };
 }
 
 function outcomeOf({ attempt, attempts }: Claimed): MailOutcome {

@@ -52,38 +52,89 @@ export async function sendMail(
   return (await attemptMail(ctx, mail)).delivery;
 }
 
+const postmarkMessage = (config: Config, mail: Mail) => ({
+  From: config.emailFrom,
+  To: mail.to,
+  Subject: mail.subject,
+  HtmlBody: mail.html,
+  TextBody: mail.text,
+  Tag: mail.tag,
+  MessageStream: "outbound",
+});
+
+/** What a send Postmark answered with an error (or never answered) gave. */
+function failed(mail: Mail, status: number, err: unknown): Attempt {
+  console.error(
+    JSON.stringify({ msg: "mail not sent", to: mail.to, tag: mail.tag, status, err: String(err) }),
+  );
+  const refused = status >= 400 && status < 500 && status !== 408 && status !== 429;
+  return { delivery: "failed", retryable: !refused, status };
+}
+
+const statusOf = (err: unknown) => Number((err as { statusCode?: unknown }).statusCode) || 0;
+
 export async function attemptMail(
   ctx: Pick<Ctx, "env" | "config" | "now">,
   mail: Mail,
 ): Promise<Attempt> {
-  const { env, config, now } = ctx;
-  if (config.postmark.serverToken) {
-    try {
-      await postmarkClient(config).sendEmail({
-        From: config.emailFrom,
-        To: mail.to,
-        Subject: mail.subject,
-        HtmlBody: mail.html,
-        TextBody: mail.text,
-        Tag: mail.tag,
-        MessageStream: "outbound",
-      });
-      return { delivery: "sent", retryable: false };
-    } catch (err) {
-      const status = Number((err as { statusCode?: unknown }).statusCode) || 0;
-      console.error(
-        JSON.stringify({
-          msg: "mail not sent",
-          to: mail.to,
-          tag: mail.tag,
-          status,
-          err: String(err),
-        }),
-      );
-      const refused = status >= 400 && status < 500 && status !== 408 && status !== 429;
-      return { delivery: "failed", retryable: !refused, status };
-    }
+  const { config } = ctx;
+  if (!config.postmark.serverToken) return keepOrRefuse(ctx, mail);
+  try {
+    await postmarkClient(config).sendEmail(postmarkMessage(config, mail));
+    return { delivery: "sent", retryable: false };
+  } catch (err) {
+    return failed(mail, statusOf(err), err);
   }
+}
+
+/** Postmark takes at most this many messages in one batch call. */
+const POSTMARK_BATCH_MAX = 500;
+
+/**
+ * One try at each mail, each answered in order: through Postmark, one call per 500 mails
+ * instead of one per mail. Postmark answers a batch 200 with an outcome per message; a
+ * message it refuses (an inactive recipient, an invalid address) fails alone, as its own
+ * 422 would have, while a call that fails as a whole (network, 401, 429, 5xx) fails each.
+ */
+export async function attemptMails(
+  ctx: Pick<Ctx, "env" | "config" | "now">,
+  mails: Mail[],
+): Promise<Attempt[]> {
+  const { config } = ctx;
+  if (!config.postmark.serverToken) return Promise.all(mails.map((m) => keepOrRefuse(ctx, m)));
+  const chunks: Mail[][] = [];
+  for (let i = 0; i < mails.length; i += POSTMARK_BATCH_MAX) {
+    chunks.push(mails.slice(i, i + POSTMARK_BATCH_MAX));
+  }
+  const answered = await Promise.all(
+    chunks.map(async (chunk): Promise<Attempt[]> => {
+      try {
+        const answers = await postmarkClient(config).sendEmailBatch(
+          chunk.map((mail) => postmarkMessage(config, mail)),
+        );
+        return chunk.map((mail, i) => {
+          const answer = answers[i];
+          if (answer?.ErrorCode === 0) return { delivery: "sent", retryable: false };
+          // Unanswered, it may yet go; refused, it is what a lone send's 422 would say.
+          return answer
+            ? failed(mail, 422, `${answer.ErrorCode}: ${answer.Message}`)
+            : failed(mail, 0, "no answer");
+        });
+      } catch (err) {
+        const status = statusOf(err);
+        return chunk.map((mail) => failed(mail, status, err));
+      }
+    }),
+  );
+  return answered.flat();
+}
+
+/** Without Postmark: kept in the development outbox, or refused outside development. */
+async function keepOrRefuse(
+  ctx: Pick<Ctx, "env" | "config" | "now">,
+  mail: Mail,
+): Promise<Attempt> {
+  const { env, config, now } = ctx;
   if (!config.development) {
     console.error(
       JSON.stringify({

@@ -192,7 +192,7 @@ describe("invitation mail through Postmark", () => {
     );
     expect(capture.messagesTo(email)).toHaveLength(0);
     expect(capture.rejected).toHaveLength(1);
-    expect(capture.rejected[0]).toMatchObject({ path: "/email", status: 401, errorCode: 10 });
+    expect(capture.rejected[0]).toMatchObject({ path: "/email/batch", status: 401, errorCode: 10 });
     capture.rejected.length = 0;
 
     // The invitation exists (and holds its seat) though the mail did not go.

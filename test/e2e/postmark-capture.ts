@@ -11,7 +11,13 @@
  *   - 422 `{ErrorCode: 300 | 402 | 409, Message}` for an invalid request (missing From/To,
  *     no body, bad JSON, not JSON);
  *   - whatever `failNext` or `failFor` was told to answer, for delivery-failure tests.
- * Rejected requests are recorded too (in `rejected`), so a test can see what was refused.
+ * And `POST /email/batch` (an array of up to 500 such messages), answered 200 with one
+ * answer per message in order, as Postmark does: a message refused with a 422 of its own
+ * is answered `{ErrorCode, Message}` in its place while the others are recorded; any other
+ * failure (401, a `failNext` 500…) fails the whole call. Each message of a batch takes one
+ * of `failNext`'s failures.
+ * Rejected requests (and refused messages of a batch) are recorded too (in `rejected`), so a
+ * test can see what was refused.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -138,9 +144,60 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
     reply(res, status, { ErrorCode: errorCode, Message: message });
   }
 
+  /** One message's validation, as Postmark checks each message: a refusal, or null. */
+  function refusalOf(b: Record<string, unknown>): FailureReply | null {
+    if (!nonEmptyString(b.From))
+      return { status: 422, errorCode: 300, message: "Invalid 'From' address: ''." };
+    if (!nonEmptyString(b.To))
+      return { status: 422, errorCode: 300, message: "Zero recipients specified" };
+    if (!nonEmptyString(b.HtmlBody) && !nonEmptyString(b.TextBody)) {
+      return {
+        status: 422,
+        errorCode: 300,
+        message: "Provide either email TextBody or HtmlBody or both.",
+      };
+    }
+    return failing.get(b.To.toLowerCase()) ?? failures.shift() ?? null;
+  }
+
+  function record(req: IncomingMessage, token: string, b: Record<string, unknown>) {
+    const message: CapturedMessage = {
+      id: randomUUID(),
+      receivedAt: new Date(),
+      token,
+      headers: req.headers,
+      From: String(b.From),
+      To: String(b.To),
+      Subject: typeof b.Subject === "string" ? b.Subject : "",
+      HtmlBody: typeof b.HtmlBody === "string" ? b.HtmlBody : undefined,
+      TextBody: typeof b.TextBody === "string" ? b.TextBody : undefined,
+      Tag: typeof b.Tag === "string" ? b.Tag : undefined,
+      MessageStream: typeof b.MessageStream === "string" ? b.MessageStream : undefined,
+      body: b,
+    };
+    messages.push(message);
+    for (const w of waiters) {
+      if (w.match(message)) {
+        waiters.delete(w);
+        w.resolve(message);
+      }
+    }
+    return {
+      To: message.To,
+      SubmittedAt: message.receivedAt.toISOString(),
+      MessageID: message.id,
+      ErrorCode: 0,
+      Message: "OK",
+    };
+  }
+
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = new URL(req.url ?? "/", "http://capture").pathname;
-    if (path !== "/email" || req.method !== "POST") {
+    const batch = path === "/email/batch";
+    if ((path !== "/email" && !batch) || req.method !== "POST") {
       // Anything else the service might start calling shows up as a failure in the tests.
       refuse(req, res, 404, 0, `Not supported by the capture server: ${req.method} ${path}`, null);
       return;
@@ -180,48 +237,35 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
       refuse(req, res, 422, 402, "Invalid JSON", raw);
       return;
     }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      refuse(req, res, 422, 402, "Invalid JSON", raw);
-      return;
+    if (!batch) {
+      if (!isObject(body)) return refuse(req, res, 422, 402, "Invalid JSON", raw);
+      const failure = refusalOf(body);
+      if (failure)
+        return refuse(req, res, failure.status, failure.errorCode, failure.message, body);
+      return reply(res, 200, record(req, token, body));
     }
-    const b = body as Record<string, unknown>;
-    if (!nonEmptyString(b.From))
-      return refuse(req, res, 422, 300, "Invalid 'From' address: ''.", b);
-    if (!nonEmptyString(b.To)) return refuse(req, res, 422, 300, "Zero recipients specified", b);
-    if (!nonEmptyString(b.HtmlBody) && !nonEmptyString(b.TextBody)) {
-      return refuse(req, res, 422, 300, "Provide either email TextBody or HtmlBody or both.", b);
+    // A batch: an array of at most 500 messages, each answered in order. A message Postmark
+    // refuses (a 422 of its own) is answered in its place; any other failure fails the call.
+    if (!Array.isArray(body) || body.length > 500 || !body.every(isObject)) {
+      return refuse(req, res, 422, 402, "Invalid JSON", raw);
     }
-    const failure = failing.get(b.To.toLowerCase()) ?? failures.shift();
-    if (failure) return refuse(req, res, failure.status, failure.errorCode, failure.message, b);
-
-    const message: CapturedMessage = {
-      id: randomUUID(),
-      receivedAt: new Date(),
-      token,
-      headers: req.headers,
-      From: b.From,
-      To: b.To,
-      Subject: typeof b.Subject === "string" ? b.Subject : "",
-      HtmlBody: typeof b.HtmlBody === "string" ? b.HtmlBody : undefined,
-      TextBody: typeof b.TextBody === "string" ? b.TextBody : undefined,
-      Tag: typeof b.Tag === "string" ? b.Tag : undefined,
-      MessageStream: typeof b.MessageStream === "string" ? b.MessageStream : undefined,
-      body: b,
-    };
-    messages.push(message);
-    for (const w of waiters) {
-      if (w.match(message)) {
-        waiters.delete(w);
-        w.resolve(message);
-      }
-    }
-    reply(res, 200, {
-      To: message.To,
-      SubmittedAt: message.receivedAt.toISOString(),
-      MessageID: message.id,
-      ErrorCode: 0,
-      Message: "OK",
+    const refusals = body.map(refusalOf);
+    const whole = refusals.find((f) => f && f.status !== 422);
+    if (whole) return refuse(req, res, whole.status, whole.errorCode, whole.message, body);
+    const answers = body.map((b, i) => {
+      const failure = refusals[i];
+      if (!failure) return record(req, token, b);
+      rejected.push({
+        method: req.method ?? "",
+        path,
+        status: failure.status,
+        errorCode: failure.errorCode,
+        message: failure.message,
+        body: b,
+      });
+      return { ErrorCode: failure.errorCode, Message: failure.message };
     });
+    reply(res, 200, answers);
   }
 
   const server = createServer((req, res) => {
