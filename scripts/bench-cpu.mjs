@@ -63,9 +63,10 @@ for (let round = 0; round < rounds; round++) {
     const start = pids.map(cpuMs);
     const run = await load(ours.base, make, { seconds, connections: 10 });
     const spent = pids.map((p, i) => ((cpuMs(p) - start[i]) * 1000) / run.requests.total);
-    (results[name] ??= []).push(
+    results[name] = [
+      ...(results[name] ?? []),
       `${spent.map(Math.round).join(" + ")} µs at ${Math.round(run.requests.average)}/s`,
-    );
+    ];
   }
 }
 console.log("CPU per request, by workerd process (proxy + worker), each round:");
