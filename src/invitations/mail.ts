@@ -123,7 +123,7 @@ export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promis
   const tokens = await Promise.all(owed.map(() => mintToken(INVITATION_TOKEN)));
   const results = await commit(
     ctx,
-    owed.flatMap(({ message: m }, i) => [
+    owed.map(({ message: m }, i) =>
       repo.claimMail({
         accountId: m.account_id,
         id: m.invitation_id,
@@ -131,14 +131,13 @@ export async function deliverInvitationMails(ctx: Ctx, tries: MailTry[]): Promis
         tokenHash: tokens[i]!.hash,
         now,
       }),
-      repo.mailNames({ accountId: m.account_id, id: m.invitation_id }),
-    ]),
+    ),
   );
   const claimed: (Claimed & { token: MintedToken; named: MailNames })[] = [];
   owed.forEach((t, i) => {
-    const raw = results[2 * i]?.rows[0];
+    const raw = results[i]?.rows[0];
     if (!raw) return;
-    const named = results[2 * i + 1]?.rows[0] as unknown as MailNames;
+    const named = raw as unknown as MailNames;
     claimed.push({ ...t, row: repo.invitationOf(raw), token: tokens[i]!, named });
   });
   // Each link indexed and each mail written side by side; then one call sends them all.

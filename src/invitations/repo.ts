@@ -157,9 +157,10 @@ const owedMail = () => owes(slot("accountId"), slot("id"), slot("mailId"));
 
 /**
  * Takes the mail `mailId` for an attempt: the row gets the digest of the link about to be
- * mailed, and answers itself. Nothing when that mail is no longer owed (a resend replaced
- * it, it was sent, the invitation was accepted, revoked or expired). Compiled once, as the
- * consumer runs it for every invitation.
+ * mailed, and answers itself with the names the mail shows (the account's, as
+ * `account_name`, and the inviter's, as `inviter_name`). Nothing when that mail is no longer
+ * owed (a resend replaced it, it was sent, the invitation was accepted, revoked or expired).
+ * Compiled once, as the consumer runs it for every invitation.
  */
 export const claimMail = once<{
   accountId: string;
@@ -169,19 +170,15 @@ export const claimMail = once<{
   now: number;
 }>(
   () => sql`UPDATE invitations SET token_hash = ${slot("tokenHash")}, mail_touched_at = ${slot("now")}
-    WHERE ${owedMail()} AND status = 'pending' AND expires_at > ${slot("now")} RETURNING *`,
+    WHERE ${owedMail()} AND status = 'pending' AND expires_at > ${slot("now")}
+    RETURNING *,
+      (SELECT a.name FROM accounts a WHERE a.id = invitations.account_id) AS account_name,
+      (SELECT trim(u.first_name || ' ' || u.last_name) FROM users u
+        WHERE u.account_id = invitations.account_id AND u.id = invitations.invited_by) AS inviter_name`,
 );
 
 /** An invitation from a batch's raw row. */
 export const invitationOf = (raw: Row): InvitationRow => rowOf(invitations, raw);
-
-/** The account's name and the inviter's, for the mail. */
-export const mailNames = once<{ accountId: string; id: string }>(
-  () => sql`SELECT a.name AS account_name, trim(u.first_name || ' ' || u.last_name) AS inviter_name
-    FROM invitations i JOIN accounts a ON a.id = i.account_id
-    LEFT JOIN users u ON u.account_id = i.account_id AND u.id = i.invited_by
-    WHERE i.account_id = ${slot("accountId")} AND i.id = ${slot("id")}`,
-);
 
 /** True while the mail `mailId` is owed and its outcome not yet recorded. */
 export const mailQueued = (accountId: string, id: string, mailId: string) =>
