@@ -59,9 +59,13 @@ export const apiCors = createMiddleware<AppEnv>(async function apiCors(c, next) 
   if (allowed.length === 0) return next();
   const origin = c.req.header("origin");
   if (!origin || !allowed.includes(origin)) {
-    await next();
     // The answer still depends on the origin, so a shared cache must not reuse it for another.
+    // Set before the handler, as the security headers are: after, it copies the answer whole.
     c.header("vary", "Origin", { append: true });
+    await next();
+    if (!/\bOrigin\b/.test(c.res.headers.get("vary") ?? "")) {
+      c.header("vary", "Origin", { append: true });
+    }
     return;
   }
   return allowListed(c, next);

@@ -212,6 +212,10 @@ describe("CORS", () => {
         const cors = [...res.headers.keys()].filter((k) => k.startsWith("access-control-"));
         expect(cors, `${path} ${origin}`).toEqual([]);
       }
+      // Another origin would be answered otherwise: a shared cache must not reuse this.
+      if (path === "/v1/users") {
+        for (const res of [pre, get]) expect(res.headers.get("vary"), origin).toMatch(/^Origin$/);
+      }
     }
   });
 });
