@@ -4,7 +4,7 @@
 // proxy worker (the first process) and the worker with its D1, KV and queues (the second).
 //
 // BENCH_ONLY=<regex> (rows by name), BENCH_ROUNDS (3), BENCH_SECONDS (4).
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import {
   client,
   freshState,
@@ -12,23 +12,13 @@ import {
   load,
   startMailCapture,
   startWorkerProcess,
+  workerdPids,
 } from "./bench-kit.mjs";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
 
-const workerds = () =>
-  readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd";
-      } catch {
-        return false;
-      }
-    })
-    .sort((a, b) => Number(a) - Number(b));
 /** User plus system CPU of a process, in milliseconds (the kernel counts 100 ticks a second). */
 const cpuMs = (pid) => {
   try {
@@ -39,7 +29,6 @@ const cpuMs = (pid) => {
   }
 };
 
-const before = new Set(workerds());
 const mail = await startMailCapture();
 const persist = freshState("cpu");
 let ours = await startWorkerProcess({ persist, mail });
@@ -58,8 +47,9 @@ for (let round = 0; round < rounds; round++) {
   for (const [name, make] of Object.entries(rows)) {
     if (only && !only.test(name)) continue;
     await load(ours.base, make, { seconds: 1, connections: 10 });
-    // Listed after a first run: the worker's own process starts with its first request.
-    const pids = workerds().filter((p) => !before.has(p));
+    // Listed after a first run: the worker's own process starts with its first request. In
+    // start order (the proxy first), as the figures are labelled.
+    const pids = workerdPids().sort((a, b) => a - b);
     const start = pids.map(cpuMs);
     const run = await load(ours.base, make, { seconds, connections: 10 });
     const spent = pids.map((p, i) => ((cpuMs(p) - start[i]) * 1000) / run.requests.total);

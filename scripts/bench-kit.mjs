@@ -3,7 +3,7 @@
 // over HTTP, and autocannon runs.
 import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -327,3 +327,32 @@ export const post = (route, token, body) => ({
   headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
   body: JSON.stringify(body),
 });
+
+/** The workerd processes started by this script (its descendants), by pid. */
+export function workerdPids() {
+  const children = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found = [];
+  const todo = [process.pid];
+  while (todo.length) {
+    for (const pid of children.get(todo.pop()) ?? []) {
+      todo.push(pid);
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "workerd") found.push(pid);
+      } catch {
+        // Gone.
+      }
+    }
+  }
+  return found;
+}

@@ -10,7 +10,7 @@
 // development answers report. Then: activity events written
 // per second under concurrent logins, and the export of 100,000 events (time, and the peak
 // memory of the workerd processes while it streams).
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   client,
@@ -22,6 +22,7 @@ import {
   root,
   startMailCapture,
   startWorkerProcess,
+  workerdPids,
   wrangler,
 } from "./bench-kit.mjs";
 
@@ -237,34 +238,6 @@ const seedSeconds = (performance.now() - seedStart) / 1000;
 ({ worker, base } = await startWorkerProcess({ persist, mail, production: true }));
 ({ api, newAccount } = client(base));
 
-/** The workerd processes started by this script (its descendants), by pid. */
-function workerdPids() {
-  const children = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  const found = [];
-  const todo = [process.pid];
-  while (todo.length) {
-    for (const pid of children.get(todo.pop()) ?? []) {
-      todo.push(pid);
-      try {
-        if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "workerd") found.push(pid);
-      } catch {
-        // Gone.
-      }
-    }
-  }
-  return found;
-}
 const kib = (pid, field) => {
   try {
     return Number(
