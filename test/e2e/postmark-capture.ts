@@ -125,14 +125,9 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
     rejected,
   } as PostmarkCapture;
 
-  function refuse(
-    req: IncomingMessage,
-    res: ServerResponse,
-    status: number,
-    errorCode: number,
-    message: string,
-    body: unknown,
-  ) {
+  /** Records a refusal (of a request, or of one message of a batch) and answers its body. */
+  function refusal(req: IncomingMessage, failure: FailureReply, body: unknown) {
+    const { status, errorCode, message } = failure;
     rejected.push({
       method: req.method ?? "",
       path: req.url ?? "",
@@ -141,7 +136,18 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
       message,
       body,
     });
-    reply(res, status, { ErrorCode: errorCode, Message: message });
+    return { ErrorCode: errorCode, Message: message };
+  }
+
+  function refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    errorCode: number,
+    message: string,
+    body: unknown,
+  ) {
+    reply(res, status, refusal(req, { status, errorCode, message }, body));
   }
 
   /** One message's validation, as Postmark checks each message: a refusal, or null. */
@@ -255,15 +261,7 @@ export async function startPostmarkCapture(options: { token: string }): Promise<
     const answers = body.map((b, i) => {
       const failure = refusals[i];
       if (!failure) return record(req, token, b);
-      rejected.push({
-        method: req.method ?? "",
-        path,
-        status: failure.status,
-        errorCode: failure.errorCode,
-        message: failure.message,
-        body: b,
-      });
-      return { ErrorCode: failure.errorCode, Message: failure.message };
+      return refusal(req, failure, b);
     });
     reply(res, 200, answers);
   }
